@@ -1,0 +1,112 @@
+// The registry's contract, shared by the trainer (writes) and the server (reads).
+// Implemented in src/registry/registry.ts; nothing here depends on Prisma or tfjs.
+
+export type RunStatus = 'running' | 'succeeded' | 'failed';
+
+export interface TensorSignature {
+  name: string;
+  datatype: 'FP32';
+  /** -1 marks the dynamic batch dimension. */
+  shape: number[];
+}
+
+export interface EpochMetricInput {
+  epoch: number;
+  loss: number;
+  dataLoss: number;
+  regularizationLoss: number;
+  /** Any further metrics by name: accuracy, valLoss, valAccuracy, mae, rmse, learningRate, ... */
+  metrics: Record<string, number>;
+}
+
+export interface TrainingRunRecord {
+  id: string;
+  name: string;
+  status: RunStatus;
+  backend: string;
+  config: unknown;
+  seed: number | null;
+  bnSteps: number | null;
+  error: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+  heartbeatAt: Date;
+}
+
+export interface RegisterVersionInput {
+  name: string;
+  runId: string | null;
+  /** The ONNX bytes: stored content-addressed before the row is committed. */
+  artifact: Uint8Array;
+  opset: number;
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+  task: 'classification' | 'regression';
+  classLabels: string[];
+  featureNames: string[];
+  parityMaxAbsDiff: number;
+  folded: boolean;
+}
+
+export interface ModelVersionRecord {
+  id: number;
+  name: string;
+  version: number;
+  runId: string | null;
+  artifactSha256: string;
+  artifactSize: number;
+  /** Absolute path of the artifact inside the store. */
+  artifactPath: string;
+  opset: number;
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+  task: 'classification' | 'regression';
+  classLabels: string[];
+  featureNames: string[];
+  parityMaxAbsDiff: number;
+  folded: boolean;
+  createdAt: Date;
+  aliases: string[];
+}
+
+export interface ModelSummary {
+  name: string;
+  latestVersion: number;
+  versionCount: number;
+  aliases: Record<string, number>;
+}
+
+export interface Registry {
+  startRun(input: { name: string; config: unknown; backend: string; seed: number | null }): Promise<TrainingRunRecord>;
+  recordEpoch(runId: string, metric: EpochMetricInput): Promise<void>;
+  heartbeat(runId: string): Promise<void>;
+  finishRun(runId: string, result: { status: 'succeeded' | 'failed'; bnSteps?: number; error?: string }): Promise<void>;
+  getRun(runId: string): Promise<(TrainingRunRecord & { epochs: EpochMetricInput[] }) | null>;
+  /** Marks runs still 'running' whose heartbeat is older than staleMs as failed; returns how many. */
+  failStaleRuns(staleMs: number): Promise<number>;
+
+  /** Writes the artifact (atomic, content-addressed), then commits the row; version = max + 1 per name. */
+  registerVersion(input: RegisterVersionInput): Promise<ModelVersionRecord>;
+  listModels(): Promise<ModelSummary[]>;
+  listVersions(name: string): Promise<ModelVersionRecord[]>;
+  /** version: a number, or an alias name; undefined → the 'production' alias if set, else the latest. */
+  getVersion(name: string, ref?: number | string): Promise<ModelVersionRecord | null>;
+  /** Moves (or creates) the alias atomically; throws RegistryError('not_found') for a missing version. */
+  promote(name: string, version: number, alias: string): Promise<ModelVersionRecord>;
+
+  /** Reads an artifact and checks its sha256; throws RegistryError('integrity') on mismatch. */
+  readArtifact(version: ModelVersionRecord): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export type RegistryErrorCode = 'not_found' | 'conflict' | 'integrity' | 'invalid';
+
+export class RegistryError extends Error {
+  constructor(
+    readonly code: RegistryErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}

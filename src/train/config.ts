@@ -1,0 +1,217 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const activationSchema = z.enum(['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'softplus', 'softmax']);
+export type Activation = z.infer<typeof activationSchema>;
+
+/**
+ * Kernel regularisers follow the Keras/tfjs convention: l1·Σ|w| + l2·Σw².
+ * `weightDecay` is the TF1 `tf.nn.l2_loss` convention, weightDecay·Σw²/2, and is added to l2 as weightDecay/2.
+ */
+export const regularizerSchema = z
+  .object({
+    l1: z.number().nonnegative().default(0),
+    l2: z.number().nonnegative().default(0),
+    weightDecay: z.number().nonnegative().default(0),
+  })
+  .strict();
+export type RegularizerSpec = z.infer<typeof regularizerSchema>;
+
+const positiveInt = z.number().int().positive();
+const kernelSize = z.union([positiveInt, z.tuple([positiveInt, positiveInt])]);
+const padding = z.enum(['same', 'valid']);
+
+const denseLayer = z
+  .object({
+    type: z.literal('dense'),
+    units: positiveInt,
+    activation: activationSchema.default('linear'),
+    useBias: z.boolean().default(true),
+    kernelRegularizer: regularizerSchema.optional(),
+  })
+  .strict();
+const conv2dLayer = z
+  .object({
+    type: z.literal('conv2d'),
+    filters: positiveInt,
+    kernelSize,
+    strides: kernelSize.default(1),
+    padding: padding.default('same'),
+    activation: activationSchema.default('linear'),
+    useBias: z.boolean().default(true),
+    kernelRegularizer: regularizerSchema.optional(),
+  })
+  .strict();
+const poolLayer = (type: 'maxPool2d' | 'avgPool2d') =>
+  z
+    .object({
+      type: z.literal(type),
+      poolSize: kernelSize.default(2),
+      strides: kernelSize.optional(),
+      padding: padding.default('valid'),
+    })
+    .strict();
+const batchNormLayer = z
+  .object({
+    type: z.literal('batchNormalization'),
+    /** Keras calls it momentum, TF1 calls it decay: moving ← decay·moving + (1−decay)·batch. */
+    momentum: z.number().gt(0).lt(1).default(0.99),
+    epsilon: z.number().positive().default(0.001),
+    center: z.boolean().default(true),
+    scale: z.boolean().default(true),
+  })
+  .strict();
+const activationLayer = z.object({ type: z.literal('activation'), activation: activationSchema }).strict();
+const dropoutLayer = z.object({ type: z.literal('dropout'), rate: z.number().min(0).lt(1) }).strict();
+const flattenLayer = z.object({ type: z.literal('flatten') }).strict();
+
+export const layerSchema = z.discriminatedUnion('type', [
+  denseLayer,
+  conv2dLayer,
+  poolLayer('maxPool2d'),
+  poolLayer('avgPool2d'),
+  batchNormLayer,
+  activationLayer,
+  dropoutLayer,
+  flattenLayer,
+]);
+export type LayerSpec = z.infer<typeof layerSchema>;
+
+const csvSource = z
+  .object({
+    kind: z.literal('csv'),
+    /** Relative paths are resolved against the config file's folder. */
+    path: z.string().min(1),
+    labelColumn: z.string().min(1),
+    featureColumns: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
+const irisSource = z.object({ kind: z.literal('iris') }).strict();
+const syntheticSource = z
+  .object({
+    kind: z.literal('synthetic'),
+    samples: positiveInt.default(600),
+    features: positiveInt.default(8),
+    classes: z.number().int().min(2).default(3),
+    /** When set, each sample is an image [height, width, channels] instead of a feature vector. */
+    image: z.object({ height: positiveInt, width: positiveInt, channels: positiveInt }).strict().optional(),
+    noise: z.number().nonnegative().default(0.5),
+    /** Raw features get this scale and offset, so that standardisation matters. */
+    scale: z.number().positive().default(1),
+    offset: z.number().default(0),
+    seed: z.number().int().default(7),
+  })
+  .strict();
+export const dataSourceSchema = z.discriminatedUnion('kind', [csvSource, irisSource, syntheticSource]);
+export type DataSource = z.infer<typeof dataSourceSchema>;
+
+const splitSchema = z
+  .object({
+    train: z.number().gt(0).lt(1).default(0.7),
+    validation: z.number().min(0).lt(1).default(0.15),
+    test: z.number().gt(0).lt(1).default(0.15),
+    seed: z.number().int().default(42),
+    stratify: z.boolean().default(true),
+  })
+  .strict()
+  .refine((s) => Math.abs(s.train + s.validation + s.test - 1) < 1e-9, {
+    message: 'train + validation + test must add up to 1',
+  });
+
+const optimizerSchema = z
+  .object({
+    type: z.enum(['sgd', 'momentum', 'adam']).default('adam'),
+    learningRate: z.number().positive().default(0.01),
+    momentum: z.number().min(0).lt(1).default(0.9),
+    decay: z
+      .object({
+        type: z.enum(['exponential', 'step']),
+        /** exponential: lr·rate^(epoch/every); step: lr·rate^floor(epoch/every). */
+        rate: z.number().gt(0).max(1),
+        every: positiveInt.default(1),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const earlyStoppingSchema = z
+  .object({
+    monitor: z.enum(['valLoss', 'valAccuracy']).default('valLoss'),
+    patience: positiveInt.default(10),
+    minDelta: z.number().nonnegative().default(0),
+    restoreBest: z.boolean().default(true),
+  })
+  .strict();
+
+export const trainConfigSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-" (at most 64)')
+      .default('model'),
+    task: z.enum(['classification', 'regression']).default('classification'),
+    data: dataSourceSchema,
+    split: splitSchema.default({ train: 0.7, validation: 0.15, test: 0.15, seed: 42, stratify: true }),
+    standardize: z.boolean().default(true),
+    layers: z.array(layerSchema).min(1),
+    optimizer: optimizerSchema.default({ type: 'adam', learningRate: 0.01, momentum: 0.9 }),
+    epochs: positiveInt.default(100),
+    batchSize: positiveInt.default(32),
+    earlyStopping: earlyStoppingSchema.optional(),
+    seed: z.number().int().default(1),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /** Warn (and flag the export) when momentum^steps of any BN layer is above this. */
+    bnStaleThreshold: z.number().gt(0).lt(1).default(0.05),
+  })
+  .strict();
+export type TrainConfig = z.infer<typeof trainConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+      return `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Validates a parsed config object; relative CSV paths are resolved against baseDir. */
+export function parseTrainConfig(raw: unknown, baseDir = process.cwd()): TrainConfig {
+  const result = trainConfigSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`invalid config: ${describeIssues(result.error)}`);
+  const config = result.data;
+  if (config.data.kind === 'csv' && !path.isAbsolute(config.data.path)) {
+    config.data = { ...config.data, path: path.resolve(baseDir, config.data.path) };
+  }
+  return config;
+}
+
+export async function loadTrainConfig(file: string): Promise<TrainConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config ${file}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseTrainConfig(raw, path.dirname(path.resolve(file)));
+}
+
+/** The L2 coefficient in Keras/tfjs form (scale·Σw²) once TF1's weightDecay·Σw²/2 is merged in. */
+export function effectiveL2(spec: RegularizerSpec): number {
+  return spec.l2 + spec.weightDecay / 2;
+}

@@ -1,0 +1,111 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LayerSpec, RegularizerSpec } from './config.ts';
+import { effectiveL2 } from './config.ts';
+
+export interface ModelOptions {
+  inputShape: number[];
+  task: 'classification' | 'regression';
+  /** Classes (classification) or 1 (regression). */
+  outputUnits: number;
+  seed: number;
+}
+
+const layerKind: Record<LayerSpec['type'], string> = {
+  dense: 'dense',
+  conv2d: 'conv2d',
+  maxPool2d: 'max_pooling2d',
+  avgPool2d: 'average_pooling2d',
+  batchNormalization: 'batch_normalization',
+  activation: 'activation',
+  dropout: 'dropout',
+  flatten: 'flatten',
+};
+
+/** Deterministic layer names, so checkpoints map weights by layer and never by a global counter. */
+export function layerName(spec: LayerSpec, index: number): string {
+  return `${layerKind[spec.type]}_${index}`;
+}
+
+function regularizer(spec: RegularizerSpec | undefined) {
+  if (!spec) return undefined;
+  const l2 = effectiveL2(spec);
+  if (spec.l1 === 0 && l2 === 0) return undefined;
+  return tf.regularizers.l1l2({ l1: spec.l1, l2 });
+}
+
+function pair(value: number | [number, number]): [number, number] {
+  return typeof value === 'number' ? [value, value] : value;
+}
+
+function createLayer(spec: LayerSpec, index: number, seed: number): tf.layers.Layer {
+  const name = layerName(spec, index);
+  const kernelInitializer = tf.initializers.glorotUniform({ seed: seed * 1000 + index });
+  switch (spec.type) {
+    case 'dense':
+      return tf.layers.dense({
+        name,
+        units: spec.units,
+        activation: spec.activation,
+        useBias: spec.useBias,
+        kernelInitializer,
+        kernelRegularizer: regularizer(spec.kernelRegularizer),
+      });
+    case 'conv2d':
+      return tf.layers.conv2d({
+        name,
+        filters: spec.filters,
+        kernelSize: pair(spec.kernelSize),
+        strides: pair(spec.strides),
+        padding: spec.padding,
+        activation: spec.activation,
+        useBias: spec.useBias,
+        kernelInitializer,
+        kernelRegularizer: regularizer(spec.kernelRegularizer),
+      });
+    case 'maxPool2d':
+    case 'avgPool2d': {
+      const args = {
+        name,
+        poolSize: pair(spec.poolSize),
+        strides: spec.strides === undefined ? undefined : pair(spec.strides),
+        padding: spec.padding,
+      };
+      return spec.type === 'maxPool2d' ? tf.layers.maxPooling2d(args) : tf.layers.averagePooling2d(args);
+    }
+    case 'batchNormalization':
+      return tf.layers.batchNormalization({
+        name,
+        momentum: spec.momentum,
+        epsilon: spec.epsilon,
+        center: spec.center,
+        scale: spec.scale,
+      });
+    case 'activation':
+      return tf.layers.activation({ name, activation: spec.activation });
+    case 'dropout':
+      return tf.layers.dropout({ name, rate: spec.rate, seed: seed * 1000 + index });
+    case 'flatten':
+      return tf.layers.flatten({ name });
+  }
+}
+
+export function buildModel(layers: LayerSpec[], options: ModelOptions): tf.Sequential {
+  const model = tf.sequential({ name: 'bnserve' });
+  model.add(tf.layers.inputLayer({ name: 'input', inputShape: options.inputShape }));
+  layers.forEach((spec, index) => model.add(createLayer(spec, index, options.seed)));
+  const lastShape = model.outputs[0].shape;
+  if (lastShape.length > 2) model.add(tf.layers.flatten({ name: 'flatten_head' }));
+  model.add(
+    tf.layers.dense({
+      name: 'output',
+      units: options.outputUnits,
+      activation: options.task === 'classification' ? 'softmax' : 'linear',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: options.seed * 1000 + layers.length }),
+    }),
+  );
+  return model;
+}
+
+export function hasConv(layers: LayerSpec[]): boolean {
+  return layers.some((layer) => layer.type === 'conv2d');
+}

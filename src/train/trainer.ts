@@ -1,0 +1,228 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LayerSpec, TrainConfig } from './config.ts';
+import { effectiveL2 } from './config.ts';
+import type { Dataset } from './dataset.ts';
+import { datasetSize, subset } from './dataset.ts';
+import { loadDataset, splitDataset } from './data.ts';
+import { fitStandardization, identityStandardization, standardizeDataset } from './standardize.ts';
+import type { Standardization } from './standardize.ts';
+import { buildModel, hasConv, layerName } from './model.ts';
+import { initBackend } from './backend.ts';
+import { bnGuard } from './bn-stats.ts';
+import type { BnGuard } from './bn-stats.ts';
+import {
+  accuracy,
+  crossEntropy,
+  learningRateAt,
+  meanAbsoluteError,
+  meanSquaredError,
+  regularizationPenalty,
+} from './metrics.ts';
+import { permutation, createRng } from './rng.ts';
+import type { Preprocessing } from './checkpoint.ts';
+
+export interface EpochMetrics {
+  epoch: number;
+  /** Training loss as fit reports it: data loss + regularisation, averaged over the epoch's batches. */
+  loss: number;
+  /** Regularisation term at the end of the epoch (Keras convention: l1·Σ|w| + l2·Σw²). */
+  regularizationLoss: number;
+  /** loss − regularizationLoss. */
+  dataLoss: number;
+  learningRate: number;
+  /** Validation metrics in inference mode (moving statistics): valLoss, valAccuracy | valMae, valRmse. */
+  validation: Record<string, number>;
+  seconds: number;
+}
+
+export interface TrainResult {
+  model: tf.LayersModel;
+  backend: string;
+  preprocessing: Preprocessing;
+  epochs: EpochMetrics[];
+  bestEpoch: number;
+  /** Test split metrics in inference mode. */
+  test: Record<string, number>;
+  bnSteps: number;
+  bnGuard: BnGuard;
+  samplesPerSecond: number;
+  trainSize: number;
+}
+
+export interface TrainHooks {
+  onEpoch?: (metrics: EpochMetrics, totalEpochs: number) => void | Promise<void>;
+  onStart?: (info: { backend: string; trainSize: number; validationSize: number; testSize: number }) => void | Promise<void>;
+}
+
+function toTensors(data: Dataset, task: TrainConfig['task'], classes: number) {
+  const x = tf.tensor(data.x, [datasetSize(data), ...data.inputShape]);
+  const y =
+    task === 'classification'
+      ? tf.oneHot(tf.tensor1d(data.y, 'int32'), classes).toFloat()
+      : tf.tensor2d(data.y, [datasetSize(data), 1]);
+  return { x, y };
+}
+
+function createOptimizer(config: TrainConfig['optimizer']): tf.Optimizer {
+  switch (config.type) {
+    case 'sgd':
+      return tf.train.sgd(config.learningRate);
+    case 'momentum':
+      return tf.train.momentum(config.learningRate, config.momentum);
+    case 'adam':
+      return tf.train.adam(config.learningRate);
+  }
+}
+
+function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+  // SGD and Momentum expose setLearningRate; Adam reads its public learningRate field every step.
+  const target = optimizer as unknown as { setLearningRate?: (r: number) => void; learningRate: number };
+  if (typeof target.setLearningRate === 'function') target.setLearningRate(rate);
+  else target.learningRate = rate;
+}
+
+/** Inference-mode forward pass in large batches (wasm is slow with predict's default of 32). */
+export function predictFlat(model: tf.LayersModel, x: Float32Array, inputShape: number[]): Float32Array {
+  const n = x.length / inputShape.reduce((a, b) => a * b, 1);
+  return tf.tidy(() => {
+    const input = tf.tensor(x, [n, ...inputShape]);
+    const output = model.predict(input, { batchSize: 1024 }) as tf.Tensor;
+    return output.dataSync() as Float32Array;
+  });
+}
+
+export function evaluate(
+  model: tf.LayersModel,
+  data: Dataset,
+  task: TrainConfig['task'],
+  classes: number,
+): Record<string, number> {
+  if (datasetSize(data) === 0) return {};
+  const out = predictFlat(model, data.x, data.inputShape);
+  if (task === 'classification') {
+    return { loss: crossEntropy(out, data.y, classes), accuracy: accuracy(out, data.y, classes) };
+  }
+  const mse = meanSquaredError(out, data.y);
+  return { loss: mse, mae: meanAbsoluteError(out, data.y), rmse: Math.sqrt(mse) };
+}
+
+function regularizationLoss(model: tf.LayersModel, layers: LayerSpec[]): number {
+  let total = 0;
+  layers.forEach((spec, index) => {
+    if ((spec.type !== 'dense' && spec.type !== 'conv2d') || !spec.kernelRegularizer) return;
+    const kernel = model.getLayer(layerName(spec, index)).getWeights()[0];
+    total += regularizationPenalty(kernel.dataSync(), spec.kernelRegularizer.l1, effectiveL2(spec.kernelRegularizer));
+  });
+  return total;
+}
+
+function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [prefix + k[0].toUpperCase() + k.slice(1), v]));
+}
+
+function isBetter(monitor: 'valLoss' | 'valAccuracy', candidate: number, best: number, minDelta: number): boolean {
+  return monitor === 'valLoss' ? candidate < best - minDelta : candidate > best + minDelta;
+}
+
+export function preprocessingFor(data: Dataset, task: TrainConfig['task'], s: Standardization): Preprocessing {
+  return {
+    task,
+    featureNames: data.featureNames,
+    inputShape: data.inputShape,
+    mean: s.mean,
+    std: s.std,
+    classLabels: task === 'classification' ? data.classLabels : [],
+    targetName: data.targetName,
+  };
+}
+
+/** Trains the configured model; the caller owns the returned model (dispose it). */
+export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset?: Dataset): Promise<TrainResult> {
+  const raw = dataset ?? (await loadDataset(config));
+  const backend = await initBackend(config.backend, hasConv(config.layers));
+  const splits = splitDataset(raw, config.split, config.task);
+  const standardization = config.standardize ? fitStandardization(splits.train) : identityStandardization(raw.inputShape);
+  const train = standardizeDataset(splits.train, standardization);
+  const validation = standardizeDataset(splits.validation, standardization);
+  const test = standardizeDataset(splits.test, standardization);
+  const classes = config.task === 'classification' ? raw.classLabels.length : 1;
+  const trainSize = datasetSize(train);
+  await hooks.onStart?.({ backend, trainSize, validationSize: datasetSize(validation), testSize: datasetSize(test) });
+
+  tf.util.assert(trainSize > 0, () => 'the training split is empty');
+  const model = buildModel(config.layers, {
+    inputShape: raw.inputShape,
+    task: config.task,
+    outputUnits: classes,
+    seed: config.seed,
+  });
+  const optimizer = createOptimizer(config.optimizer);
+  model.compile({ optimizer, loss: config.task === 'classification' ? 'categoricalCrossentropy' : 'meanSquaredError' });
+
+  const rng = createRng(config.seed);
+  const batchesPerEpoch = Math.ceil(trainSize / config.batchSize);
+  const epochs: EpochMetrics[] = [];
+  const monitor = config.earlyStopping?.monitor ?? 'valLoss';
+  let best = { epoch: -1, value: monitor === 'valLoss' ? Infinity : -Infinity, weights: null as tf.Tensor[] | null };
+  let trainedSeconds = 0;
+
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    const started = performance.now();
+    const learningRate = learningRateAt(config.optimizer.learningRate, epoch, config.optimizer.decay);
+    setLearningRate(optimizer, learningRate);
+    const order = permutation(trainSize, rng);
+    const shuffled = subset(train, order);
+    const { x, y } = toTensors(shuffled, config.task, classes);
+    const history = await model.fit(x, y, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0 });
+    tf.dispose([x, y]);
+    trainedSeconds += (performance.now() - started) / 1000;
+
+    const loss = Number(history.history.loss[0]);
+    const reg = regularizationLoss(model, config.layers);
+    const metrics: EpochMetrics = {
+      epoch: epoch + 1,
+      loss,
+      regularizationLoss: reg,
+      dataLoss: loss - reg,
+      learningRate,
+      validation: prefixed('val', evaluate(model, validation, config.task, classes)),
+      seconds: (performance.now() - started) / 1000,
+    };
+    epochs.push(metrics);
+    await hooks.onEpoch?.(metrics, config.epochs);
+
+    if (!Number.isFinite(loss)) break; // diverged: nothing more to learn, the metrics say so
+    if (config.earlyStopping && metrics.validation[monitor] !== undefined) {
+      const value = metrics.validation[monitor];
+      if (isBetter(monitor, value, best.value, config.earlyStopping.minDelta)) {
+        tf.dispose(best.weights ?? []);
+        best = { epoch: epoch + 1, value, weights: config.earlyStopping.restoreBest ? model.getWeights().map((w) => w.clone()) : null };
+      } else if (epoch + 1 - best.epoch >= config.earlyStopping.patience) {
+        break;
+      }
+    }
+  }
+
+  let bestEpoch = epochs.length;
+  if (best.weights) {
+    model.setWeights(best.weights);
+    tf.dispose(best.weights);
+    bestEpoch = best.epoch;
+  }
+  const bnSteps = bestEpoch * batchesPerEpoch;
+  const bnLayers = config.layers.flatMap((spec, index) =>
+    spec.type === 'batchNormalization' ? [{ name: layerName(spec, index), momentum: spec.momentum }] : [],
+  );
+  return {
+    model,
+    backend,
+    preprocessing: preprocessingFor(raw, config.task, standardization),
+    epochs,
+    bestEpoch,
+    test: evaluate(model, test, config.task, classes),
+    bnSteps,
+    bnGuard: bnGuard(bnLayers, bnSteps, config.bnStaleThreshold),
+    samplesPerSecond: trainedSeconds > 0 ? (trainSize * epochs.length) / trainedSeconds : 0,
+    trainSize,
+  };
+}
