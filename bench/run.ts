@@ -1,0 +1,15 @@
+// `npm run bench [name…]`: runs the named benchmarks (all by default), each printing its own
+// numbers and ratios measured in this one run.
+const benches: Record<string, () => Promise<void>> = {
+  train: async () => (await import('./train-backends.ts')).benchTrainBackends(),
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length > 0 ? wanted : Object.keys(benches)) {
+  const bench = benches[name];
+  if (!bench) {
+    console.error(`unknown benchmark "${name}"; available: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+  await bench();
+}

@@ -1,0 +1,139 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { reportError } from './commands/errors.ts';
+
+function integer(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed)) throw new InvalidArgumentError('expected an integer');
+  return parsed;
+}
+
+function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed > 0)) throw new InvalidArgumentError('expected a positive number');
+  return parsed;
+}
+
+function print(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+}
+
+async function withRegistry<T>(fn: (registry: import('./registry/types.ts').Registry) => Promise<T>): Promise<T> {
+  const { openRegistry } = await import('./registry/index.ts');
+  const registry = await openRegistry();
+  try {
+    return await fn(registry);
+  } finally {
+    await registry.close();
+  }
+}
+
+const program = new Command('bnserve')
+  .description('Train Batch-Normalized networks, export them to ONNX with BN folded, and serve them.')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+program
+  .command('train')
+  .description('train a model from a config, write its checkpoint, export and register it')
+  .requiredOption('--config <file>', 'training config (JSON, see examples/)')
+  .option('--data <csv>', 'CSV file replacing the config’s data.path')
+  .option('--name <name>', 'model name (default: the config’s name)')
+  .option('--seed <n>', 'random seed', integer)
+  .option('--out <dir>', 'checkpoint folder (default: data/checkpoints/<name>/<run id>)')
+  .option('--no-export', 'stop after the checkpoint: no ONNX export, no model version')
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (options) => {
+    const { prepareTraining, runPreparedTraining } = await import('./commands/train.ts');
+    const { describeTraining } = await import('./commands/describe.ts');
+    const prepared = await prepareTraining(options);
+    const result = await withRegistry((registry) => runPreparedTraining(prepared, options, registry));
+    print(options.json, result, describeTraining(result));
+  });
+
+program
+  .command('export')
+  .description('export a checkpoint to ONNX (BN folded) and check it against the trained model')
+  .requiredOption('--checkpoint <dir>', 'checkpoint folder written by `bnserve train`')
+  .requiredOption('--out <file>', 'ONNX file to write')
+  .option('--no-fold', 'keep BatchNormalization nodes (for comparison and debugging)')
+  .option('--opset <n>', 'ONNX opset', integer, 17)
+  .option('--tolerance <x>', 'largest allowed |ONNX − tfjs| on probabilities', positiveNumber)
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (options) => {
+    const { runExportCommand } = await import('./commands/export.ts');
+    const result = await runExportCommand(options);
+    const text = [
+      `wrote ${result.out} (${result.bytes} bytes, opset ${result.opset}, ${result.folded ? 'BN folded' : 'BN not folded'})`,
+      `parity: max |onnx − tfjs| = ${result.parityMaxAbsDiff.toExponential(2)}`,
+      ...result.warnings.map((w) => `warning: ${w}`),
+    ].join('\n');
+    print(options.json, result, text);
+  });
+
+program
+  .command('serve')
+  .description('serve registered models over HTTP (Open Inference Protocol v2 and :predict)')
+  .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
+  .option('--port <port>', 'port to listen on', integer, Number(process.env.PORT ?? 8080))
+  .action(async (options) => {
+    const { runServeCommand } = await import('./commands/serve.ts');
+    await runServeCommand(options);
+  });
+
+program
+  .command('start')
+  .description('apply migrations, train the Iris example if nothing is registered, then serve')
+  .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
+  .option('--port <port>', 'port to listen on', integer, Number(process.env.PORT ?? 8080))
+  .option('--config <file>', 'config trained when the registry is empty', 'examples/iris-bn.json')
+  .action(async (options) => {
+    const { runStartCommand } = await import('./commands/start.ts');
+    await runStartCommand(options);
+  });
+
+program
+  .command('migrate')
+  .description('apply pending database migrations and exit')
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (options) => {
+    const started = performance.now();
+    await withRegistry(async () => undefined);
+    const seconds = (performance.now() - started) / 1000;
+    print(options.json, { migrated: true, seconds }, `database is up to date (${seconds.toFixed(2)} s)`);
+  });
+
+const models = program.command('models').description('list, show and promote registered model versions');
+models
+  .command('list')
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (options) => {
+    const { modelsList } = await import('./registry/models-command.ts');
+    const out = await withRegistry((registry) => modelsList(registry));
+    print(options.json, out.json, out.text);
+  });
+models
+  .command('show')
+  .argument('<name>')
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (name, options) => {
+    const { modelsShow } = await import('./registry/models-command.ts');
+    const out = await withRegistry((registry) => modelsShow(registry, name));
+    print(options.json, out.json, out.text);
+  });
+models
+  .command('promote')
+  .argument('<name>')
+  .argument('<version>', 'version number', integer)
+  .addOption(new Option('--alias <alias>', 'alias to move').default('production'))
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (name, version, options) => {
+    const { modelsPromote } = await import('./registry/models-command.ts');
+    const out = await withRegistry((registry) => modelsPromote(registry, name, version, options.alias));
+    print(options.json, out.json, out.text);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = reportError(error, process.argv.includes('--json'));
+}

@@ -1,0 +1,40 @@
+import type { Registry } from '../registry/types.ts';
+
+export interface ServeCommandOptions {
+  host: string;
+  port: number;
+}
+
+const STALE_RUN_MS = 30_000;
+
+export function curlExamples(url: string, model: string, featureNames: string[], row: number[]): string {
+  const object = Object.fromEntries(featureNames.map((name, i) => [name, row[i]]));
+  return [
+    `curl -s ${url}/v1/models/${model}:predict -H 'content-type: application/json' -d '${JSON.stringify({ instances: [row] })}'`,
+    `curl -s ${url}/v1/models/${model}:predict -H 'content-type: application/json' -d '${JSON.stringify({ instances: [object] })}'`,
+    `curl -s ${url}/v2/models/${model}/infer -H 'content-type: application/json' -d '${JSON.stringify({
+      inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', data: row }],
+    })}'`,
+  ].join('\n');
+}
+
+/** Serves until SIGTERM/SIGINT, then stops accepting, drains in-flight requests and exits 0. */
+export async function serveRegistry(registry: Registry, options: ServeCommandOptions, banner?: (url: string) => Promise<string>) {
+  const { startServer } = await import('../serve/index.ts');
+  await registry.failStaleRuns(STALE_RUN_MS);
+  const server = await startServer({ registry, host: options.host, port: options.port });
+  if (banner) process.stdout.write(`${await banner(server.url)}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await server.close();
+  await registry.close();
+}
+
+export async function runServeCommand(options: ServeCommandOptions): Promise<void> {
+  const { openRegistry } = await import('../registry/index.ts');
+  const registry = await openRegistry();
+  await serveRegistry(registry, options, async (url) => `bnserve listening on ${url}`);
+}

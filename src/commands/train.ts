@@ -1,0 +1,185 @@
+import path from 'node:path';
+import { loadTrainConfig, ConfigError } from '../train/config.ts';
+import type { TrainConfig } from '../train/config.ts';
+import { loadDataset } from '../train/data.ts';
+import type { Dataset } from '../train/dataset.ts';
+import { train } from '../train/trainer.ts';
+import type { TrainResult } from '../train/trainer.ts';
+import { saveCheckpoint } from '../train/checkpoint.ts';
+import { initBackend } from '../train/backend.ts';
+import { hasConv } from '../train/model.ts';
+import { createProgress } from '../train/progress.ts';
+import type { Registry, ModelVersionRecord } from '../registry/types.ts';
+
+export interface TrainCommandOptions {
+  config: string;
+  data?: string;
+  name?: string;
+  seed?: number;
+  out?: string;
+  export: boolean;
+  /** Where checkpoints go when --out is not given. */
+  checkpointsRoot?: string;
+  quiet?: boolean;
+}
+
+export interface TrainCommandResult {
+  runId: string;
+  name: string;
+  backend: string;
+  checkpoint: string;
+  bestEpoch: number;
+  epochs: number;
+  test: Record<string, number>;
+  bnSteps: number;
+  bnGuard: TrainResult['bnGuard'];
+  samplesPerSecond: number;
+  model?: { name: string; version: number; sha256: string; parityMaxAbsDiff: number; folded: boolean };
+  warnings: string[];
+}
+
+const HEARTBEAT_MS = 5_000;
+
+/** Applies the command-line overrides (--data, --name, --seed) to a validated config. */
+export function applyOverrides(config: TrainConfig, options: Pick<TrainCommandOptions, 'data' | 'name' | 'seed'>): TrainConfig {
+  const result = { ...config };
+  if (options.data) {
+    if (config.data.kind !== 'csv') {
+      throw new ConfigError('--data replaces the CSV path of a config whose data.kind is "csv"; this config uses ' + config.data.kind);
+    }
+    result.data = { ...config.data, path: path.resolve(options.data) };
+  }
+  if (options.name) result.name = options.name;
+  if (options.seed !== undefined) result.seed = options.seed;
+  return result;
+}
+
+/**
+ * config → data → run row → fit → checkpoint → (export + parity → version row).
+ * Config and data problems are reported before anything is written or registered.
+ */
+export async function runTrainCommand(options: TrainCommandOptions, registry: Registry): Promise<TrainCommandResult> {
+  return runPreparedTraining(await prepareTraining(options), options, registry);
+}
+
+export interface PreparedTraining {
+  config: TrainConfig;
+  dataset: Dataset;
+}
+
+/** Validates the config and reads the data: nothing is written or registered when this fails. */
+export async function prepareTraining(options: Pick<TrainCommandOptions, 'config' | 'data' | 'name' | 'seed'>): Promise<PreparedTraining> {
+  const config = applyOverrides(await loadTrainConfig(options.config), options);
+  return { config, dataset: await loadDataset(config) };
+}
+
+export async function runPreparedTraining(
+  { config, dataset }: PreparedTraining,
+  options: TrainCommandOptions,
+  registry: Registry,
+): Promise<TrainCommandResult> {
+  const backend = await initBackend(config.backend, hasConv(config.layers));
+  const run = await registry.startRun({ name: config.name, config, backend, seed: config.seed });
+  const heartbeat = setInterval(() => void registry.heartbeat(run.id).catch(() => {}), HEARTBEAT_MS);
+  heartbeat.unref();
+  const progress = options.quiet ? null : createProgress();
+  const checkpoint = path.resolve(options.out ?? path.join(options.checkpointsRoot ?? 'data/checkpoints', config.name, run.id));
+  let result: TrainResult | undefined;
+  try {
+    result = await train(
+      config,
+      {
+        onStart: ({ backend, trainSize, validationSize, testSize }) => {
+          if (!options.quiet) {
+            process.stderr.write(`training ${config.name} on tfjs backend "${backend}" (train ${trainSize}, validation ${validationSize}, test ${testSize})\n`);
+          }
+        },
+        onEpoch: async (m, total) => {
+          progress?.epoch(m, total);
+          await registry.recordEpoch(run.id, {
+            epoch: m.epoch,
+            loss: m.loss,
+            dataLoss: m.dataLoss,
+            regularizationLoss: m.regularizationLoss,
+            metrics: { learningRate: m.learningRate, seconds: m.seconds, ...m.validation },
+          });
+        },
+      },
+      dataset,
+    );
+    progress?.stop();
+    const warnings = result.bnGuard.stale && result.bnGuard.message ? [result.bnGuard.message] : [];
+    await saveCheckpoint(checkpoint, {
+      model: result.model,
+      preprocessing: result.preprocessing,
+      config,
+      metrics: {
+        runId: run.id,
+        backend: result.backend,
+        bnSteps: result.bnSteps,
+        bnGuard: result.bnGuard,
+        bestEpoch: result.bestEpoch,
+        samplesPerSecond: result.samplesPerSecond,
+        epochs: result.epochs,
+        test: result.test,
+      },
+    });
+    const summary: TrainCommandResult = {
+      runId: run.id,
+      name: config.name,
+      backend: result.backend,
+      checkpoint,
+      bestEpoch: result.bestEpoch,
+      epochs: result.epochs.length,
+      test: result.test,
+      bnSteps: result.bnSteps,
+      bnGuard: result.bnGuard,
+      samplesPerSecond: result.samplesPerSecond,
+      warnings,
+    };
+    if (options.export) {
+      const version = await exportAndRegister(checkpoint, run.id, config.name, registry, warnings);
+      summary.model = {
+        name: version.name,
+        version: version.version,
+        sha256: version.artifactSha256,
+        parityMaxAbsDiff: version.parityMaxAbsDiff,
+        folded: version.folded,
+      };
+    }
+    await registry.finishRun(run.id, { status: 'succeeded', bnSteps: result.bnSteps });
+    return summary;
+  } catch (error) {
+    progress?.stop();
+    await registry.finishRun(run.id, { status: 'failed', error: (error as Error).message }).catch(() => {});
+    throw error;
+  } finally {
+    clearInterval(heartbeat);
+    result?.model.dispose();
+  }
+}
+
+async function exportAndRegister(
+  checkpointDir: string,
+  runId: string,
+  name: string,
+  registry: Registry,
+  warnings: string[],
+): Promise<ModelVersionRecord> {
+  const { exportCheckpoint } = await import('../export/index.ts');
+  const exported = await exportCheckpoint({ checkpointDir, runId });
+  warnings.push(...exported.warnings.filter((w) => !warnings.includes(w)));
+  return registry.registerVersion({
+    name,
+    runId,
+    artifact: exported.onnx,
+    opset: exported.opset,
+    inputs: exported.inputs,
+    outputs: exported.outputs,
+    task: exported.task,
+    classLabels: exported.classLabels,
+    featureNames: exported.featureNames,
+    parityMaxAbsDiff: exported.parityMaxAbsDiff,
+    folded: exported.folded,
+  });
+}
