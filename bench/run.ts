@@ -2,6 +2,7 @@
 // numbers and ratios measured in this one run.
 const benches: Record<string, () => Promise<void>> = {
   train: async () => (await import('./train-backends.ts')).benchTrainBackends(),
+  'export-latency': async () => (await import('./export-latency.ts')).benchExportLatency(),
 };
 
 const wanted = process.argv.slice(2);

@@ -138,7 +138,7 @@ export async function runPreparedTraining(
       warnings,
     };
     if (options.export) {
-      const version = await exportAndRegister(checkpoint, run.id, config.name, registry, warnings);
+      const version = await exportAndRegister(checkpoint, run.id, config.name, result.testInputs, registry, warnings);
       summary.model = {
         name: version.name,
         version: version.version,
@@ -163,11 +163,12 @@ async function exportAndRegister(
   checkpointDir: string,
   runId: string,
   name: string,
+  parityRows: Float32Array,
   registry: Registry,
   warnings: string[],
 ): Promise<ModelVersionRecord> {
   const { exportCheckpoint } = await import('../export/index.ts');
-  const exported = await exportCheckpoint({ checkpointDir, runId });
+  const exported = await exportCheckpoint({ checkpointDir, runId, parityRows });
   warnings.push(...exported.warnings.filter((w) => !warnings.includes(w)));
   return registry.registerVersion({
     name,

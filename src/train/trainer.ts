@@ -47,6 +47,8 @@ export interface TrainResult {
   bnGuard: BnGuard;
   samplesPerSecond: number;
   trainSize: number;
+  /** Raw (unstandardised) features of the test split, for the exporter's parity check. */
+  testInputs: Float32Array;
 }
 
 export interface TrainHooks {
@@ -224,5 +226,6 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
     bnGuard: bnGuard(bnLayers, bnSteps, config.bnStaleThreshold),
     samplesPerSecond: trainedSeconds > 0 ? (trainSize * epochs.length) / trainedSeconds : 0,
     trainSize,
+    testInputs: splits.test.x,
   };
 }

@@ -1,0 +1,124 @@
+// exportCheckpoint: checkpoint → (folded) ONNX bytes that passed the parity gate.
+import { createRequire } from 'node:module';
+import type { TensorSignature } from '../registry/types.ts';
+import { readCheckpoint } from './checkpoint-reader.ts';
+import { ExportError } from './errors.ts';
+import { foldOps } from './fold-ops.ts';
+import { buildOnnxModel, INPUT_NAME } from './onnx/from-ops.ts';
+import { encodeModel } from './onnx/helpers.ts';
+import { opsFromCheckpoint } from './ops.ts';
+import { measureParity } from './parity.ts';
+
+export { ExportError } from './errors.ts';
+
+export const DEFAULT_OPSET = 17;
+export const MIN_OPSET = 13;
+export const MAX_OPSET = 21;
+export const DEFAULT_PARITY_TOLERANCE = 1e-5;
+
+export interface ExportOptions {
+  checkpointDir: string;
+  /** Fold BN and standardisation into the layers (default true). */
+  fold?: boolean;
+  opset?: number;
+  /** Max |onnx − tfjs| allowed (classification); regression allows tol·max(1, |tfjs|). */
+  parityTolerance?: number;
+  /** Extra rows of raw features (e.g. the test split) for the parity check, besides random ones. */
+  parityRows?: number[][] | Float32Array;
+  runId?: string;
+}
+
+export interface ExportResult {
+  onnx: Uint8Array;
+  parityMaxAbsDiff: number;
+  folded: boolean;
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+  opset: number;
+  classLabels: string[];
+  featureNames: string[];
+  task: 'classification' | 'regression';
+  warnings: string[];
+}
+
+const PRODUCER_VERSION: string = createRequire(import.meta.url)('../../package.json').version;
+
+/** onnx's IR version that goes with an opset (1.13: opset 18 / IR 8, 1.14–1.15: 19–20 / IR 9, 1.16: 21 / IR 10). */
+export function irVersionFor(opset: number): number {
+  return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
+}
+
+export async function exportCheckpoint(options: ExportOptions): Promise<ExportResult> {
+  const fold = options.fold ?? true;
+  const opset = options.opset ?? DEFAULT_OPSET;
+  const tolerance = options.parityTolerance ?? DEFAULT_PARITY_TOLERANCE;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new ExportError(`opset ${opset} is not supported (use ${MIN_OPSET}..${MAX_OPSET}, default ${DEFAULT_OPSET})`);
+  }
+  if (!(tolerance >= 0)) throw new ExportError(`parity tolerance must be a number >= 0, got ${tolerance}`);
+
+  const checkpoint = await readCheckpoint(options.checkpointDir);
+  const { preprocessing, inputShape } = checkpoint;
+  const ops = fold ? foldOps(opsFromCheckpoint(checkpoint)) : opsFromCheckpoint(checkpoint);
+  const outputName = preprocessing.task === 'classification' ? 'probabilities' : 'prediction';
+  const outputUnits = preprocessing.task === 'classification' ? preprocessing.classLabels.length : 1;
+
+  const model = buildOnnxModel(ops, {
+    inputShape,
+    outputName,
+    opset,
+    irVersion: irVersionFor(opset),
+    producerName: 'bnserve',
+    producerVersion: PRODUCER_VERSION,
+    metadata: {
+      producer: `bnserve ${PRODUCER_VERSION}`,
+      ...(options.runId ? { run_id: options.runId } : {}),
+      task: preprocessing.task,
+      class_labels: JSON.stringify(preprocessing.classLabels),
+      feature_names: JSON.stringify(preprocessing.featureNames),
+      folded: String(fold),
+    },
+  });
+
+  const parity = await measureParity({
+    onnx: encodeModel(model),
+    checkpointDir: options.checkpointDir,
+    preprocessing,
+    inputShape,
+    names: { input: INPUT_NAME, output: outputName },
+    rows: options.parityRows,
+  });
+  const gated = preprocessing.task === 'classification' ? parity.maxAbsDiff : parity.maxScaledDiff;
+  if (!(gated <= tolerance)) {
+    throw new ExportError(
+      `parity check failed: the ONNX model differs from the trained model by up to ${parity.maxAbsDiff} ` +
+        `(${preprocessing.task === 'classification' ? 'absolute' : 'scaled by max(1, |value|)'}: ${gated}) ` +
+        `on ${parity.rows} rows; the tolerance is ${tolerance}`,
+    );
+  }
+  model.metadataProps!.push({ key: 'parity_max_abs_diff', value: String(parity.maxAbsDiff) });
+
+  const warnings: string[] = [];
+  if (checkpoint.bnGuard?.stale) {
+    warnings.push(
+      `the BatchNormalization moving statistics may be stale (residual ${checkpoint.bnGuard.residual ?? 'unknown'})` +
+        (checkpoint.bnGuard.message ? `: ${checkpoint.bnGuard.message}` : ''),
+    );
+  }
+  for (const op of ops) {
+    if (fold && op.kind === 'scaleShift') warnings.push(`${op.name} could not be folded into a neighbouring layer; it is a Mul + Add`);
+  }
+
+  return {
+    onnx: encodeModel(model),
+    parityMaxAbsDiff: parity.maxAbsDiff,
+    folded: fold,
+    inputs: [{ name: INPUT_NAME, datatype: 'FP32', shape: [-1, ...inputShape] }],
+    outputs: [{ name: outputName, datatype: 'FP32', shape: [-1, outputUnits] }],
+    opset,
+    classLabels: preprocessing.classLabels,
+    featureNames: preprocessing.featureNames,
+    task: preprocessing.task,
+    warnings,
+  };
+}
