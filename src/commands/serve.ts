@@ -1,11 +1,10 @@
 import type { Registry } from '../registry/types.ts';
+import { STALE_RUN_MS } from '../registry/index.ts';
 
 export interface ServeCommandOptions {
   host: string;
   port: number;
 }
-
-const STALE_RUN_MS = 30_000;
 
 export function curlExamples(url: string, model: string, featureNames: string[], row: number[]): string {
   const object = Object.fromEntries(featureNames.map((name, i) => [name, row[i]]));

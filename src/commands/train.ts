@@ -10,6 +10,8 @@ import { initBackend } from '../train/backend.ts';
 import { hasConv } from '../train/model.ts';
 import { createProgress } from '../train/progress.ts';
 import type { Registry, ModelVersionRecord } from '../registry/types.ts';
+import { startHeartbeat } from '../registry/heartbeat.ts';
+import { HEARTBEAT_INTERVAL_MS } from '../registry/index.ts';
 
 export interface TrainCommandOptions {
   config: string;
@@ -37,8 +39,6 @@ export interface TrainCommandResult {
   model?: { name: string; version: number; sha256: string; parityMaxAbsDiff: number; folded: boolean };
   warnings: string[];
 }
-
-const HEARTBEAT_MS = 5_000;
 
 /** Applies the command-line overrides (--data, --name, --seed) to a validated config. */
 export function applyOverrides(config: TrainConfig, options: Pick<TrainCommandOptions, 'data' | 'name' | 'seed'>): TrainConfig {
@@ -80,8 +80,7 @@ export async function runPreparedTraining(
 ): Promise<TrainCommandResult> {
   const backend = await initBackend(config.backend, hasConv(config.layers));
   const run = await registry.startRun({ name: config.name, config, backend, seed: config.seed });
-  const heartbeat = setInterval(() => void registry.heartbeat(run.id).catch(() => {}), HEARTBEAT_MS);
-  heartbeat.unref();
+  const stopHeartbeat = startHeartbeat(registry, run.id, HEARTBEAT_INTERVAL_MS);
   const progress = options.quiet ? null : createProgress();
   const checkpoint = path.resolve(options.out ?? path.join(options.checkpointsRoot ?? 'data/checkpoints', config.name, run.id));
   let result: TrainResult | undefined;
@@ -154,7 +153,7 @@ export async function runPreparedTraining(
     await registry.finishRun(run.id, { status: 'failed', error: (error as Error).message }).catch(() => {});
     throw error;
   } finally {
-    clearInterval(heartbeat);
+    stopHeartbeat();
     result?.model.dispose();
   }
 }

@@ -1,0 +1,106 @@
+// Content-addressed artifact files: <root>/sha256/ab/abcdef….onnx, written atomically and durably
+// (temp file, fsync, rename, fsync of the directory) and verified by sha256 when read.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { RegistryError } from './types.ts';
+
+export interface StoredArtifact {
+  sha256: string;
+  size: number;
+  /** Path relative to the store root, with forward slashes: what the registry row records. */
+  relativePath: string;
+  absolutePath: string;
+}
+
+export const DEFAULT_ARTIFACTS_DIR = './data/artifacts';
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function artifactRelativePath(sha256: string, extension = 'onnx'): string {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RegistryError('invalid', `not a sha256 hex digest: ${sha256}`);
+  return `sha256/${sha256.slice(0, 2)}/${sha256}.${extension}`;
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readIfExists(file: string): Promise<Buffer | null> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+export class ArtifactStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  resolve(relativePath: string): string {
+    const absolute = path.resolve(this.root, relativePath);
+    if (!absolute.startsWith(this.root + path.sep)) {
+      throw new RegistryError('invalid', `artifact path escapes the store: ${relativePath}`);
+    }
+    return absolute;
+  }
+
+  /** Stores bytes under their sha256; returns once the file and its directory entry are on disk. */
+  async put(bytes: Uint8Array, extension = 'onnx'): Promise<StoredArtifact> {
+    const sha256 = sha256Hex(bytes);
+    const relativePath = artifactRelativePath(sha256, extension);
+    const absolutePath = this.resolve(relativePath);
+    const stored = { sha256, size: bytes.byteLength, relativePath, absolutePath };
+
+    const existing = await readIfExists(absolutePath);
+    if (existing && sha256Hex(existing) === sha256) return stored;
+
+    const dir = path.dirname(absolutePath);
+    await mkdir(dir, { recursive: true });
+    const temp = `${absolutePath}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+    try {
+      const handle = await open(temp, 'wx', 0o644);
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, absolutePath);
+      await fsyncDirectory(dir);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return stored;
+  }
+
+  /** Reads an artifact back; RegistryError('integrity') when it is missing or its bytes changed. */
+  async read(relativePath: string, expectedSha256: string): Promise<Uint8Array> {
+    const absolutePath = this.resolve(relativePath);
+    const bytes = await readIfExists(absolutePath);
+    if (bytes === null) {
+      throw new RegistryError('integrity', `artifact ${absolutePath} is missing from the store`);
+    }
+    const actual = sha256Hex(bytes);
+    if (actual !== expectedSha256) {
+      throw new RegistryError(
+        'integrity',
+        `artifact ${absolutePath} is corrupt: sha256 ${actual} does not match the registered ${expectedSha256}`,
+      );
+    }
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+}

@@ -1,0 +1,77 @@
+// Row ↔ record conversions: the only place that knows how values are laid out in the database.
+import path from 'node:path';
+import type { EpochMetric, ModelVersion, TrainingRun } from './generated/sqlite/client.ts';
+import type { EpochMetricInput, ModelVersionRecord, TensorSignature, TrainingRunRecord } from './types.ts';
+
+/** Float columns are NULL for non-finite values (NaN/±Infinity after a divergence). */
+export function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
+}
+
+export function nullToNaN(value: number | null): number {
+  return value ?? Number.NaN;
+}
+
+export function metricsToJson(metrics: Record<string, number>): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [key, value] of Object.entries(metrics ?? {})) {
+    if (typeof value === 'number') out[key] = finiteOrNull(value);
+  }
+  return out;
+}
+
+export function metricsFromJson(json: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (json && typeof json === 'object' && !Array.isArray(json)) {
+    for (const [key, value] of Object.entries(json)) out[key] = typeof value === 'number' ? value : Number.NaN;
+  }
+  return out;
+}
+
+export function toRunRecord(row: TrainingRun): TrainingRunRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    backend: row.backend,
+    config: row.config,
+    seed: row.seed,
+    bnSteps: row.bnSteps,
+    error: row.error,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    heartbeatAt: row.heartbeatAt,
+  };
+}
+
+export function toEpochInput(row: EpochMetric): EpochMetricInput {
+  return {
+    epoch: row.epoch,
+    loss: nullToNaN(row.loss),
+    dataLoss: nullToNaN(row.dataLoss),
+    regularizationLoss: nullToNaN(row.regularizationLoss),
+    metrics: metricsFromJson(row.metrics),
+  };
+}
+
+export function toVersionRecord(row: ModelVersion & { aliases: { alias: string }[] }, storeRoot: string): ModelVersionRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    version: row.version,
+    runId: row.runId,
+    artifactSha256: row.artifactSha256,
+    artifactSize: row.artifactSize,
+    artifactPath: path.resolve(storeRoot, row.artifactPath),
+    opset: row.opset,
+    inputs: row.inputs as unknown as TensorSignature[],
+    outputs: row.outputs as unknown as TensorSignature[],
+    task: row.task,
+    classLabels: row.classLabels as string[],
+    featureNames: row.featureNames as string[],
+    parityMaxAbsDiff: row.parityMaxAbsDiff,
+    folded: row.folded,
+    createdAt: row.createdAt,
+    aliases: row.aliases.map((a) => a.alias).sort(),
+  };
+}

@@ -1,0 +1,70 @@
+import { RegistryError, type RegisterVersionInput, type TensorSignature } from './types.ts';
+
+/** Same rule as the training config's `name`: safe in URLs, file names and shells. */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Starts with a letter so that an alias can never be mistaken for a version number. */
+const ALIAS = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+
+function invalid(message: string): never {
+  throw new RegistryError('invalid', message);
+}
+
+export function assertModelName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !MODEL_NAME.test(name)) {
+    invalid(`invalid model name ${JSON.stringify(name)}: use letters, digits, ".", "_" and "-" (at most 64, not starting with a symbol)`);
+  }
+}
+
+export function assertAlias(alias: unknown): asserts alias is string {
+  if (typeof alias !== 'string' || !ALIAS.test(alias)) {
+    invalid(`invalid alias ${JSON.stringify(alias)}: start with a letter, then letters, digits, ".", "_" or "-" (at most 64)`);
+  }
+}
+
+export function assertVersionNumber(version: unknown): asserts version is number {
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    invalid(`invalid version ${JSON.stringify(version)}: expected a positive integer`);
+  }
+}
+
+function assertStringArray(value: unknown, what: string): void {
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) invalid(`${what} must be an array of strings`);
+}
+
+function assertSignatures(value: unknown, what: string): asserts value is TensorSignature[] {
+  if (!Array.isArray(value) || value.length === 0) invalid(`${what} must be a non-empty array of tensor signatures`);
+  for (const sig of value as unknown[]) {
+    const s = sig as Partial<TensorSignature> | null;
+    const okShape = Array.isArray(s?.shape) && s.shape.every((d) => Number.isInteger(d) && (d === -1 || d > 0));
+    if (!s || typeof s.name !== 'string' || s.name === '' || s.datatype !== 'FP32' || !okShape) {
+      invalid(`${what}: each signature needs a name, datatype "FP32" and a shape of positive integers or -1`);
+    }
+  }
+}
+
+export function assertRegisterVersionInput(input: RegisterVersionInput): void {
+  assertModelName(input.name);
+  if (input.runId !== null && (typeof input.runId !== 'string' || input.runId === '')) invalid('runId must be a run id or null');
+  if (!(input.artifact instanceof Uint8Array) || input.artifact.byteLength === 0) invalid('artifact must be non-empty bytes');
+  if (input.artifact.byteLength > 2 ** 31 - 1) invalid('artifact is larger than 2 GiB (the ONNX protobuf limit)');
+  if (!Number.isInteger(input.opset) || input.opset < 1) invalid(`opset must be a positive integer, got ${input.opset}`);
+  assertSignatures(input.inputs, 'inputs');
+  assertSignatures(input.outputs, 'outputs');
+  if (input.task !== 'classification' && input.task !== 'regression') invalid(`task must be "classification" or "regression"`);
+  assertStringArray(input.classLabels, 'classLabels');
+  assertStringArray(input.featureNames, 'featureNames');
+  if (typeof input.parityMaxAbsDiff !== 'number' || !(input.parityMaxAbsDiff >= 0) || !Number.isFinite(input.parityMaxAbsDiff)) {
+    invalid(`parityMaxAbsDiff must be a finite number ≥ 0, got ${input.parityMaxAbsDiff}`);
+  }
+  if (typeof input.folded !== 'boolean') invalid('folded must be a boolean');
+}
+
+/** Plain JSON copy of a value for a Json column; rejects what JSON cannot hold (cycles, BigInt). */
+export function toJsonValue(value: unknown, what: string): unknown {
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? null : (JSON.parse(text) as unknown);
+  } catch (error) {
+    invalid(`${what} is not JSON-serialisable: ${(error as Error).message}`);
+  }
+}
