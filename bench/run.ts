@@ -3,6 +3,7 @@
 const benches: Record<string, () => Promise<void>> = {
   train: async () => (await import('./train-backends.ts')).benchTrainBackends(),
   'export-latency': async () => (await import('./export-latency.ts')).benchExportLatency(),
+  'serve-load': async () => (await import('./serve-load.ts')).benchServeLoad(),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from '../registry/types.ts';
+import { bnserveApp } from './app.ts';
+import { serveConfigFromEnv, type BatchingOptions, type ServeConfig, type ServeLimits } from './config.ts';
+import { parseProviderList } from './providers.ts';
+
+export { serveConfigFromEnv, type ServeConfig } from './config.ts';
+export { ModelManager } from './model-manager.ts';
+export { createSessionWithFallback, parseProviderList, ProviderChain, EXECUTION_PROVIDERS } from './providers.ts';
+
+export interface BuildAppOptions {
+  registry: Registry;
+  /** Execution providers in order of preference, e.g. ['cuda', 'cpu'] (default: BNSERVE_EXECUTION_PROVIDERS or cuda,cpu). */
+  providers?: string[];
+  /** Enables the admin routes (default: BNSERVE_ADMIN_TOKEN). */
+  adminToken?: string;
+  /** true, false or pino options (default false for buildApp, info level for startServer). */
+  logger?: boolean | object;
+  limits?: Partial<ServeLimits>;
+  batching?: Partial<BatchingOptions>;
+  refreshIntervalMs?: number;
+  intraOpThreads?: number;
+  /** Environment that supplies defaults (default process.env); tests pass {}. */
+  env?: NodeJS.ProcessEnv;
+  extend?: (app: FastifyInstance) => Promise<void> | void;
+}
+
+export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port?: number }): ServeConfig {
+  const base = serveConfigFromEnv(opts.env ?? process.env);
+  return {
+    host: opts.host ?? base.host,
+    port: opts.port ?? base.port,
+    providers: opts.providers ? parseProviderList(opts.providers.join(',')) : base.providers,
+    adminToken: opts.adminToken ?? base.adminToken,
+    limits: { ...base.limits, ...opts.limits },
+    batching: { ...base.batching, ...opts.batching },
+    refreshIntervalMs: opts.refreshIntervalMs ?? base.refreshIntervalMs,
+    intraOpThreads: opts.intraOpThreads ?? base.intraOpThreads,
+  };
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Builds the Fastify app (not listening). Call `await app.ready()` or `inject` to load models. */
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const config = resolveServeConfig(opts);
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: config.limits.bodyLimit,
+    routerOptions: { maxParamLength: 256 },
+    // Echo a caller's X-Request-Id when it is sane, else make one up.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  await app.register(bnserveApp, { registry: opts.registry, config, extend: opts.extend });
+  return app;
+}
+
+export interface StartServerOptions extends BuildAppOptions {
+  host?: string;
+  port?: number;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  /** Stops accepting connections, lets in-flight requests finish, then releases every session. */
+  close(): Promise<void>;
+}
+
+/** Builds the app, loads and warms the models, and listens (HOST/PORT, default 127.0.0.1:8080). */
+export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
+  const config = resolveServeConfig(opts);
+  const app = await buildApp({ ...opts, logger: opts.logger ?? { level: process.env.BNSERVE_LOG_LEVEL ?? 'info' } });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    url: `http://${host}:${port}`,
+    close: () => (closing ??= app.close()),
+  };
+}

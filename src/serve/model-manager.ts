@@ -1,0 +1,407 @@
+import type { ModelSummary, Registry } from '../registry/types.ts';
+import { RegistryError } from '../registry/types.ts';
+import { HttpError, notFound, unavailable, unprocessable } from './http-errors.ts';
+import { LoadedVersion, type LoadOptions } from './loaded-version.ts';
+import type { ProviderChain } from './providers.ts';
+
+export interface ManagerLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface LoadFailure {
+  version: number;
+  message: string;
+  at: Date;
+}
+
+/** What requests read: replaced as a whole, never mutated, so a swap is one assignment. */
+interface ServingTable {
+  versions: ReadonlyMap<number, LoadedVersion>;
+  aliases: ReadonlyMap<string, number>;
+  /** Served when no version or alias is named: alias "production" if set, else the latest. */
+  defaultVersion: number | null;
+}
+
+const EMPTY_TABLE: ServingTable = { versions: new Map(), aliases: new Map(), defaultVersion: null };
+export const DEFAULT_ALIAS = 'production';
+/** Versions loaded because a request named them by number, kept per model beyond aliases. */
+const MAX_ON_DEMAND_VERSIONS = 4;
+/** A request for an unknown model or version re-reads the registry at most this often (default). */
+const MISS_REFRESH_MS = 1000;
+
+class ServedModel {
+  table: ServingTable = EMPTY_TABLE;
+  registryAliases: Record<string, number> = {};
+  latestVersion = 0;
+  readonly failures = new Map<number, LoadFailure>();
+  readonly onDemand = new Set<number>();
+  unloaded = false;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly name: string) {}
+
+  /** Runs fn after every earlier locked operation on this model (loads and swaps never interleave). */
+  locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => {});
+    return run;
+  }
+}
+
+export interface Lease {
+  version: LoadedVersion;
+  /** Call once when the request is done with the session. */
+  release: () => void;
+}
+
+export interface RepositoryEntry {
+  name: string;
+  version: string;
+  state: 'READY' | 'UNAVAILABLE';
+  reason: string;
+}
+
+export interface ModelStatus {
+  name: string;
+  defaultVersion: number | null;
+  aliases: Record<string, number>;
+  registryAliases: Record<string, number>;
+  latestVersion: number;
+  loaded: LoadedVersion[];
+  failures: LoadFailure[];
+  unloaded: boolean;
+}
+
+export interface ModelManagerOptions {
+  registry: Registry;
+  providers: ProviderChain;
+  load: LoadOptions;
+  log: ManagerLog;
+  onLoadFailure?: (name: string, version: number) => void;
+  /** Minimum time between registry reads triggered by requests for unknown models/versions. */
+  missRefreshMs?: number;
+}
+
+type VersionRef = number | string | undefined;
+
+/**
+ * Keeps registry versions loaded in onnxruntime sessions and answers "which session serves
+ * (model, version | alias | default)". Aliases follow the registry: the new target is loaded and
+ * warmed before the swap; a target that fails leaves the previous one serving.
+ */
+export class ModelManager {
+  private readonly models = new Map<string, ServedModel>();
+  private refreshing: Promise<void> | null = null;
+  private lastRefreshAt = 0;
+  private refreshedOnce = false;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: ModelManagerOptions) {}
+
+  /** True once the registry has been read and every version it asked for was loaded or reported. */
+  get ready(): boolean {
+    return this.refreshedOnce && !this.closed;
+  }
+
+  /** Re-reads aliases from the registry every intervalMs (0: never). */
+  startPolling(intervalMs: number): void {
+    if (intervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => void this.refreshAll().catch(() => {}), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Loads what the registry says should be served (defaults and alias targets) for every model. */
+  refreshAll(): Promise<void> {
+    this.refreshing ??= this.doRefreshAll().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefreshAll(): Promise<void> {
+    let summaries: ModelSummary[];
+    try {
+      summaries = await this.opts.registry.listModels();
+    } catch (err) {
+      this.opts.log.warn({ err }, 'could not read the model registry; serving what is loaded');
+      throw err;
+    }
+    this.lastRefreshAt = Date.now();
+    const seen = new Set<string>();
+    for (const summary of summaries) {
+      seen.add(summary.name);
+      const model = this.model(summary.name);
+      if (model.unloaded || this.closed) continue;
+      await model.locked(() => this.sync(model, summary));
+    }
+    for (const [name, model] of this.models) {
+      if (seen.has(name)) continue;
+      await model.locked(async () => this.swap(model, EMPTY_TABLE));
+      this.models.delete(name);
+    }
+    this.refreshedOnce = true;
+  }
+
+  private registryReadIsStale(): boolean {
+    return Date.now() - this.lastRefreshAt >= (this.opts.missRefreshMs ?? MISS_REFRESH_MS);
+  }
+
+  private model(name: string): ServedModel {
+    let m = this.models.get(name);
+    if (!m) {
+      m = new ServedModel(name);
+      this.models.set(name, m);
+    }
+    return m;
+  }
+
+  private async knownModel(name: string): Promise<ServedModel> {
+    let m = this.models.get(name);
+    if (!m && this.registryReadIsStale()) {
+      await this.refreshAll().catch(() => {});
+      m = this.models.get(name);
+    }
+    if (!m) throw notFound(`model "${name}" not found`);
+    return m;
+  }
+
+  /** Brings one model in line with its registry summary. Must run under the model's lock. */
+  private async sync(model: ServedModel, summary: ModelSummary, force = false): Promise<void> {
+    model.registryAliases = { ...summary.aliases };
+    model.latestVersion = summary.latestVersion;
+    const wanted = new Set<number>([summary.aliases[DEFAULT_ALIAS] ?? summary.latestVersion, ...Object.values(summary.aliases)]);
+    const versions = new Map(model.table.versions);
+    for (const v of wanted) {
+      if (versions.has(v)) continue;
+      const loaded = await this.tryLoad(model, v, force);
+      if (loaded) versions.set(v, loaded);
+    }
+    this.swap(model, this.tableFor(model, versions));
+  }
+
+  /** Serving table for the registry's aliases, keeping the previous target wherever a new one is not loaded. */
+  private tableFor(model: ServedModel, versions: Map<number, LoadedVersion>): ServingTable {
+    const old = model.table;
+    const aliases = new Map<string, number>();
+    for (const [alias, v] of Object.entries(model.registryAliases)) {
+      const target = versions.has(v) ? v : old.aliases.get(alias);
+      if (target !== undefined && versions.has(target)) aliases.set(alias, target);
+    }
+    const wantedDefault = model.registryAliases[DEFAULT_ALIAS] ?? model.latestVersion;
+    const defaultVersion = versions.has(wantedDefault)
+      ? wantedDefault
+      : old.defaultVersion !== null && versions.has(old.defaultVersion)
+        ? old.defaultVersion
+        : null;
+    const keep = new Set<number>([...aliases.values(), ...model.onDemand]);
+    if (defaultVersion !== null) keep.add(defaultVersion);
+    const kept = new Map([...versions].filter(([v]) => keep.has(v)));
+    for (const v of model.onDemand) if (!kept.has(v)) model.onDemand.delete(v);
+    return { versions: kept, aliases, defaultVersion };
+  }
+
+  /** Installs a new table in one assignment, then retires versions it no longer serves. */
+  private swap(model: ServedModel, table: ServingTable): void {
+    const old = model.table;
+    model.table = table;
+    for (const [v, loaded] of old.versions) {
+      if (table.versions.get(v) !== loaded) void loaded.retire();
+    }
+  }
+
+  private async tryLoad(model: ServedModel, version: number, force: boolean): Promise<LoadedVersion | null> {
+    if (model.failures.has(version) && !force) return null;
+    const started = performance.now();
+    try {
+      const record = await this.opts.registry.getVersion(model.name, version);
+      if (!record) throw new RegistryError('not_found', `version ${version} is not in the registry`);
+      const artifact = await this.opts.registry.readArtifact(record);
+      const loaded = await LoadedVersion.load(record, artifact, this.opts.providers, this.opts.load);
+      model.failures.delete(version);
+      this.opts.log.info(
+        { model: model.name, version, provider: loaded.provider, ms: Math.round(performance.now() - started) },
+        'model version loaded and warmed up',
+      );
+      return loaded;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      model.failures.set(version, { version, message, at: new Date() });
+      this.opts.log.error({ model: model.name, version, err: message }, 'model version failed to load; the previous version keeps serving');
+      this.opts.onLoadFailure?.(model.name, version);
+      return null;
+    }
+  }
+
+  /**
+   * The session for a request, marked in flight. ref: a version number (loaded on demand),
+   * an alias, or undefined for the default version.
+   */
+  async acquire(name: string, ref?: VersionRef): Promise<Lease> {
+    const model = await this.knownModel(name);
+    if (model.unloaded) throw notFound(`model "${name}" is unloaded`);
+    if (typeof ref === 'number') {
+      const loaded = model.table.versions.get(ref);
+      if (loaded) return { version: loaded, release: loaded.acquire() };
+      return this.loadOnDemand(model, ref);
+    }
+    const loaded = this.resolveLoaded(model, ref);
+    return { version: loaded, release: loaded.acquire() };
+  }
+
+  /** The loaded version serving (name, ref) right now, without loading anything. */
+  peek(name: string, ref?: VersionRef): LoadedVersion {
+    const model = this.models.get(name);
+    if (!model || model.unloaded) throw notFound(`model "${name}" not found`);
+    if (typeof ref === 'number') {
+      const loaded = model.table.versions.get(ref);
+      if (!loaded) throw notFound(`model "${name}" version ${ref} is not loaded`);
+      return loaded;
+    }
+    return this.resolveLoaded(model, ref);
+  }
+
+  private resolveLoaded(model: ServedModel, alias: string | undefined): LoadedVersion {
+    const table = model.table;
+    const v = alias === undefined ? table.defaultVersion : table.aliases.get(alias);
+    if (v === null || v === undefined) {
+      if (alias !== undefined && !(alias in model.registryAliases)) throw notFound(`model "${model.name}" has no alias "${alias}"`);
+      const target = alias === undefined ? (model.registryAliases[DEFAULT_ALIAS] ?? model.latestVersion) : model.registryAliases[alias];
+      const failed = model.failures.has(target) ? `: version ${target} failed to load (see model metadata)` : '';
+      throw unavailable(`model "${model.name}"${alias ? ` alias "${alias}"` : ''} has no version ready${failed}`);
+    }
+    return table.versions.get(v)!;
+  }
+
+  private async loadOnDemand(model: ServedModel, version: number): Promise<Lease> {
+    // Versions only grow: anything above the latest known one needs a fresh registry read first.
+    if (version > model.latestVersion && this.registryReadIsStale()) await this.refreshAll().catch(() => {});
+    if (!Number.isSafeInteger(version) || version < 1 || version > model.latestVersion) {
+      throw notFound(`model "${model.name}" has no version ${version}`);
+    }
+    return model.locked(async () => {
+      let loaded = model.table.versions.get(version);
+      if (!loaded) {
+        const record = await this.opts.registry.getVersion(model.name, version);
+        if (!record) throw notFound(`model "${model.name}" has no version ${version}`);
+        loaded = (await this.tryLoad(model, version, false)) ?? undefined;
+        if (!loaded) throw unavailable(`model "${model.name}" version ${version} failed to load (see model metadata)`);
+        model.onDemand.add(version);
+        this.evictOnDemand(model, version);
+        this.swap(model, this.tableFor(model, new Map([...model.table.versions, [version, loaded]])));
+      }
+      return { version: loaded, release: loaded.acquire() };
+    });
+  }
+
+  private evictOnDemand(model: ServedModel, justLoaded: number): void {
+    const candidates = [...model.onDemand].filter((v) => v !== justLoaded);
+    candidates.sort((a, b) => (model.table.versions.get(a)?.lastUsed ?? 0) - (model.table.versions.get(b)?.lastUsed ?? 0));
+    while (model.onDemand.size > MAX_ON_DEMAND_VERSIONS && candidates.length > 0) model.onDemand.delete(candidates.shift()!);
+  }
+
+  /**
+   * Moves an alias: loads and warms the version first, then updates the registry, then swaps.
+   * If the version does not load, neither the registry nor the server changes.
+   */
+  async promote(name: string, version: number, alias: string): Promise<{ previous: number | null; version: LoadedVersion }> {
+    const model = await this.knownModel(name);
+    return model.locked(async () => {
+      let loaded = model.table.versions.get(version);
+      const loadedHere = !loaded;
+      if (!loaded) {
+        const record = await this.opts.registry.getVersion(name, version);
+        if (!record) throw notFound(`model "${name}" has no version ${version}`);
+        loaded = (await this.tryLoad(model, version, true)) ?? undefined;
+        if (!loaded) {
+          throw unprocessable(`model "${name}" version ${version} failed to load, alias "${alias}" was not moved: ${model.failures.get(version)?.message ?? 'unknown error'}`);
+        }
+      }
+      const previous = model.table.aliases.get(alias) ?? null;
+      try {
+        await this.opts.registry.promote(name, version, alias);
+      } catch (err) {
+        if (loadedHere) void loaded.retire();
+        if (err instanceof RegistryError && err.code === 'not_found') throw notFound(err.message);
+        if (err instanceof RegistryError && err.code === 'invalid') throw new HttpError(400, err.message);
+        throw err;
+      }
+      model.registryAliases = { ...model.registryAliases, [alias]: version };
+      model.unloaded = false;
+      this.swap(model, this.tableFor(model, new Map([...model.table.versions, [version, loaded]])));
+      this.opts.log.info({ model: name, version, alias, previous }, 'alias moved');
+      return { previous, version: loaded };
+    });
+  }
+
+  /** Admin load: clears "unloaded" and remembered failures, then loads what the registry says. */
+  async load(name: string): Promise<ModelStatus> {
+    const summaries = await this.opts.registry.listModels();
+    const summary = summaries.find((s) => s.name === name);
+    if (!summary) throw notFound(`model "${name}" not found in the registry`);
+    const model = this.model(name);
+    await model.locked(async () => {
+      model.unloaded = false;
+      await this.sync(model, summary, true);
+    });
+    return this.status(name);
+  }
+
+  /** Admin unload: stops serving every version of the model until it is loaded again. */
+  async unload(name: string): Promise<ModelStatus> {
+    const model = await this.knownModel(name);
+    await model.locked(async () => {
+      model.unloaded = true;
+      model.onDemand.clear();
+      this.swap(model, EMPTY_TABLE);
+    });
+    return this.status(name);
+  }
+
+  status(name: string): ModelStatus {
+    const model = this.models.get(name);
+    if (!model) throw notFound(`model "${name}" not found`);
+    return {
+      name,
+      defaultVersion: model.table.defaultVersion,
+      aliases: Object.fromEntries(model.table.aliases),
+      registryAliases: { ...model.registryAliases },
+      latestVersion: model.latestVersion,
+      loaded: [...model.table.versions.values()].sort((a, b) => a.version - b.version),
+      failures: [...model.failures.values()].sort((a, b) => a.version - b.version),
+      unloaded: model.unloaded,
+    };
+  }
+
+  /** Every known model, as Triton's repository index lists them. */
+  async index(): Promise<RepositoryEntry[]> {
+    if (this.registryReadIsStale()) await this.refreshAll().catch(() => {});
+    const entries: RepositoryEntry[] = [];
+    for (const name of [...this.models.keys()].sort()) {
+      const s = this.status(name);
+      if (s.unloaded) entries.push({ name, version: '', state: 'UNAVAILABLE', reason: 'unloaded' });
+      for (const v of s.loaded) entries.push({ name, version: String(v.version), state: 'READY', reason: '' });
+      for (const f of s.failures) entries.push({ name, version: String(f.version), state: 'UNAVAILABLE', reason: f.message });
+    }
+    return entries;
+  }
+
+  /** Every loaded version (for metrics and readiness). */
+  loadedVersions(): LoadedVersion[] {
+    return [...this.models.values()].flatMap((m) => [...m.table.versions.values()]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.refreshing?.catch(() => {});
+    const retiring: Promise<void>[] = [];
+    for (const model of this.models.values()) {
+      retiring.push(model.locked(async () => this.swap(model, EMPTY_TABLE)));
+    }
+    await Promise.all(retiring);
+  }
+}

@@ -1,0 +1,81 @@
+import type { Registry } from '../../registry/types.ts';
+import type { ServeConfig } from '../config.ts';
+import { ServeMetrics } from '../metrics.ts';
+import { ModelManager } from '../model-manager.ts';
+import { ProviderChain } from '../providers.ts';
+import { globalPlugin } from './global-plugin.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    registry: Registry;
+    models: ModelManager;
+    metrics: ServeMetrics;
+    serveConfig: ServeConfig;
+  }
+  interface FastifyRequest {
+    /** The model version that served this request, for metrics; null when none was resolved. */
+    served: { model: string; version: number } | null;
+  }
+}
+
+/** "/v1/models/:model(^[^:/]+)::predict" → "/v1/models/:model:predict" (as clients write it). */
+export function routeLabel(url: string | undefined): string {
+  return url === undefined ? 'unmatched' : url.replace(/\(\^[^)]*\)/g, '').replace(/::/g, ':');
+}
+
+export interface DomainOptions {
+  registry: Registry;
+  config: ServeConfig;
+  [key: string]: unknown;
+}
+
+/** The registry, the model manager (sessions), and the metrics, decorated on the instance. */
+export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async (app, { registry, config }) => {
+  const providers = new ProviderChain(config.providers, (message, failure) => app.log.warn({ provider: failure.provider }, message));
+  const metrics = new ServeMetrics(() => models, providers);
+  const models: ModelManager = new ModelManager({
+    registry,
+    providers,
+    load: {
+      batching: config.batching,
+      sessionOptions: config.intraOpThreads !== undefined ? { intraOpNumThreads: config.intraOpThreads } : undefined,
+    },
+    log: app.log,
+    onLoadFailure: (name) => metrics.loadFailures.inc({ model: name }),
+  });
+
+  app.decorate('registry', registry);
+  app.decorate('models', models);
+  app.decorate('metrics', metrics);
+  app.decorate('serveConfig', config);
+  app.decorateRequest('served', null);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = routeLabel(request.routeOptions.url);
+    const model = request.served?.model ?? '';
+    const version = request.served ? String(request.served.version) : '';
+    metrics.requests.inc({ route, model, version, status: String(reply.statusCode) });
+    metrics.requestDuration.observe({ route, model, version }, reply.elapsedTime / 1000);
+  });
+
+  // While closing, answer in-flight requests with "Connection: close": a keep-alive socket that
+  // became idle after close() began would otherwise hold the server open until its client hangs up.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
+  });
+
+  // Models are loaded and warmed before the server listens; a registry that cannot be read
+  // leaves the server live but not ready, and polling retries.
+  app.addHook('onReady', async () => {
+    await models.refreshAll().catch((err) => app.log.error({ err }, 'initial model load failed'));
+    models.startPolling(config.refreshIntervalMs);
+  });
+  app.addHook('onClose', async () => {
+    await models.close();
+  });
+});

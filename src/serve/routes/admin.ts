@@ -1,0 +1,73 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { HttpError } from '../http-errors.ts';
+import type { ModelStatus } from '../model-manager.ts';
+import { errorBody, modelParams, modelStatus, promoteBody, promoteResponse, repositoryIndex } from '../schemas.ts';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** Constant-time check of "Authorization: Bearer <token>". */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  return match !== null && timingSafeEqual(digest(match[1].trim()), digest(token));
+}
+
+function statusBody(s: ModelStatus) {
+  return {
+    name: s.name,
+    state: s.loaded.length > 0 ? ('READY' as const) : ('UNAVAILABLE' as const),
+    default_version: s.defaultVersion,
+    aliases: s.aliases,
+    registry_aliases: s.registryAliases,
+    loaded_versions: s.loaded.map((v) => ({ version: v.version, execution_provider: v.provider, inflight: v.inflightRequests })),
+    load_errors: s.failures.map((f) => ({ version: f.version, error: f.message, at: f.at.toISOString() })),
+  };
+}
+
+/**
+ * Model control (Triton's repository extension names, plus promote). Always routed, so that a
+ * client gets a clear 403 rather than a bare 404 when no BNSERVE_ADMIN_TOKEN is configured.
+ */
+export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
+  const token = app.serveConfig.adminToken;
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!token) throw new HttpError(403, 'admin routes are disabled: set BNSERVE_ADMIN_TOKEN to enable them');
+    if (!bearerMatches(request.headers.authorization, token)) {
+      reply.header('www-authenticate', 'Bearer');
+      throw new HttpError(401, 'missing or wrong admin token (send "Authorization: Bearer $BNSERVE_ADMIN_TOKEN")');
+    }
+  });
+
+  const security = [{ adminToken: [] }];
+  const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 422: errorBody };
+
+  app.post('/v2/repository/index', { schema: { tags: ['admin'], security, response: { 200: repositoryIndex, ...errors } } }, async () => app.models.index());
+
+  app.post('/v2/repository/models/:model/load', { schema: { tags: ['admin'], security, params: modelParams, response: { 200: modelStatus, ...errors } } }, async (request) =>
+    statusBody(await app.models.load(request.params.model)),
+  );
+
+  app.post('/v2/repository/models/:model/unload', { schema: { tags: ['admin'], security, params: modelParams, response: { 200: modelStatus, ...errors } } }, async (request) =>
+    statusBody(await app.models.unload(request.params.model)),
+  );
+
+  app.post(
+    '/admin/models/:model/promote',
+    {
+      schema: {
+        tags: ['admin'],
+        security,
+        description: 'Loads and warms the version, moves the alias in the registry, then swaps; in-flight requests finish on the previous version.',
+        params: modelParams,
+        body: promoteBody,
+        response: { 200: promoteResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const { version, alias } = request.body;
+      const result = await app.models.promote(request.params.model, version, alias);
+      return { name: request.params.model, alias, version, previous_version: result.previous, execution_provider: result.version.provider };
+    },
+  );
+};

@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { HttpError } from '../http-errors.ts';
+import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
+import { errorBody, inferBody, inferResponse, modelMetadata, modelParams, modelReady, versionParams } from '../schemas.ts';
+import { v2Datatype } from '../tensor-data.ts';
+import { inferTensors, withModel } from './inference.ts';
+
+const tensorMeta = (t: TensorInfo) => ({ name: t.name, datatype: v2Datatype(t.type), shape: t.shape });
+
+function metadata(app: FastifyInstance, v: LoadedVersion) {
+  const status = app.models.status(v.name);
+  return {
+    name: v.name,
+    versions: status.loaded.map((l) => String(l.version)),
+    platform: 'onnxruntime_onnx',
+    inputs: v.inputs.map(tensorMeta),
+    outputs: v.outputs.map(tensorMeta),
+    version: String(v.version),
+    execution_provider: v.provider,
+    ready: !v.isReleased,
+    task: v.record.task,
+    labels: v.record.classLabels,
+    feature_names: v.record.featureNames,
+    aliases: status.aliases,
+    load_errors: status.failures.map((f) => ({ version: f.version, error: f.message, at: f.at.toISOString() })),
+  };
+}
+
+const errors = { 400: errorBody, 404: errorBody, 413: errorBody, 415: errorBody, 422: errorBody, 503: errorBody };
+
+/** Open Inference Protocol v2 per-model routes, with and without /versions/{v}. */
+export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
+  const body = inferBody(app.serveConfig.limits);
+
+  app.get('/v2/models/:model', { schema: { tags: ['v2'], params: modelParams, response: { 200: modelMetadata, ...errors } } }, async (request) =>
+    withModel(app, request, request.params.model, undefined, async (v) => metadata(app, v)),
+  );
+  app.get('/v2/models/:model/versions/:version', { schema: { tags: ['v2'], params: versionParams, response: { 200: modelMetadata, ...errors } } }, async (request) =>
+    withModel(app, request, request.params.model, request.params.version, async (v) => metadata(app, v)),
+  );
+
+  const ready = async (model: string, version: number | undefined) => {
+    try {
+      const v = app.models.peek(model, version);
+      return { code: 200 as const, body: { name: model, version: String(v.version), ready: !v.isReleased } };
+    } catch (err) {
+      if (err instanceof HttpError && err.statusCode === 503) return { code: 503 as const, body: { name: model, ready: false, error: err.message } };
+      throw err;
+    }
+  };
+  const readyResponses = { 200: modelReady, 503: modelReady, 400: errorBody, 404: errorBody };
+  app.get('/v2/models/:model/ready', { schema: { tags: ['v2'], params: modelParams, response: readyResponses } }, async (request, reply) => {
+    const r = await ready(request.params.model, undefined);
+    return reply.code(r.code).send(r.body);
+  });
+  app.get('/v2/models/:model/versions/:version/ready', { schema: { tags: ['v2'], params: versionParams, response: readyResponses } }, async (request, reply) => {
+    const r = await ready(request.params.model, request.params.version);
+    return reply.code(r.code).send(r.body);
+  });
+
+  app.post('/v2/models/:model/infer', { schema: { tags: ['v2'], params: modelParams, body, response: { 200: inferResponse, ...errors } } }, async (request) =>
+    withModel(app, request, request.params.model, undefined, (v) => inferTensors(app, v, request.body)),
+  );
+  app.post('/v2/models/:model/versions/:version/infer', { schema: { tags: ['v2'], params: versionParams, body, response: { 200: inferResponse, ...errors } } }, async (request) =>
+    withModel(app, request, request.params.model, request.params.version, (v) => inferTensors(app, v, request.body)),
+  );
+};

@@ -1,0 +1,154 @@
+// zod schemas for every route: validation (fastify-type-provider-zod) and /docs come from these.
+// Only module-level schemas carry a registry id: ids are global and factories run once per app.
+import { z } from 'zod';
+import type { ServeLimits } from './config.ts';
+import { INPUT_DATATYPES } from './tensor-data.ts';
+
+export const errorBody = z.object({ error: z.string() }).meta({ id: 'Error' });
+
+const parameters = z.record(z.string(), z.unknown()).optional();
+
+export const modelName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^/:\s]+$/, 'model name must not contain "/", ":" or spaces');
+
+export const versionNumber = z
+  .string()
+  .regex(/^[1-9][0-9]{0,9}$/, 'version must be a positive integer')
+  .transform(Number);
+
+export const aliasName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'alias must start with a letter and use letters, digits, "_", "." or "-"');
+
+export const modelParams = z.object({ model: modelName });
+export const versionParams = z.object({ model: modelName, version: versionNumber });
+export const aliasParams = z.object({ model: modelName, alias: aliasName });
+
+export function inferBody(limits: ServeLimits) {
+  const input = z.object({
+    name: z.string().min(1).max(200),
+    shape: z
+      .array(z.number().int().nonnegative())
+      .min(1, 'shape must have at least one dimension')
+      .max(8)
+      .refine((s) => s[0] >= 1, 'the first (batch) dimension must be at least 1')
+      .refine((s) => s[0] <= limits.maxRows, `the batch dimension is limited to ${limits.maxRows} rows per request`),
+    datatype: z.enum(INPUT_DATATYPES),
+    parameters,
+    data: z.array(z.unknown()).min(1, 'data is empty').meta({ description: 'Row-major tensor contents, flat or nested to match shape.' }),
+  });
+  return z
+    .object({
+      id: z.string().max(256).optional(),
+      parameters,
+      inputs: z
+        .array(input, { error: (issue) => (issue.input === undefined ? 'inputs is required: {"inputs": [{"name", "shape", "datatype", "data"}]}' : 'inputs must be an array') })
+        .min(1, 'inputs is empty')
+        .max(64),
+      outputs: z
+        .array(z.object({ name: z.string().min(1), parameters }))
+        .max(64)
+        .optional(),
+    })
+    .meta({ description: 'Open Inference Protocol v2 inference request.' });
+}
+
+export const inferResponse = z
+  .object({
+    model_name: z.string(),
+    model_version: z.string(),
+    id: z.string().optional(),
+    outputs: z.array(
+      z.object({
+        name: z.string(),
+        shape: z.array(z.number()),
+        datatype: z.string(),
+        data: z.array(z.number()),
+      }),
+    ),
+  })
+  .meta({ id: 'InferenceResponse' });
+
+export function predictBody(limits: ServeLimits) {
+  const row = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())], {
+    error: 'each instance must be an array of numbers or an object keyed by feature name',
+  });
+  return z
+    .object({
+      signature_name: z.string().optional(),
+      instances: z
+        .array(row, { error: (issue) => (issue.input === undefined ? 'instances is required: {"instances": [[...], ...]}' : 'instances must be an array of rows') })
+        .min(1, 'instances is empty: send at least one row')
+        .max(limits.maxRows, `too many rows: at most ${limits.maxRows} instances per request`),
+    })
+    .meta({ description: 'TF-Serving style rows: arrays of raw feature values, or objects keyed by feature name.' });
+}
+
+export const predictResponse = z
+  .object({
+    predictions: z.array(
+      z.union([
+        z.object({ label: z.string(), probabilities: z.record(z.string(), z.number()) }),
+        z.object({ prediction: z.union([z.number(), z.array(z.number())]) }),
+      ]),
+    ),
+    model_version: z.number(),
+  })
+  .meta({ id: 'PredictResponse' });
+
+const tensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number()) });
+const loadError = z.object({ version: z.number(), error: z.string(), at: z.string() });
+
+export const modelMetadata = z
+  .object({
+    name: z.string(),
+    versions: z.array(z.string()),
+    platform: z.string(),
+    inputs: z.array(tensorMetadata),
+    outputs: z.array(tensorMetadata),
+    version: z.string(),
+    execution_provider: z.string(),
+    ready: z.boolean(),
+    task: z.enum(['classification', 'regression']),
+    labels: z.array(z.string()),
+    feature_names: z.array(z.string()),
+    aliases: z.record(z.string(), z.number()),
+    load_errors: z.array(loadError),
+  })
+  .meta({ id: 'ModelMetadata' });
+
+export const modelReady = z.object({ name: z.string(), version: z.string().optional(), ready: z.boolean(), error: z.string().optional() });
+
+export const serverMetadata = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) });
+
+export const promoteBody = z.object({
+  version: z.number().int().positive(),
+  alias: aliasName.default('production'),
+});
+
+export const modelStatus = z
+  .object({
+    name: z.string(),
+    state: z.enum(['READY', 'UNAVAILABLE']),
+    default_version: z.number().nullable(),
+    aliases: z.record(z.string(), z.number()),
+    registry_aliases: z.record(z.string(), z.number()),
+    loaded_versions: z.array(z.object({ version: z.number(), execution_provider: z.string(), inflight: z.number() })),
+    load_errors: z.array(loadError),
+  })
+  .meta({ id: 'ModelStatus' });
+
+export const promoteResponse = z.object({
+  name: z.string(),
+  alias: z.string(),
+  version: z.number(),
+  previous_version: z.number().nullable(),
+  execution_provider: z.string(),
+});
+
+export const repositoryIndex = z.array(z.object({ name: z.string(), version: z.string(), state: z.string(), reason: z.string() }));

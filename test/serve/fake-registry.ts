@@ -1,0 +1,162 @@
+// In-memory Registry for serving tests: same contract as src/registry/types.ts, no database.
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  RegistryError,
+  type EpochMetricInput,
+  type ModelSummary,
+  type ModelVersionRecord,
+  type RegisterVersionInput,
+  type Registry,
+  type TrainingRunRecord,
+} from '../../src/registry/types.ts';
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+export class FakeRegistry implements Registry {
+  private readonly versions: ModelVersionRecord[] = [];
+  private readonly artifacts = new Map<string, Uint8Array>();
+  private readonly aliases = new Map<string, Map<string, number>>();
+  private readonly runs = new Map<string, TrainingRunRecord & { epochs: EpochMetricInput[] }>();
+  private nextId = 1;
+  /** Calls by method name, to check what the server asks for. */
+  readonly calls = new Map<string, number>();
+  /** When set, every method rejects with this error (registry down). */
+  failWith: Error | null = null;
+
+  private touch(method: string): void {
+    this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
+    if (this.failWith) throw this.failWith;
+  }
+
+  async startRun(input: { name: string; config: unknown; backend: string; seed: number | null }): Promise<TrainingRunRecord> {
+    this.touch('startRun');
+    const now = new Date();
+    const run = { id: randomUUID(), name: input.name, status: 'running' as const, backend: input.backend, config: input.config, seed: input.seed, bnSteps: null, error: null, startedAt: now, finishedAt: null, heartbeatAt: now, epochs: [] };
+    this.runs.set(run.id, run);
+    return run;
+  }
+
+  async recordEpoch(runId: string, metric: EpochMetricInput): Promise<void> {
+    this.touch('recordEpoch');
+    this.run(runId).epochs.push(metric);
+  }
+
+  async heartbeat(runId: string): Promise<void> {
+    this.touch('heartbeat');
+    this.run(runId).heartbeatAt = new Date();
+  }
+
+  async finishRun(runId: string, result: { status: 'succeeded' | 'failed'; bnSteps?: number; error?: string }): Promise<void> {
+    this.touch('finishRun');
+    Object.assign(this.run(runId), { status: result.status, bnSteps: result.bnSteps ?? null, error: result.error ?? null, finishedAt: new Date() });
+  }
+
+  async getRun(runId: string) {
+    this.touch('getRun');
+    return this.runs.get(runId) ?? null;
+  }
+
+  async failStaleRuns(staleMs: number): Promise<number> {
+    this.touch('failStaleRuns');
+    let n = 0;
+    for (const run of this.runs.values()) {
+      if (run.status === 'running' && Date.now() - run.heartbeatAt.getTime() > staleMs) {
+        run.status = 'failed';
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private run(id: string) {
+    const run = this.runs.get(id);
+    if (!run) throw new RegistryError('not_found', `run ${id} not found`);
+    return run;
+  }
+
+  async registerVersion(input: RegisterVersionInput): Promise<ModelVersionRecord> {
+    this.touch('registerVersion');
+    const digest = sha256(input.artifact);
+    this.artifacts.set(digest, new Uint8Array(input.artifact));
+    const version = Math.max(0, ...this.versions.filter((v) => v.name === input.name).map((v) => v.version)) + 1;
+    const { artifact: _bytes, ...rest } = input;
+    const record: ModelVersionRecord = {
+      ...rest,
+      id: this.nextId++,
+      version,
+      artifactSha256: digest,
+      artifactSize: input.artifact.byteLength,
+      artifactPath: `/memory/${digest}.onnx`,
+      createdAt: new Date(),
+      aliases: [],
+    };
+    this.versions.push(record);
+    return this.withAliases(record);
+  }
+
+  private withAliases(record: ModelVersionRecord): ModelVersionRecord {
+    const aliases = [...(this.aliases.get(record.name) ?? new Map<string, number>())].filter(([, v]) => v === record.version).map(([a]) => a);
+    return { ...record, aliases };
+  }
+
+  async listModels(): Promise<ModelSummary[]> {
+    this.touch('listModels');
+    const names = [...new Set(this.versions.map((v) => v.name))].sort();
+    return names.map((name) => {
+      const own = this.versions.filter((v) => v.name === name);
+      return {
+        name,
+        latestVersion: Math.max(...own.map((v) => v.version)),
+        versionCount: own.length,
+        aliases: Object.fromEntries(this.aliases.get(name) ?? []),
+      };
+    });
+  }
+
+  async listVersions(name: string): Promise<ModelVersionRecord[]> {
+    this.touch('listVersions');
+    return this.versions.filter((v) => v.name === name).map((v) => this.withAliases(v));
+  }
+
+  async getVersion(name: string, ref?: number | string): Promise<ModelVersionRecord | null> {
+    this.touch('getVersion');
+    const own = this.versions.filter((v) => v.name === name);
+    if (own.length === 0) return null;
+    const aliases = this.aliases.get(name) ?? new Map<string, number>();
+    const version = typeof ref === 'number' ? ref : typeof ref === 'string' ? aliases.get(ref) : (aliases.get('production') ?? Math.max(...own.map((v) => v.version)));
+    const found = own.find((v) => v.version === version);
+    return found ? this.withAliases(found) : null;
+  }
+
+  async promote(name: string, version: number, alias: string): Promise<ModelVersionRecord> {
+    this.touch('promote');
+    const found = this.versions.find((v) => v.name === name && v.version === version);
+    if (!found) throw new RegistryError('not_found', `model ${name} has no version ${version}`);
+    if (!this.aliases.has(name)) this.aliases.set(name, new Map());
+    this.aliases.get(name)!.set(alias, version);
+    return this.withAliases(found);
+  }
+
+  async readArtifact(version: ModelVersionRecord): Promise<Uint8Array> {
+    this.touch('readArtifact');
+    const bytes = this.artifacts.get(version.artifactSha256);
+    if (!bytes) throw new RegistryError('not_found', `artifact ${version.artifactSha256} is missing`);
+    const actual = sha256(bytes);
+    if (actual !== version.artifactSha256) {
+      throw new RegistryError('integrity', `artifact of ${version.name} v${version.version} has sha256 ${actual}, expected ${version.artifactSha256}`);
+    }
+    return bytes;
+  }
+
+  /** Flips a byte of a stored artifact, as disk corruption or tampering would. */
+  corruptArtifact(name: string, version: number): void {
+    const record = this.versions.find((v) => v.name === name && v.version === version);
+    if (!record) throw new Error(`no ${name} v${version}`);
+    const bytes = this.artifacts.get(record.artifactSha256)!;
+    bytes[bytes.length - 1] ^= 0xff;
+  }
+
+  async close(): Promise<void> {
+    this.touch('close');
+  }
+}

@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HttpError } from '../../src/serve/http-errors.ts';
+import { ModelManager, type ManagerLog } from '../../src/serve/model-manager.ts';
+import { ProviderChain } from '../../src/serve/providers.ts';
+import { FakeRegistry } from './fake-registry.ts';
+import { IRIS_ROWS, maxAbsDiff, mlpReference, randomMlp, versionInput } from './fixtures.ts';
+
+function recordingLog() {
+  const lines: { level: string; msg: string; obj: object }[] = [];
+  const log: ManagerLog = {
+    info: (obj, msg) => lines.push({ level: 'info', msg, obj }),
+    warn: (obj, msg) => lines.push({ level: 'warn', msg, obj }),
+    error: (obj, msg) => lines.push({ level: 'error', msg, obj }),
+  };
+  return { lines, log };
+}
+
+async function setup(versions = 2) {
+  const registry = new FakeRegistry();
+  const params = Array.from({ length: versions }, (_, i) => randomMlp(100 + i));
+  for (const p of params) await registry.registerVersion(versionInput('iris', p, 'classification'));
+  const { lines, log } = recordingLog();
+  const failures: string[] = [];
+  const manager = new ModelManager({
+    registry,
+    providers: new ProviderChain(['cpu']),
+    load: { batching: { enabled: true, maxRows: 64 } },
+    log,
+    onLoadFailure: (name, version) => failures.push(`${name}@${version}`),
+    missRefreshMs: 0,
+  });
+  return { registry, params, manager, lines, failures };
+}
+
+const statusOf = (err: unknown) => (err instanceof HttpError ? err.statusCode : -1);
+
+async function servedVersion(manager: ModelManager, ref?: number | string): Promise<number> {
+  const lease = await manager.acquire('iris', ref);
+  lease.release();
+  return lease.version.version;
+}
+
+async function probabilities(manager: ModelManager, ref: number | string | undefined, rows: number[][]) {
+  const lease = await manager.acquire('iris', ref);
+  try {
+    const result = await lease.version.runRows(Float32Array.from(rows.flat()), rows.length);
+    return { version: lease.version.version, data: [...(result.outputs.probabilities.data as Float32Array)] };
+  } finally {
+    lease.release();
+  }
+}
+
+describe('ModelManager', () => {
+  it('serves the latest version by default, and the production alias once set', async () => {
+    const { registry, params, manager } = await setup();
+    try {
+      await manager.refreshAll();
+      assert.equal(manager.ready, true);
+      const latest = await probabilities(manager, undefined, IRIS_ROWS);
+      assert.equal(latest.version, 2);
+      assert.ok(maxAbsDiff(latest.data, mlpReference(params[1], 'classification', IRIS_ROWS).flat()) <= 1e-5);
+
+      await registry.promote('iris', 1, 'production');
+      await manager.refreshAll();
+      assert.equal((await probabilities(manager, undefined, IRIS_ROWS)).version, 1);
+      assert.equal((await probabilities(manager, 'production', IRIS_ROWS)).version, 1);
+      assert.equal((await probabilities(manager, 2, IRIS_ROWS)).version, 2, 'a version by number loads on demand');
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('finds models and versions registered after its last registry read', async () => {
+    const { registry, manager } = await setup(1);
+    try {
+      await manager.refreshAll();
+      await registry.registerVersion(versionInput('iris', randomMlp(300), 'classification'));
+      await registry.registerVersion(versionInput('rose', randomMlp(301), 'classification'));
+      assert.equal(await servedVersion(manager, 2), 2);
+      const rose = await manager.acquire('rose');
+      rose.release();
+      assert.equal(rose.version.name, 'rose');
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('answers 404 for unknown models, versions and aliases', async () => {
+    const { manager } = await setup(1);
+    try {
+      await manager.refreshAll();
+      await assert.rejects(manager.acquire('nope'), (e) => statusOf(e) === 404 && /model "nope" not found/.test(String(e)));
+      await assert.rejects(manager.acquire('iris', 9), (e) => statusOf(e) === 404 && /no version 9/.test(String(e)));
+      await assert.rejects(manager.acquire('iris', 'staging'), (e) => statusOf(e) === 404 && /no alias "staging"/.test(String(e)));
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('keeps the previous version serving when the new target fails its sha256 check', async () => {
+    const { registry, manager, lines, failures } = await setup();
+    try {
+      await registry.promote('iris', 1, 'production');
+      await manager.refreshAll();
+      registry.corruptArtifact('iris', 2);
+      await registry.promote('iris', 2, 'production'); // as `bnserve models promote` would, behind the server's back
+      await manager.refreshAll();
+      assert.equal((await probabilities(manager, undefined, IRIS_ROWS)).version, 1);
+      assert.equal((await probabilities(manager, 'production', IRIS_ROWS)).version, 1);
+      const status = manager.status('iris');
+      assert.deepEqual(status.failures.map((f) => f.version), [2]);
+      assert.match(status.failures[0].message, /sha256/);
+      assert.deepEqual(failures, ['iris@2']);
+      assert.ok(lines.some((l) => l.level === 'error' && /failed to load/.test(l.msg)));
+      // A failed version is not retried on every poll (one log line, one failure count).
+      await manager.refreshAll();
+      assert.deepEqual(failures, ['iris@2']);
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('refuses an artifact that disagrees with its registry row (label count)', async () => {
+    const { registry, manager } = await setup(1);
+    try {
+      await manager.refreshAll();
+      await registry.registerVersion({ ...versionInput('iris', randomMlp(400), 'classification'), classLabels: ['a', 'b'] });
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 1, 'v1 keeps serving');
+      assert.match(manager.status('iris').failures[0].message, /output probabilities has 3 classes but the registry lists 2 labels/);
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('reports 503 when the only version fails to load', async () => {
+    const { registry, manager } = await setup(1);
+    try {
+      registry.corruptArtifact('iris', 1);
+      await manager.refreshAll();
+      await assert.rejects(manager.acquire('iris'), (e) => statusOf(e) === 503 && /version 1 failed to load/.test(String(e)));
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('promote loads first, then moves the alias; in-flight requests finish on the old session', async () => {
+    const { registry, manager } = await setup();
+    try {
+      await registry.promote('iris', 1, 'production');
+      await manager.refreshAll();
+      const inflight = await manager.acquire('iris');
+      assert.equal(inflight.version.version, 1);
+
+      const { previous, version } = await manager.promote('iris', 2, 'production');
+      assert.equal(previous, 1);
+      assert.equal(version.version, 2);
+      assert.equal((await registry.getVersion('iris', 'production'))?.version, 2);
+      assert.equal(await servedVersion(manager), 2, 'new requests go to the new version');
+
+      assert.equal(inflight.version.isReleased, false, 'the old session stays while a request uses it');
+      const result = await inflight.version.runRows(Float32Array.from(IRIS_ROWS[0]), 1);
+      assert.equal(result.outputs.probabilities.dims[0], 1);
+      inflight.release();
+      await new Promise((r) => setImmediate(r));
+      assert.equal(inflight.version.isReleased, true, 'released once its last request ended');
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('refuses to promote a version that does not load, leaving registry and server unchanged', async () => {
+    const { registry, manager } = await setup();
+    try {
+      await registry.promote('iris', 1, 'production');
+      await manager.refreshAll();
+      registry.corruptArtifact('iris', 2);
+      await assert.rejects(manager.promote('iris', 2, 'production'), (e) => statusOf(e) === 422 && /alias "production" was not moved/.test(String(e)));
+      assert.equal((await registry.getVersion('iris', 'production'))?.version, 1);
+      assert.equal(await servedVersion(manager), 1);
+      await assert.rejects(manager.promote('iris', 7, 'production'), (e) => statusOf(e) === 404);
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('unload stops serving until load', async () => {
+    const { manager } = await setup(1);
+    try {
+      await manager.refreshAll();
+      const before = manager.peek('iris');
+      await manager.unload('iris');
+      assert.equal(before.isReleased, true);
+      await assert.rejects(manager.acquire('iris'), (e) => statusOf(e) === 404 && /unloaded/.test(String(e)));
+      await manager.refreshAll();
+      await assert.rejects(manager.acquire('iris'), (e) => statusOf(e) === 404, 'polling does not bring it back');
+      const status = await manager.load('iris');
+      assert.deepEqual(status.loaded.map((v) => v.version), [1]);
+      assert.equal(await servedVersion(manager), 1);
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('keeps serving what is loaded while the registry is unreachable', async () => {
+    const { registry, manager, lines } = await setup(1);
+    try {
+      await manager.refreshAll();
+      registry.failWith = new Error('database is down');
+      await assert.rejects(manager.refreshAll(), /database is down/);
+      assert.ok(lines.some((l) => l.level === 'warn' && /could not read the model registry/.test(l.msg)));
+      assert.equal((await probabilities(manager, undefined, IRIS_ROWS)).version, 1);
+    } finally {
+      registry.failWith = null;
+      await manager.close();
+    }
+  });
+
+  it('is not ready before the registry has been read', async () => {
+    const { registry, manager } = await setup(1);
+    try {
+      registry.failWith = new Error('not yet');
+      await manager.refreshAll().catch(() => {});
+      assert.equal(manager.ready, false);
+      registry.failWith = null;
+      await manager.refreshAll();
+      assert.equal(manager.ready, true);
+    } finally {
+      await manager.close();
+    }
+  });
+});
