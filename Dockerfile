@@ -1,0 +1,138 @@
+# bnserve container images. Build one target at a time:
+#   docker build --target server     -t bnserve/server .       CPU inference server, no tfjs
+#   docker build --target server-gpu -t bnserve/server-gpu .   CUDA 12 + cuDNN 9, linux/amd64 only
+#   docker build --target trainer    -t bnserve/trainer .      `bnserve train` (tfjs, tfjs-node if it installs)
+# All targets run `node bin/bnserve.js` (TypeScript through tsx, no compile step) as uid 10001.
+# Base images are pinned by tag; pin by digest too (FROM image:tag@sha256:...) for reproducible builds.
+
+# ---------------------------------------------------------------------------------------------
+# Shared Node.js base (Node 20 LTS, Debian bookworm).
+FROM node:20.20.2-bookworm-slim AS node-base
+WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+# ---------------------------------------------------------------------------------------------
+# npm 11 as in development. One `npm ci` of the whole lockfile, then the Prisma clients are
+# generated into src/registry/generated with the `prisma` dev dependency (a no-op when postinstall
+# already did it). The toolchain lets better-sqlite3 and @tensorflow/tfjs-node compile when no
+# prebuilt binary matches. .npmrc keeps onnxruntime-node CPU-only here (the CUDA provider is added in
+# server-gpu-deps); the onnxruntime binaries for other platforms (~245 MB) are deleted.
+FROM node-base AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/* \
+ && npm install -g npm@11.19.1
+COPY package.json package-lock.json .npmrc prisma.config.ts ./
+COPY prisma/ prisma/
+COPY scripts/ scripts/
+RUN npm ci \
+ && node scripts/prisma-generate.mjs \
+ && ORT_BIN=node_modules/onnxruntime-node/bin/napi-v6 \
+ && find "$ORT_BIN" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + \
+ && find "$ORT_BIN/linux" -mindepth 1 -maxdepth 1 ! -name "$(node -p process.arch)" -exec rm -rf {} +
+COPY tsconfig.json ./
+COPY bin/ bin/
+COPY src/ src/
+COPY examples/ examples/
+
+# ---------------------------------------------------------------------------------------------
+# Runtime dependency sets, pruned by dependency list: remove entries from package.json, then let
+# `npm prune` drop every package no remaining entry needs (test/deploy checks these lists).
+FROM build AS trainer-deps
+RUN npm pkg delete devDependencies \
+ && npm prune --omit=dev --ignore-scripts
+
+# tsx needs esbuild's platform binary, an *optional* dependency: never prune with --omit=optional.
+FROM build AS server-deps
+RUN npm pkg delete devDependencies \
+      dependencies.@tensorflow/tfjs \
+      dependencies.@tensorflow/tfjs-backend-wasm \
+      optionalDependencies.@tensorflow/tfjs-node \
+ && npm prune --omit=dev --ignore-scripts \
+ && rm -rf node_modules/@tensorflow \
+ && node -e "require.resolve('tsx'); require('esbuild').transformSync('let x: number = 1', { loader: 'ts' })"
+
+# onnxruntime-node's install script fetches its CUDA 12 execution provider from NuGet when asked.
+FROM server-deps AS server-gpu-deps
+RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node \
+ && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
+
+# ---------------------------------------------------------------------------------------------
+# Common runtime settings for the Node.js images; /data/artifacts belongs to the app user so that
+# an empty named volume mounted there starts with that owner.
+FROM node-base AS node-runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8080 \
+    BNSERVE_ARTIFACTS=/data/artifacts
+RUN groupadd --system --gid 10001 bnserve \
+ && useradd --system --uid 10001 --gid bnserve --home-dir /nonexistent --shell /usr/sbin/nologin bnserve \
+ && mkdir -p /data/artifacts /app/data/checkpoints \
+ && chown -R 10001:10001 /data /app/data
+
+# ---------------------------------------------------------------------------------------------
+FROM node-runtime AS trainer
+LABEL org.opencontainers.image.title="bnserve-trainer" \
+      org.opencontainers.image.description="Trains Batch-Normalization networks and registers their ONNX export"
+COPY --from=trainer-deps /app/package.json /app/package-lock.json ./
+COPY --from=trainer-deps /app/node_modules/ node_modules/
+COPY --from=build /app/tsconfig.json ./
+COPY --from=build /app/bin/ bin/
+COPY --from=build /app/src/ src/
+COPY --from=build /app/prisma/ prisma/
+COPY --from=build /app/examples/ examples/
+USER 10001:10001
+ENTRYPOINT ["node", "bin/bnserve.js"]
+CMD ["train", "--config", "examples/iris-bn.json"]
+
+# ---------------------------------------------------------------------------------------------
+FROM node-runtime AS server
+LABEL org.opencontainers.image.title="bnserve-server" \
+      org.opencontainers.image.description="Serves registered ONNX models (CPU) over Open Inference Protocol v2 and :predict"
+ENV BNSERVE_EXECUTION_PROVIDERS=cpu
+COPY --from=server-deps /app/package.json /app/package-lock.json ./
+COPY --from=server-deps /app/node_modules/ node_modules/
+COPY --from=build /app/tsconfig.json ./
+COPY --from=build /app/bin/ bin/
+COPY --from=build /app/src/ src/
+COPY --from=build /app/prisma/ prisma/
+USER 10001:10001
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=5s --retries=6 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/v2/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "bin/bnserve.js"]
+CMD ["serve"]
+
+# ---------------------------------------------------------------------------------------------
+# Same server on NVIDIA's CUDA 12 + cuDNN 9 runtime (Ubuntu 24.04: its glibc is newer than
+# bookworm's, so native modules built above load). Needs the NVIDIA Container Toolkit on the host.
+FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 AS server-gpu
+LABEL org.opencontainers.image.title="bnserve-server-gpu" \
+      org.opencontainers.image.description="Serves registered ONNX models with onnxruntime's CUDA execution provider, CPU fallback"
+COPY --from=node-base /usr/local/bin/node /usr/local/bin/node
+WORKDIR /app
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8080 \
+    BNSERVE_ARTIFACTS=/data/artifacts \
+    BNSERVE_EXECUTION_PROVIDERS=cuda,cpu
+RUN groupadd --system --gid 10001 bnserve \
+ && useradd --system --uid 10001 --gid bnserve --home-dir /nonexistent --shell /usr/sbin/nologin bnserve \
+ && mkdir -p /data/artifacts /app/data \
+ && chown -R 10001:10001 /data /app/data
+COPY --from=server-gpu-deps /app/package.json /app/package-lock.json ./
+COPY --from=server-gpu-deps /app/node_modules/ node_modules/
+COPY --from=build /app/tsconfig.json ./
+COPY --from=build /app/bin/ bin/
+COPY --from=build /app/src/ src/
+COPY --from=build /app/prisma/ prisma/
+USER 10001:10001
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=5s --retries=6 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/v2/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "bin/bnserve.js"]
+CMD ["serve"]
