@@ -90,7 +90,9 @@ export async function runPreparedTraining(
       {
         onStart: ({ backend, trainSize, validationSize, testSize }) => {
           if (!options.quiet) {
-            process.stderr.write(`training ${config.name} on tfjs backend "${backend}" (train ${trainSize}, validation ${validationSize}, test ${testSize})\n`);
+            process.stderr.write(
+              `training ${config.name} (run ${run.id}) on tfjs backend "${backend}" (train ${trainSize}, validation ${validationSize}, test ${testSize})\n`,
+            );
           }
         },
         onEpoch: async (m, total) => {

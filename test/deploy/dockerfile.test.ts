@@ -42,7 +42,7 @@ describe('Dockerfile reader', () => {
     assert.ok(dockerignoreRegExp('**/node_modules').test('node_modules'));
     assert.ok(dockerignoreRegExp('**/node_modules').test('a/b/node_modules'));
     assert.ok(dockerignoreRegExp('*.md').test('README.md'));
-    assert.ok(!dockerignoreRegExp('*.md').test('docs/deploy.md'));
+    assert.ok(!dockerignoreRegExp('*.md').test('docs/notes.md'));
     assert.ok(dockerignoreRegExp('data').test('data'));
     assert.ok(!dockerignoreRegExp('data').test('examples/data'));
     assert.ok(dockerignoreRegExp('.env.*').test('.env.local'));

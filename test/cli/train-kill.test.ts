@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { openRegistry } from '../../src/registry/index.ts';
+import { ROOT } from './run-cli.ts';
+import { tempDir } from '../train/helpers.ts';
+
+test('SIGKILL during `bnserve train` leaves no model version and no artifact; the run ends up failed', { timeout: 120_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const config = path.join(dir, 'long.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      name: 'killed',
+      data: { kind: 'synthetic', samples: 2000, features: 16, classes: 3 },
+      layers: [{ type: 'dense', units: 64 }, { type: 'batchNormalization' }, { type: 'activation', activation: 'relu' }],
+      epochs: 10000,
+      batchSize: 8,
+    }),
+  );
+  const env = { ...process.env, DATABASE_URL: `file:${path.join(dir, 'registry.db')}`, BNSERVE_ARTIFACTS: path.join(dir, 'artifacts') };
+  const out = path.join(dir, 'checkpoint');
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/bnserve.js'), 'train', '--config', config, '--out', out], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const runId = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      const id = /\(run ([0-9a-f-]+)\)/.exec(stderr)?.[1];
+      if (id && /epoch 3\//.test(stderr)) resolve(id); // killed mid-training, after a few recorded epochs
+    });
+    child.on('exit', (code) => reject(new Error(`trainer exited early (${code}): ${stderr}`)));
+  });
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('close', resolve));
+
+  const registry = await openRegistry({ databaseUrl: env.DATABASE_URL, artifactsDir: env.BNSERVE_ARTIFACTS });
+  t.after(() => registry.close());
+  assert.equal((await registry.getRun(runId))?.status, 'running', 'nobody has noticed yet');
+  assert.deepEqual(await registry.listModels(), []);
+  assert.equal(await registry.failStaleRuns(0), 1);
+  const run = await registry.getRun(runId);
+  assert.equal(run?.status, 'failed');
+  assert.ok((run?.epochs.length ?? 0) >= 2, 'epochs recorded before the kill are kept');
+  assert.equal(existsSync(out), false, 'no checkpoint at the final path');
+  const artifacts = env.BNSERVE_ARTIFACTS;
+  assert.ok(!existsSync(artifacts) || readdirSync(artifacts, { recursive: true }).every((f) => !String(f).endsWith('.onnx')));
+});
