@@ -23,11 +23,11 @@ export async function serveRegistry(registry: Registry, options: ServeCommandOpt
   await registry.failStaleRuns(STALE_RUN_MS);
   const server = await startServer({ registry, host: options.host, port: options.port });
   if (banner) process.stdout.write(`${await banner(server.url)}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
   });
+  process.stdout.write(`bnserve: ${signal} received: no new connections, finishing in-flight requests\n`);
   await server.close();
   await registry.close();
 }
