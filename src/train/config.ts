@@ -155,7 +155,8 @@ export const trainConfigSchema = z
     data: dataSourceSchema,
     split: splitSchema.default({ train: 0.7, validation: 0.15, test: 0.15, seed: 42, stratify: true }),
     standardize: z.boolean().default(true),
-    layers: z.array(layerSchema).min(1),
+    /** Hidden layers; the output layer (softmax or linear) is added by the trainer, so [] is softmax/linear regression. */
+    layers: z.array(layerSchema),
     optimizer: optimizerSchema.default({ type: 'adam', learningRate: 0.01, momentum: 0.9 }),
     epochs: positiveInt.default(100),
     batchSize: positiveInt.default(32),

@@ -6,6 +6,10 @@ import * as tf from '@tensorflow/tfjs';
 
 const base = { data: { kind: 'iris' }, layers: [{ type: 'dense', units: 4 }] };
 
+test('no hidden layers is softmax regression: the trainer adds the output layer', () => {
+  assert.deepEqual(parseTrainConfig({ ...base, layers: [] }).layers, []);
+});
+
 test('defaults follow Keras for batch normalization', () => {
   const config = parseTrainConfig({ ...base, layers: [{ type: 'batchNormalization' }] });
   assert.deepEqual(config.layers[0], { type: 'batchNormalization', momentum: 0.99, epsilon: 0.001, center: true, scale: true });
@@ -19,7 +23,7 @@ test('bad configs fail with one message naming the field', () => {
     [{ ...base, split: { train: 0.8, validation: 0.3, test: 0.2 } }, /split: train \+ validation \+ test must add up to 1/],
     [{ ...base, data: { kind: 'csv', path: 'x.csv' } }, /data\.labelColumn/],
     [{ ...base, epochs: 0 }, /epochs/],
-    [{ ...base, layers: [] }, /layers: /],
+    [{ ...base, layers: {} }, /layers: /],
     [{ ...base, unknownKey: 1 }, /unknownKey/],
   ];
   for (const [raw, message] of cases) {
