@@ -189,7 +189,7 @@ describe('the server image command, run on this machine', { timeout: 5 * STEP_TI
     assert.equal(summary.model?.version, 1);
   });
 
-  test('`models list` works from the server image (no tfjs), as the README's Deploy section tells operators to use it', async () => {
+  test('`models list` works from the server image (no tfjs), as the README Deploy section tells operators to use it', async () => {
     const [command, args] = imageCommand(server, ['models', 'list', '--json']);
     const result = await run(command, args, envFor(server, { NODE_OPTIONS: `--import ${NO_TFJS}` }), identity);
     assert.equal(result.code, 0, `models list failed:\n${result.stdout}\n${result.stderr}`);
