@@ -26,7 +26,20 @@ export interface ServeConfig {
   refreshIntervalMs: number;
   /** ORT intra-op threads per session; undefined lets onnxruntime choose. */
   intraOpThreads: number | undefined;
+  /** Each registry poll marks training runs without a heartbeat for this long as failed. */
+  staleRunMs: number;
 }
+
+/**
+ * A bad serving setting in the environment. Named 'ConfigError' so that the CLI reports it like
+ * the trainer's config errors: the message alone, exit code 2.
+ */
+export class ServeConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Same value as STALE_RUN_MS in src/registry/index.ts, which src/serve does not import (it loads Prisma). */
+export const DEFAULT_STALE_RUN_MS = 30_000;
 
 export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   host: '127.0.0.1',
@@ -37,6 +50,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   batching: { enabled: true, maxRows: 512 },
   refreshIntervalMs: 5000,
   intraOpThreads: undefined,
+  staleRunMs: DEFAULT_STALE_RUN_MS,
 };
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -53,6 +67,8 @@ const envSchema = z.object({
   BNSERVE_BATCH_MAX_ROWS: intFrom(1, 1_000_000).optional(),
   BNSERVE_REFRESH_MS: intFrom(0, 24 * 3600 * 1000).optional(),
   BNSERVE_INTRA_OP_THREADS: intFrom(1, 1024).optional(),
+  // Same rule as staleRunMs() in src/registry/index.ts, which reads it at startup (keep well above the 5 s heartbeat).
+  BNSERVE_STALE_RUN_SECONDS: z.coerce.number().positive().optional(),
 });
 
 /** Reads the serving configuration from the environment; throws one readable error for bad values. */
@@ -61,14 +77,14 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid serving configuration: ${detail}`);
+    throw new ServeConfigError(`invalid serving configuration: ${detail}`);
   }
   const e = parsed.data;
   const d = DEFAULT_SERVE_CONFIG;
   return {
     host: e.HOST ?? d.host,
     port: e.PORT ?? d.port,
-    providers: e.BNSERVE_EXECUTION_PROVIDERS !== undefined ? parseProviderList(e.BNSERVE_EXECUTION_PROVIDERS) : d.providers,
+    providers: e.BNSERVE_EXECUTION_PROVIDERS !== undefined ? providersFromEnv(e.BNSERVE_EXECUTION_PROVIDERS) : d.providers,
     adminToken: e.BNSERVE_ADMIN_TOKEN,
     limits: {
       maxRows: e.BNSERVE_MAX_ROWS ?? d.limits.maxRows,
@@ -80,5 +96,14 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     },
     refreshIntervalMs: e.BNSERVE_REFRESH_MS ?? d.refreshIntervalMs,
     intraOpThreads: e.BNSERVE_INTRA_OP_THREADS ?? d.intraOpThreads,
+    staleRunMs: e.BNSERVE_STALE_RUN_SECONDS !== undefined ? e.BNSERVE_STALE_RUN_SECONDS * 1000 : d.staleRunMs,
   };
+}
+
+function providersFromEnv(text: string): ProviderName[] {
+  try {
+    return parseProviderList(text);
+  } catch (err) {
+    throw new ServeConfigError(`invalid serving configuration: BNSERVE_EXECUTION_PROVIDERS: ${(err as Error).message}`);
+  }
 }

@@ -3,9 +3,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from '../registry/types.ts';
 import { bnserveApp } from './app.ts';
 import { serveConfigFromEnv, type BatchingOptions, type ServeConfig, type ServeLimits } from './config.ts';
+import { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts';
 import { parseProviderList } from './providers.ts';
 
-export { serveConfigFromEnv, type ServeConfig } from './config.ts';
+export { serveConfigFromEnv, ServeConfigError, type ServeConfig } from './config.ts';
 export { ModelManager } from './model-manager.ts';
 export { createSessionWithFallback, parseProviderList, ProviderChain, EXECUTION_PROVIDERS } from './providers.ts';
 
@@ -21,6 +22,8 @@ export interface BuildAppOptions {
   batching?: Partial<BatchingOptions>;
   refreshIntervalMs?: number;
   intraOpThreads?: number;
+  /** Training runs without a heartbeat for this long are marked failed on each poll (default: BNSERVE_STALE_RUN_SECONDS or 30 s). */
+  staleRunMs?: number;
   /** Environment that supplies defaults (default process.env); tests pass {}. */
   env?: NodeJS.ProcessEnv;
   extend?: (app: FastifyInstance) => Promise<void> | void;
@@ -37,6 +40,7 @@ export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port
     batching: { ...base.batching, ...opts.batching },
     refreshIntervalMs: opts.refreshIntervalMs ?? base.refreshIntervalMs,
     intraOpThreads: opts.intraOpThreads ?? base.intraOpThreads,
+    staleRunMs: opts.staleRunMs ?? base.staleRunMs,
   };
 }
 
@@ -49,6 +53,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     logger: opts.logger ?? false,
     bodyLimit: config.limits.bodyLimit,
     routerOptions: { maxParamLength: 256 },
+    // Errors raised before routing (bad percent-encoding, over-long segments, malformed HTTP)
+    // get the same {"error": message} body as every other 4xx.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     // Echo a caller's X-Request-Id when it is sane, else make one up.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

@@ -1,5 +1,6 @@
 import type { ModelSummary, Registry } from '../registry/types.ts';
 import { RegistryError } from '../registry/types.ts';
+import { DEFAULT_STALE_RUN_MS } from './config.ts';
 import { HttpError, notFound, unavailable, unprocessable } from './http-errors.ts';
 import { LoadedVersion, type LoadOptions } from './loaded-version.ts';
 import type { ProviderChain } from './providers.ts';
@@ -14,6 +15,11 @@ export interface LoadFailure {
   version: number;
   message: string;
   at: Date;
+  /**
+   * True when loading again cannot help (sha256 mismatch, invalid ONNX, session or warm-up failure):
+   * polls skip the version until an admin load. False for registry or file-read errors, retried on the next poll.
+   */
+  permanent: boolean;
 }
 
 /** What requests read: replaced as a whole, never mutated, so a swap is one assignment. */
@@ -82,6 +88,14 @@ export interface ModelManagerOptions {
   onLoadFailure?: (name: string, version: number) => void;
   /** Minimum time between registry reads triggered by requests for unknown models/versions. */
   missRefreshMs?: number;
+  /** Each poll marks training runs without a heartbeat for this long as failed (default 30 s). */
+  staleRunMs?: number;
+}
+
+/** Whether a load failure comes from the version itself, so that retrying cannot help. */
+function isPermanentLoadFailure(err: unknown, stage: 'fetch' | 'load'): boolean {
+  // 'load' covers invalid ONNX, session creation, a row that disagrees with the graph, and warm-up.
+  return stage === 'load' || (err instanceof RegistryError && err.code === 'integrity');
 }
 
 type VersionRef = number | string | undefined;
@@ -94,6 +108,7 @@ type VersionRef = number | string | undefined;
 export class ModelManager {
   private readonly models = new Map<string, ServedModel>();
   private refreshing: Promise<void> | null = null;
+  private polling: Promise<void> | null = null;
   private lastRefreshAt = 0;
   private refreshedOnce = false;
   private timer: NodeJS.Timeout | null = null;
@@ -106,11 +121,36 @@ export class ModelManager {
     return this.refreshedOnce && !this.closed;
   }
 
-  /** Re-reads aliases from the registry every intervalMs (0: never). */
+  /** Calls poll() every intervalMs (0: never). */
   startPolling(intervalMs: number): void {
     if (intervalMs <= 0 || this.timer) return;
-    this.timer = setInterval(() => void this.refreshAll().catch(() => {}), intervalMs);
+    this.timer = setInterval(() => void this.poll(), intervalMs);
     this.timer.unref();
+  }
+
+  /**
+   * One polling round: marks dead training runs failed, then re-reads the registry. Never rejects:
+   * failures are logged and the next round tries again.
+   */
+  poll(): Promise<void> {
+    this.polling ??= (async () => {
+      if (this.closed) return;
+      await this.failStaleRuns();
+      await this.refreshAll().catch(() => {}); // refreshAll logs its own failure
+    })().finally(() => {
+      this.polling = null;
+    });
+    return this.polling;
+  }
+
+  private async failStaleRuns(): Promise<void> {
+    const staleMs = this.opts.staleRunMs ?? DEFAULT_STALE_RUN_MS;
+    try {
+      const failed = await this.opts.registry.failStaleRuns(staleMs);
+      if (failed > 0) this.opts.log.info({ runs: failed, staleMs }, 'marked training runs without a recent heartbeat as failed');
+    } catch (err) {
+      this.opts.log.warn({ err }, 'could not mark stale training runs as failed; trying again on the next poll');
+    }
   }
 
   /** Loads what the registry says should be served (defaults and alias targets) for every model. */
@@ -213,12 +253,14 @@ export class ModelManager {
   }
 
   private async tryLoad(model: ServedModel, version: number, force: boolean): Promise<LoadedVersion | null> {
-    if (model.failures.has(version) && !force) return null;
+    if (model.failures.get(version)?.permanent && !force) return null;
     const started = performance.now();
+    let stage: 'fetch' | 'load' = 'fetch';
     try {
       const record = await this.opts.registry.getVersion(model.name, version);
       if (!record) throw new RegistryError('not_found', `version ${version} is not in the registry`);
       const artifact = await this.opts.registry.readArtifact(record);
+      stage = 'load';
       const loaded = await LoadedVersion.load(record, artifact, this.opts.providers, this.opts.load);
       model.failures.delete(version);
       this.opts.log.info(
@@ -228,8 +270,14 @@ export class ModelManager {
       return loaded;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      model.failures.set(version, { version, message, at: new Date() });
-      this.opts.log.error({ model: model.name, version, err: message }, 'model version failed to load; the previous version keeps serving');
+      const permanent = isPermanentLoadFailure(err, stage);
+      model.failures.set(version, { version, message, at: new Date(), permanent });
+      this.opts.log.error(
+        { model: model.name, version, err: message, retry: !permanent },
+        permanent
+          ? 'model version failed to load; the previous version keeps serving'
+          : 'model version failed to load; the previous version keeps serving, and the next poll retries',
+      );
       this.opts.onLoadFailure?.(model.name, version);
       return null;
     }
@@ -397,6 +445,7 @@ export class ModelManager {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.polling;
     await this.refreshing?.catch(() => {});
     const retiring: Promise<void>[] = [];
     for (const model of this.models.values()) {

@@ -1,6 +1,7 @@
 // zod schemas for every route: validation (fastify-type-provider-zod) and /docs come from these.
 // Only module-level schemas carry a registry id: ids are global and factories run once per app.
 import { z } from 'zod';
+import { assertAlias, assertModelName } from '../registry/validation.ts';
 import type { ServeLimits } from './config.ts';
 import { INPUT_DATATYPES } from './tensor-data.ts';
 
@@ -8,22 +9,29 @@ export const errorBody = z.object({ error: z.string() }).meta({ id: 'Error' });
 
 const parameters = z.record(z.string(), z.unknown()).optional();
 
-export const modelName = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[^/:\s]+$/, 'model name must not contain "/", ":" or spaces');
+/** A string schema that accepts exactly what the registry's own check accepts, with its message. */
+function registryRule(check: (value: unknown) => void, description: string) {
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      try {
+        check(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message, input: value });
+      }
+    })
+    .meta({ description });
+}
+
+// The registry's rules, not a copy: a name the registry could never hold is a 400, a valid unknown one a 404.
+export const modelName = registryRule(assertModelName, 'Letters, digits, ".", "_" and "-"; at most 64 characters; starts with a letter or digit.');
 
 export const versionNumber = z
   .string()
   .regex(/^[1-9][0-9]{0,9}$/, 'version must be a positive integer')
   .transform(Number);
 
-export const aliasName = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'alias must start with a letter and use letters, digits, "_", "." or "-"');
+export const aliasName = registryRule(assertAlias, 'Starts with a letter, then letters, digits, ".", "_" or "-"; at most 64 characters.');
 
 export const modelParams = z.object({ model: modelName });
 export const versionParams = z.object({ model: modelName, version: versionNumber });

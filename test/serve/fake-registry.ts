@@ -20,12 +20,25 @@ export class FakeRegistry implements Registry {
   private nextId = 1;
   /** Calls by method name, to check what the server asks for. */
   readonly calls = new Map<string, number>();
+  /** The staleMs argument of every failStaleRuns call, in order. */
+  readonly staleRunChecks: number[] = [];
   /** When set, every method rejects with this error (registry down). */
   failWith: Error | null = null;
+  private readonly failNext = new Map<string, Error>();
+
+  /** Makes the next call of one method reject with err (a transient fault). */
+  failOnce(method: keyof Registry, err: Error): void {
+    this.failNext.set(method, err);
+  }
 
   private touch(method: string): void {
     this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
     if (this.failWith) throw this.failWith;
+    const once = this.failNext.get(method);
+    if (once) {
+      this.failNext.delete(method);
+      throw once;
+    }
   }
 
   async startRun(input: { name: string; config: unknown; backend: string; seed: number | null }): Promise<TrainingRunRecord> {
@@ -57,15 +70,22 @@ export class FakeRegistry implements Registry {
   }
 
   async failStaleRuns(staleMs: number): Promise<number> {
+    this.staleRunChecks.push(staleMs);
     this.touch('failStaleRuns');
     let n = 0;
     for (const run of this.runs.values()) {
       if (run.status === 'running' && Date.now() - run.heartbeatAt.getTime() > staleMs) {
-        run.status = 'failed';
+        Object.assign(run, { status: 'failed', error: `no heartbeat for more than ${staleMs} ms`, finishedAt: new Date() });
         n++;
       }
     }
     return n;
+  }
+
+  /** Moves a run's last heartbeat ms into the past, as a trainer that died would leave it. */
+  backdateHeartbeat(runId: string, ms: number): void {
+    const run = this.run(runId);
+    run.heartbeatAt = new Date(run.heartbeatAt.getTime() - ms);
   }
 
   private run(id: string) {

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { RegisterVersionInput } from '../../src/registry/types.ts';
+import { createRng } from '../../src/train/rng.ts';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -12,15 +13,9 @@ export const FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_w
 export const LABELS = ['setosa', 'versicolor', 'virginica'];
 
 /** Deterministic pseudo-random numbers in [-1, 1). */
-export function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+function uniformSigned(seed: number): () => number {
+  const rng = createRng(seed);
+  return () => rng() * 2 - 1;
 }
 
 /** Rounds to float32 so that the JS reference uses exactly the weights stored in the graph. */
@@ -38,7 +33,7 @@ export interface MlpParams {
 }
 
 export function randomMlp(seed: number, inputs = 4, hidden = 6, outputs = 3): MlpParams {
-  const r = seeded(seed);
+  const r = uniformSigned(seed);
   const matrix = (rows: number, cols: number) => Array.from({ length: rows }, () => Array.from({ length: cols }, () => f32(r())));
   return {
     mean: Array.from({ length: inputs }, () => f32(3 + 2 * r())),

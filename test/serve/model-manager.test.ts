@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { HttpError } from '../../src/serve/http-errors.ts';
 import { ModelManager, type ManagerLog } from '../../src/serve/model-manager.ts';
 import { ProviderChain } from '../../src/serve/providers.ts';
@@ -16,7 +16,7 @@ function recordingLog() {
   return { lines, log };
 }
 
-async function setup(versions = 2) {
+async function setup(versions = 2, staleRunMs?: number) {
   const registry = new FakeRegistry();
   const params = Array.from({ length: versions }, (_, i) => randomMlp(100 + i));
   for (const p of params) await registry.registerVersion(versionInput('iris', p, 'classification'));
@@ -29,6 +29,7 @@ async function setup(versions = 2) {
     log,
     onLoadFailure: (name, version) => failures.push(`${name}@${version}`),
     missRefreshMs: 0,
+    staleRunMs,
   });
   return { registry, params, manager, lines, failures };
 }
@@ -114,8 +115,11 @@ describe('ModelManager', () => {
       assert.deepEqual(failures, ['iris@2']);
       assert.ok(lines.some((l) => l.level === 'error' && /failed to load/.test(l.msg)));
       // A failed version is not retried on every poll (one log line, one failure count).
+      const reads = registry.calls.get('readArtifact');
       await manager.refreshAll();
       assert.deepEqual(failures, ['iris@2']);
+      assert.equal(registry.calls.get('readArtifact'), reads, 'the corrupt artifact is not read again');
+      assert.equal(status.failures[0].permanent, true);
     } finally {
       await manager.close();
     }
@@ -129,6 +133,9 @@ describe('ModelManager', () => {
       await manager.refreshAll();
       assert.equal(await servedVersion(manager), 1, 'v1 keeps serving');
       assert.match(manager.status('iris').failures[0].message, /output probabilities has 3 classes but the registry lists 2 labels/);
+      const reads = registry.calls.get('readArtifact');
+      await manager.refreshAll();
+      assert.equal(registry.calls.get('readArtifact'), reads, 'a version whose session cannot serve is not retried by polls');
     } finally {
       await manager.close();
     }
@@ -227,6 +234,104 @@ describe('ModelManager', () => {
       await manager.refreshAll();
       assert.equal(manager.ready, true);
     } finally {
+      await manager.close();
+    }
+  });
+
+  it('does not remember an invalid ONNX artifact as retryable', async () => {
+    const { registry, manager, failures } = await setup(1);
+    try {
+      await manager.refreshAll();
+      await registry.registerVersion({ ...versionInput('iris', randomMlp(500), 'classification'), artifact: new TextEncoder().encode('not an onnx model') });
+      await manager.refreshAll();
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 1);
+      assert.deepEqual(failures, ['iris@2'], 'one attempt: the session cannot be created from these bytes');
+      assert.equal(manager.status('iris').failures[0].permanent, true);
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('retries a version on the next poll after a transient registry or file-read error', async () => {
+    const { registry, manager, failures, lines } = await setup(1);
+    try {
+      await manager.refreshAll();
+      await registry.registerVersion(versionInput('iris', randomMlp(600), 'classification'));
+      registry.failOnce('readArtifact', Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }));
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 1, 'v1 keeps serving while v2 cannot be read');
+      assert.deepEqual(manager.status('iris').failures.map((f) => [f.version, f.permanent]), [[2, false]]);
+      assert.ok(lines.some((l) => l.level === 'error' && /next poll retries/.test(l.msg)));
+
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 2, 'the next poll loads it');
+      assert.deepEqual(manager.status('iris').failures, []);
+
+      await registry.registerVersion(versionInput('iris', randomMlp(601), 'classification'));
+      registry.failOnce('getVersion', new Error('connection reset by the database'));
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 2);
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 3);
+      assert.deepEqual(failures, ['iris@2', 'iris@3']);
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('each poll marks training runs without a heartbeat as failed, and re-reads the registry', async () => {
+    const { registry, manager, lines } = await setup(1, 45_000);
+    try {
+      await manager.refreshAll();
+      const dead = await registry.startRun({ name: 'iris', config: {}, backend: 'cpu', seed: 1 });
+      const alive = await registry.startRun({ name: 'iris', config: {}, backend: 'cpu', seed: 2 });
+      registry.backdateHeartbeat(dead.id, 60_000);
+      registry.backdateHeartbeat(alive.id, 10_000);
+      await registry.promote('iris', 1, 'staging');
+
+      await manager.poll();
+      assert.deepEqual(registry.staleRunChecks, [45_000]);
+      assert.equal((await registry.getRun(dead.id))?.status, 'failed');
+      assert.equal((await registry.getRun(alive.id))?.status, 'running');
+      assert.ok(lines.some((l) => l.level === 'info' && /without a recent heartbeat/.test(l.msg) && (l.obj as { runs: number }).runs === 1));
+      assert.deepEqual(manager.status('iris').registryAliases, { staging: 1 }, 'the same poll re-read the aliases');
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('keeps polling when marking stale runs fails, and logs it', async () => {
+    const { registry, manager, lines } = await setup(1);
+    try {
+      await manager.refreshAll();
+      registry.failOnce('failStaleRuns', new Error('database is locked'));
+      await registry.promote('iris', 1, 'staging');
+      await manager.poll(); // must resolve, not reject
+      assert.ok(lines.some((l) => l.level === 'warn' && /could not mark stale training runs/.test(l.msg) && String((l.obj as { err: Error }).err.message) === 'database is locked'));
+      assert.deepEqual(manager.status('iris').registryAliases, { staging: 1 }, 'the registry was still re-read');
+      assert.deepEqual(registry.staleRunChecks, [30_000], 'default threshold: 30 s, as STALE_RUN_MS');
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('startPolling runs a poll, stale-run check included, every interval', async () => {
+    const { registry, manager } = await setup(1, 20_000);
+    mock.timers.enable({ apis: ['setInterval'] });
+    try {
+      await manager.refreshAll();
+      manager.startPolling(5_000);
+      assert.deepEqual(registry.staleRunChecks, []);
+      mock.timers.tick(5_000);
+      assert.deepEqual(registry.staleRunChecks, [20_000], 'the timer started a round');
+      await manager.poll(); // joins that round rather than starting another
+      assert.deepEqual(registry.staleRunChecks, [20_000]);
+      mock.timers.tick(5_000);
+      assert.deepEqual(registry.staleRunChecks, [20_000, 20_000]);
+      await manager.poll();
+    } finally {
+      mock.timers.reset();
       await manager.close();
     }
   });

@@ -4,7 +4,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openRegistry, type Registry } from '../../src/registry/index.ts';
+import { openRegistry, STALE_RUN_MS, staleRunMs, type Registry } from '../../src/registry/index.ts';
+import { DEFAULT_STALE_RUN_MS, serveConfigFromEnv } from '../../src/serve/config.ts';
 import { startServer, type RunningServer } from '../../src/serve/index.ts';
 import { IRIS_ROWS, maxAbsDiff, mlpReference, randomMlp, versionInput } from './fixtures.ts';
 
@@ -41,7 +42,7 @@ before(async () => {
   bytes[bytes.length - 1] ^= 0xff;
   chmodSync(v2.artifactPath, 0o644);
   writeFileSync(v2.artifactPath, bytes);
-  server = await startServer({ registry, env: {}, host: '127.0.0.1', port: 0, providers: ['cpu'], adminToken: TOKEN, logger: false, refreshIntervalMs: 0 });
+  server = await startServer({ registry, env: {}, host: '127.0.0.1', port: 0, providers: ['cpu'], adminToken: TOKEN, logger: false, refreshIntervalMs: 0, staleRunMs: 10 });
 });
 
 after(async () => {
@@ -75,5 +76,34 @@ describe('serving from the real registry', () => {
     const after = await predict();
     assert.equal(after.version, 3);
     assert.ok(maxAbsDiff(after.probabilities.flat(), mlpReference(params[3], 'classification', IRIS_ROWS).flat()) <= 1e-5);
+  });
+
+  it('a registry poll marks training runs without a heartbeat as failed', async () => {
+    const run = await registry.startRun({ name: 'iris', config: {}, backend: 'cpu', seed: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // older than staleRunMs: 10
+    await server.app.models.poll();
+    const after = await registry.getRun(run.id);
+    assert.equal(after?.status, 'failed');
+    assert.match(String(after?.error), /abandoned: no heartbeat/);
+  });
+
+  it('reads the stale-run threshold like the registry does at startup', () => {
+    assert.equal(DEFAULT_STALE_RUN_MS, STALE_RUN_MS);
+    const serveRule = (raw: string) => {
+      try {
+        return serveConfigFromEnv({ BNSERVE_STALE_RUN_SECONDS: raw }).staleRunMs;
+      } catch {
+        return 'invalid';
+      }
+    };
+    const registryRule = (raw: string) => {
+      try {
+        return staleRunMs({ BNSERVE_STALE_RUN_SECONDS: raw });
+      } catch {
+        return 'invalid';
+      }
+    };
+    for (const raw of ['', '90', '2.5', '600', '0', '-5', 'soon']) assert.equal(serveRule(raw), registryRule(raw), JSON.stringify(raw));
+    assert.equal(serveRule('90'), 90_000);
   });
 });

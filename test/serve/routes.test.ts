@@ -306,12 +306,21 @@ describe('bad input never gets a 5xx', () => {
     { name: 'v2: an unknown model', url: '/v2/models/tulip/infer', body: v2({}), status: 404, error: /model "tulip" not found/ },
     { name: 'v2: an unknown version', url: '/v2/models/iris/versions/12/infer', body: v2({}), status: 404, error: /no version 12/ },
     { name: 'an unknown route', url: '/v3/whatever', body: {}, status: 404, error: /no route for POST \/v3\/whatever/ },
+    { name: 'malformed percent-encoding (:predict)', url: '/v1/models/%E0%A4%A:predict', body: { instances: [row] }, status: 400, error: /malformed URL "\/v1\/models\/%E0%A4%A:predict": every "%" must start a percent-encoded UTF-8 sequence/ },
+    { name: 'malformed percent-encoding (v2 infer)', url: '/v2/models/iris/versions/%E0%A4%A/infer', body: v2({}), status: 400, error: /malformed URL/ },
+    { name: 'an over-long path segment', url: `/v2/models/${'m'.repeat(300)}/infer`, body: v2({}), status: 414, error: /has a path segment that is too long/ },
+    { name: 'a model name the registry would refuse (@)', url: '/v1/models/a@b:predict', body: { instances: [row] }, status: 400, error: /params\.model: invalid model name "a@b"/ },
+    { name: 'a model name over 64 characters', url: `/v2/models/${'m'.repeat(65)}/infer`, body: v2({}), status: 400, error: /params\.model: invalid model name/ },
+    { name: 'a model name starting with a symbol', url: '/v2/models/.hidden/infer', body: v2({}), status: 400, error: /params\.model: invalid model name "\.hidden"/ },
+    { name: 'a valid but unknown 64-character name', url: `/v2/models/${'m'.repeat(64)}/infer`, body: v2({}), status: 404, error: /not found/ },
+    { name: 'an alias that starts with a digit', url: '/v1/models/iris/labels/2nd:predict', body: { instances: [row] }, status: 400, error: /params\.alias: invalid alias "2nd"/ },
   ];
 
   for (const c of cases) {
     it(`${c.name} → ${c.status}`, async () => {
       const r = await post(c.url, c.body, c.headers);
       assert.equal(r.status, c.status, JSON.stringify(r.json));
+      assert.deepEqual(Object.keys(r.json), ['error'], 'every 4xx body is {"error": message}');
       assert.equal(typeof r.json.error, 'string');
       assert.match(r.json.error, c.error);
     });
@@ -320,6 +329,24 @@ describe('bad input never gets a 5xx', () => {
   it('unknown model metadata and readiness → 404', async () => {
     assert.equal((await get('/v2/models/tulip')).status, 404);
     assert.equal((await get('/v2/models/tulip/ready')).status, 404);
+  });
+
+  it('GET with a malformed URL or an invalid name → 4xx with an {"error"} body only', async () => {
+    for (const [url, status] of [
+      ['/v2/models/%E0%A4%A', 400],
+      ['/v2/models/%E0%A4%A/ready', 400],
+      ['/v1/models/%E0%A4%A:predict', 400],
+      ['/v2/models/a@b', 400],
+      ['/v2/models/a@b/ready', 400],
+      [`/v2/models/${'m'.repeat(300)}`, 414],
+    ] as const) {
+      const r = await get(url);
+      assert.equal(r.status, status, url);
+      assert.deepEqual(Object.keys(r.json), ['error'], `${url}: ${r.text}`);
+      assert.equal(typeof r.json.error, 'string');
+    }
+    const echoed = await app.inject({ method: 'GET', url: '/v2/models/%E0%A4%A', headers: { 'x-request-id': 'bad-url-1' } });
+    assert.equal(echoed.headers['x-request-id'], 'bad-url-1', 'the request id is echoed before routing too');
   });
 });
 

@@ -1,5 +1,6 @@
 // The server over a real socket (127.0.0.1, port 0): predictions, hot swap under load, graceful close.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { startServer, type RunningServer } from '../../src/serve/index.ts';
 import { FakeRegistry } from './fake-registry.ts';
@@ -177,6 +178,28 @@ describe('over a real socket', () => {
       const tooMany = await predict(server.url, IRIS_ROWS.slice(0, 3));
       assert.equal(tooMany.status, 400);
       assert.match(((await tooMany.json()) as { error: string }).error, /at most 2 instances/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers a request that is not valid HTTP with a 400 {"error"} body', async () => {
+    const { registry } = await irisRegistry();
+    const server = await serve(registry);
+    try {
+      const { port } = new URL(server.url);
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /v2/health/live HTTP/1.1\r\nHost: x\r\nno colon in this header\r\n\r\n'));
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (text += chunk));
+        socket.on('close', () => resolve(text));
+        socket.on('error', (err) => (text ? resolve(text) : reject(err)));
+      });
+      const [head, body] = raw.split('\r\n\r\n');
+      assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.match(head, /content-type: application\/json/i);
+      assert.deepEqual(JSON.parse(body), { error: 'malformed HTTP request' });
     } finally {
       await server.close();
     }

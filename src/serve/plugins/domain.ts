@@ -42,6 +42,7 @@ export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async
     },
     log: app.log,
     onLoadFailure: (name) => metrics.loadFailures.inc({ model: name }),
+    staleRunMs: config.staleRunMs,
   });
 
   app.decorate('registry', registry);

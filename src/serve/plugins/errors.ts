@@ -1,4 +1,6 @@
-import type { FastifyError } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { HttpError } from '../http-errors.ts';
 import { globalPlugin } from './global-plugin.ts';
@@ -43,3 +45,49 @@ export const errorHandling = globalPlugin('bnserve-errors', async (app) => {
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });
 });
+
+const shown = (url: string | undefined) => JSON.stringify((url ?? '').slice(0, 200));
+
+/** Status and message for the errors Fastify raises before routing (its frameworkErrors option). */
+export function frameworkErrorBody(error: FastifyError, url: string | undefined): { status: number; error: string } {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return { status: 400, error: `malformed URL ${shown(url)}: every "%" must start a percent-encoded UTF-8 sequence such as %20` };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { status: 414, error: `URL ${shown(url)} has a path segment that is too long (model names have at most 64 characters)` };
+    default: {
+      const status = error.statusCode ?? 500;
+      return status >= 400 && status < 500 ? { status, error: error.message } : { status: 500, error: 'internal server error' };
+    }
+  }
+}
+
+/** Passed to Fastify as frameworkErrors: the same {"error": message} body as routed requests get. */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const body = frameworkErrorBody(error, request.raw.url);
+  if (body.status >= 500) request.log.error({ err: error }, 'request failed before routing');
+  else request.log.info({ error: body.error }, 'request rejected');
+  // Route hooks (request id header, metrics) do not run for requests that never reached the router.
+  void reply.code(body.status).header('x-request-id', request.id).send({ error: body.error });
+}
+
+/**
+ * Passed to Fastify as clientErrorHandler, for requests that are not valid HTTP at all. Answers
+ * like Fastify's default handler, but with a {"error": message} body.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'the request was not received in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'the request headers are larger than the server accepts']
+        : [400, 'malformed HTTP request'];
+  const body = JSON.stringify({ error: message });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
