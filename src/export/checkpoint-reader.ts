@@ -34,19 +34,14 @@ export type CheckpointLayer =
   | { kind: 'activation'; name: string; activation: Activation }
   | { kind: 'dropout'; name: string };
 
-export interface Preprocessing {
-  task: 'classification' | 'regression';
-  featureNames: string[];
-  inputShape: number[];
-  mean: number[];
-  std: number[];
-  classLabels: string[];
-  targetName?: string;
-}
+import type { Preprocessing } from '../train/preprocessing.ts';
+
+export type { Preprocessing };
 
 export interface BnGuard {
   stale: boolean;
   residual?: number;
+  steps?: number;
   message?: string;
 }
 
@@ -58,6 +53,8 @@ export interface Checkpoint {
   preprocessing: Preprocessing;
   /** metrics.json's bnGuard, when the file exists and has one. */
   bnGuard: BnGuard | null;
+  /** metrics.json's runId, when present. */
+  runId: string | null;
 }
 
 interface WeightSpec {
@@ -82,7 +79,7 @@ type WeightTable = Map<string, { shape: number[]; values: Float64Array }>;
 export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   const modelJson = await readJson(dir, 'model.json');
   const preprocessing = parsePreprocessing(await readJson(dir, 'preprocessing.json'));
-  const bnGuard = await readBnGuard(dir);
+  const { bnGuard, runId } = await readMetricsSummary(dir);
 
   const topology = (modelJson as { modelTopology?: unknown }).modelTopology;
   const manifest = (modelJson as { weightsManifest?: unknown }).weightsManifest;
@@ -97,7 +94,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   if (unused.length > 0) throw new ExportError(`weights not belonging to any layer: ${unused.join(', ')}`);
 
   const inputShape = resolveInputShape(batchInputShape, preprocessing.inputShape);
-  return { dir, layers, inputShape, preprocessing, bnGuard };
+  return { dir, layers, inputShape, preprocessing, bnGuard, runId };
 }
 
 async function readJson(dir: string, file: string): Promise<unknown> {
@@ -115,19 +112,19 @@ async function readJson(dir: string, file: string): Promise<unknown> {
   }
 }
 
-async function readBnGuard(dir: string): Promise<BnGuard | null> {
-  let text: string;
+/** metrics.json is optional for export: a checkpoint without it exports with no guard and no run id. */
+async function readMetricsSummary(dir: string): Promise<{ bnGuard: BnGuard | null; runId: string | null }> {
+  let metrics: { bnGuard?: BnGuard; runId?: unknown };
   try {
-    text = await readFile(path.join(dir, 'metrics.json'), 'utf8');
+    metrics = JSON.parse(await readFile(path.join(dir, 'metrics.json'), 'utf8'));
   } catch {
-    return null;
+    return { bnGuard: null, runId: null };
   }
-  try {
-    const guard = (JSON.parse(text) as { bnGuard?: BnGuard }).bnGuard;
-    return guard && typeof guard.stale === 'boolean' ? guard : null;
-  } catch {
-    return null;
-  }
+  const guard = metrics.bnGuard;
+  return {
+    bnGuard: guard && typeof guard.stale === 'boolean' ? guard : null,
+    runId: typeof metrics.runId === 'string' ? metrics.runId : null,
+  };
 }
 
 function parsePreprocessing(raw: unknown): Preprocessing {

@@ -58,6 +58,7 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
   if (!(tolerance >= 0)) throw new ExportError(`parity tolerance must be a number >= 0, got ${tolerance}`);
 
   const checkpoint = await readCheckpoint(options.checkpointDir);
+  const runId = options.runId ?? checkpoint.runId;
   const { preprocessing, inputShape } = checkpoint;
   const ops = fold ? foldOps(opsFromCheckpoint(checkpoint)) : opsFromCheckpoint(checkpoint);
   const outputName = preprocessing.task === 'classification' ? 'probabilities' : 'prediction';
@@ -72,11 +73,14 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
     producerVersion: PRODUCER_VERSION,
     metadata: {
       producer: `bnserve ${PRODUCER_VERSION}`,
-      ...(options.runId ? { run_id: options.runId } : {}),
+      ...(runId ? { run_id: runId } : {}),
       task: preprocessing.task,
       class_labels: JSON.stringify(preprocessing.classLabels),
       feature_names: JSON.stringify(preprocessing.featureNames),
       folded: String(fold),
+      ...(checkpoint.bnGuard
+        ? { bn_guard: JSON.stringify({ stale: checkpoint.bnGuard.stale, residual: checkpoint.bnGuard.residual, steps: checkpoint.bnGuard.steps }) }
+        : {}),
     },
   });
 

@@ -43,6 +43,13 @@ export async function measureParity(options: ParityOptions): Promise<ParityResul
   if (onnxOut.length !== reference.length) {
     throw new ExportError(`parity: ONNX gave ${onnxOut.length} outputs, tfjs ${reference.length}`);
   }
+  const nonFinite = reference.findIndex((v) => !Number.isFinite(v));
+  if (nonFinite >= 0) {
+    throw new ExportError(
+      `the trained model outputs non-finite values (${reference[nonFinite]} on row ${Math.floor(nonFinite / (reference.length / n))}); ` +
+        'it diverged or its weights are broken, so it is not exported',
+    );
+  }
   let maxAbsDiff = 0;
   let maxScaledDiff = 0;
   for (let i = 0; i < reference.length; i++) {

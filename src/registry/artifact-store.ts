@@ -1,7 +1,8 @@
 // Content-addressed artifact files: <root>/sha256/ab/abcdef….onnx, written atomically and durably
 // (temp file, fsync, rename, fsync of the directory) and verified by sha256 when read.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../lib/durable-fs.ts';
 import path from 'node:path';
 import { RegistryError } from './types.ts';
 
@@ -22,15 +23,6 @@ export function sha256Hex(bytes: Uint8Array): string {
 export function artifactRelativePath(sha256: string, extension = 'onnx'): string {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RegistryError('invalid', `not a sha256 hex digest: ${sha256}`);
   return `sha256/${sha256.slice(0, 2)}/${sha256}.${extension}`;
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 async function readIfExists(file: string): Promise<Buffer | null> {
@@ -69,21 +61,7 @@ export class ArtifactStore {
 
     const dir = path.dirname(absolutePath);
     await mkdir(dir, { recursive: true });
-    const temp = `${absolutePath}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-    try {
-      const handle = await open(temp, 'wx', 0o644);
-      try {
-        await handle.writeFile(bytes);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, absolutePath);
-      await fsyncDirectory(dir);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(absolutePath, bytes);
     return stored;
   }
 

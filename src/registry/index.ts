@@ -5,6 +5,7 @@ import { resolveDatabaseTarget } from './database-url.ts';
 import { applyMigrations, type MigrateResult } from './migrate.ts';
 import { createPrismaClient } from './prisma-client.ts';
 import { PrismaRegistry } from './registry.ts';
+import { RegistryError } from './types.ts';
 import type { Registry } from './types.ts';
 
 export * from './types.ts';
@@ -16,6 +17,15 @@ export { startHeartbeat } from './heartbeat.ts';
 /** How often a trainer should heartbeat, and after how long without one its run counts as dead. */
 export const HEARTBEAT_INTERVAL_MS = 5_000;
 export const STALE_RUN_MS = 30_000;
+
+/** STALE_RUN_MS, or BNSERVE_STALE_RUN_SECONDS when set (it must stay well above the heartbeat interval). */
+export function staleRunMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.BNSERVE_STALE_RUN_SECONDS;
+  if (raw === undefined || raw === '') return STALE_RUN_MS;
+  const seconds = Number(raw);
+  if (!(seconds > 0)) throw new RegistryError('invalid', `BNSERVE_STALE_RUN_SECONDS must be a positive number of seconds, got "${raw}"`);
+  return seconds * 1000;
+}
 
 export interface OpenRegistryOptions {
   /** Default: env DATABASE_URL, else SQLite file:./data/bnserve.db (relative to the working directory). */

@@ -48,23 +48,13 @@ export interface RegisterVersionInput {
   folded: boolean;
 }
 
-export interface ModelVersionRecord {
+export interface ModelVersionRecord extends Omit<RegisterVersionInput, 'artifact'> {
   id: number;
-  name: string;
   version: number;
-  runId: string | null;
   artifactSha256: string;
   artifactSize: number;
   /** Absolute path of the artifact inside the store. */
   artifactPath: string;
-  opset: number;
-  inputs: TensorSignature[];
-  outputs: TensorSignature[];
-  task: 'classification' | 'regression';
-  classLabels: string[];
-  featureNames: string[];
-  parityMaxAbsDiff: number;
-  folded: boolean;
   createdAt: Date;
   aliases: string[];
 }

@@ -1,9 +1,9 @@
 import { RegistryError, type RegisterVersionInput, type TensorSignature } from './types.ts';
 
 /** Same rule as the training config's `name`: safe in URLs, file names and shells. */
-const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Starts with a letter so that an alias can never be mistaken for a version number. */
-const ALIAS = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+export const ALIAS = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 
 function invalid(message: string): never {
   throw new RegistryError('invalid', message);

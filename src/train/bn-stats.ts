@@ -1,3 +1,5 @@
+import type { BnLayerCheck } from './bn-check.ts';
+
 /** Fraction of the initial moving value (0 or 1) still left after `steps` updates: momentum^steps. */
 export function bnResidual(momentum: number, steps: number): number {
   return Math.pow(momentum, steps);
@@ -14,28 +16,53 @@ export interface BnLayerState {
   momentum: number;
 }
 
+export interface BnGuardLimits {
+  maxResidual: number;
+  maxMeanGap: number;
+  maxVarianceRatio: number;
+}
+
 export interface BnGuard {
   steps: number;
   /** The largest momentum^steps over all BN layers. */
   residual: number;
+  /** Moving statistics against the statistics of what reaches each BN layer on the training split. */
+  layers: BnLayerCheck[];
   stale: boolean;
   message?: string;
 }
 
-/** Flags models whose moving statistics still mostly hold their 0/1 initial values. */
-export function bnGuard(layers: BnLayerState[], steps: number, threshold: number): BnGuard {
-  if (layers.length === 0) return { steps, residual: 0, stale: false };
-  const worst = layers.reduce((a, b) => (bnResidual(a.momentum, steps) >= bnResidual(b.momentum, steps) ? a : b));
-  const residual = bnResidual(worst.momentum, steps);
-  const stale = residual > threshold;
+/**
+ * Flags models whose moving statistics cannot be trusted at inference: too few update steps for
+ * the momentum (most of the initial 0/1 still in them), or statistics that do not match what the
+ * layer actually sees on the training data (never updated, not saved, or left behind).
+ */
+export function bnGuard(layers: BnLayerState[], steps: number, checks: BnLayerCheck[], limits: BnGuardLimits): BnGuard {
+  const problems: string[] = [];
+  let residual = 0;
+  for (const layer of layers) {
+    const r = bnResidual(layer.momentum, steps);
+    residual = Math.max(residual, r);
+    if (r > limits.maxResidual) {
+      problems.push(
+        `${layer.name}: after ${steps} update steps with momentum ${layer.momentum}, ${(r * 100).toFixed(1)}% of the ` +
+          `initial moving mean/variance (0/1) is still in the statistics (train longer, use smaller batches or a lower momentum)`,
+      );
+    }
+  }
+  for (const check of checks) {
+    if (check.meanGap > limits.maxMeanGap || check.varianceRatio > limits.maxVarianceRatio) {
+      problems.push(
+        `${check.name}: moving statistics do not match the training data it sees (mean off by ${check.meanGap.toFixed(2)} std, ` +
+          `variance off by a factor of ${check.varianceRatio.toFixed(2)})`,
+      );
+    }
+  }
   return {
     steps,
     residual,
-    stale,
-    message: stale
-      ? `BN layer ${worst.name}: after ${steps} update steps with momentum ${worst.momentum}, ` +
-        `${(residual * 100).toFixed(1)}% of the initial moving mean/variance (0/1) is still in the statistics; ` +
-        `train longer, use smaller batches or a lower momentum`
-      : undefined,
+    layers: checks,
+    stale: problems.length > 0,
+    message: problems.length > 0 ? `BatchNormalization statistics look stale: ${problems.join('; ')}` : undefined,
   };
 }

@@ -1,19 +1,10 @@
-import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { fsyncDirectory, writeFileDurably } from '../lib/durable-fs.ts';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
-export interface Preprocessing {
-  task: 'classification' | 'regression';
-  featureNames: string[];
-  /** Shape of one sample without the batch dimension: [F] or [H, W, C]. */
-  inputShape: number[];
-  /** Per feature (or per channel for images), from the training split only. */
-  mean: number[];
-  /** Population std; a constant feature is stored as 1. */
-  std: number[];
-  classLabels: string[];
-  targetName?: string;
-}
+export type { Preprocessing } from './preprocessing.ts';
+import type { Preprocessing } from './preprocessing.ts';
 
 export interface CheckpointParts {
   model: tf.LayersModel;
@@ -57,16 +48,6 @@ export async function serializeModel(model: tf.LayersModel): Promise<{ modelJson
   return { modelJson, weights: joinWeightData(artifacts.weightData) };
 }
 
-async function writeDurably(file: string, data: string | Uint8Array): Promise<void> {
-  const handle = await open(file, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * Writes the checkpoint into a sibling temp folder, then renames it into place, so a reader
  * sees either the whole checkpoint or none (an older one at `dir` is replaced).
@@ -77,13 +58,14 @@ export async function saveCheckpoint(dir: string, parts: CheckpointParts): Promi
   await mkdir(temp, { recursive: true });
   try {
     const { modelJson, weights } = await serializeModel(parts.model);
-    await writeDurably(path.join(temp, 'model.json'), JSON.stringify(modelJson));
-    await writeDurably(path.join(temp, 'weights.bin'), weights);
-    await writeDurably(path.join(temp, 'preprocessing.json'), JSON.stringify(parts.preprocessing, null, 2));
-    await writeDurably(path.join(temp, 'config.json'), JSON.stringify(parts.config, null, 2));
-    await writeDurably(path.join(temp, 'metrics.json'), JSON.stringify(parts.metrics, null, 2));
+    await writeFileDurably(path.join(temp, 'model.json'), JSON.stringify(modelJson));
+    await writeFileDurably(path.join(temp, 'weights.bin'), weights);
+    await writeFileDurably(path.join(temp, 'preprocessing.json'), JSON.stringify(parts.preprocessing, null, 2));
+    await writeFileDurably(path.join(temp, 'config.json'), JSON.stringify(parts.config, null, 2));
+    await writeFileDurably(path.join(temp, 'metrics.json'), JSON.stringify(parts.metrics, null, 2));
     await rm(target, { recursive: true, force: true });
     await rename(temp, target);
+    await fsyncDirectory(path.dirname(target));
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
     throw error;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { MODEL_NAME } from '../registry/validation.ts';
 
 export const activationSchema = z.enum(['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'softplus', 'softmax']);
 export type Activation = z.infer<typeof activationSchema>;
@@ -149,7 +150,7 @@ export const trainConfigSchema = z
   .object({
     name: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-" (at most 64)')
+      .regex(MODEL_NAME, 'letters, digits, ".", "_" and "-" (at most 64)')
       .default('model'),
     task: z.enum(['classification', 'regression']).default('classification'),
     data: dataSourceSchema,
@@ -163,8 +164,18 @@ export const trainConfigSchema = z
     earlyStopping: earlyStoppingSchema.optional(),
     seed: z.number().int().default(1),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
-    /** Warn (and flag the export) when momentum^steps of any BN layer is above this. */
-    bnStaleThreshold: z.number().gt(0).lt(1).default(0.05),
+    /** When the BatchNormalization moving statistics are flagged as stale (warned, and recorded with the export). */
+    bnGuard: z
+      .object({
+        /** momentum^steps of any BN layer above this: too much of the initial 0/1 left. */
+        maxResidual: z.number().gt(0).lt(1).default(0.05),
+        /** |moving mean − data mean| in data standard deviations, on the training split. */
+        maxMeanGap: z.number().positive().default(1),
+        /** max(moving var / data var, data var / moving var) on the training split. */
+        maxVarianceRatio: z.number().gt(1).default(2.5),
+      })
+      .strict()
+      .default({ maxResidual: 0.05, maxMeanGap: 1, maxVarianceRatio: 2.5 }),
   })
   .strict();
 export type TrainConfig = z.infer<typeof trainConfigSchema>;

@@ -26,14 +26,17 @@ function parseNumber(cell: string, line: number, column: string, file: string): 
 
 /** Parses CSV text with a header row into a Dataset; `file` is only used in messages. */
 export function datasetFromCsv(text: string, options: CsvOptions, file = 'CSV'): Dataset {
-  let rows: string[][];
+  let parsed: { record: string[]; info: { lines: number } }[];
   try {
-    rows = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: false });
+    parsed = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: false, info: true }) as unknown as typeof parsed;
   } catch (error) {
     throw new DataError(`${file}: ${(error as Error).message}`);
   }
-  if (rows.length === 0) throw new DataError(`${file}: the file is empty (a header row and data rows are required)`);
-  const [header, ...body] = rows;
+  if (parsed.length === 0) throw new DataError(`${file}: the file is empty (a header row and data rows are required)`);
+  const header = parsed[0].record;
+  const body = parsed.slice(1).map((p) => p.record);
+  // The file's own line numbers, which stay right when blank lines are skipped.
+  const lineOf = (r: number) => parsed[r + 1].info.lines;
   if (body.length === 0) throw new DataError(`${file}: no data rows after the header`);
 
   const labelIndex = header.indexOf(options.labelColumn);
@@ -53,7 +56,7 @@ export function datasetFromCsv(text: string, options: CsvOptions, file = 'CSV'):
   const y = new Float32Array(body.length);
   const rawLabels: string[] = [];
   body.forEach((row, r) => {
-    const line = r + 2; // 1-based, after the header
+    const line = lineOf(r);
     featureIndices.forEach((col, f) => {
       x[r * featureIndices.length + f] = parseNumber(row[col], line, header[col], file);
     });

@@ -9,6 +9,7 @@ import type { Standardization } from './standardize.ts';
 import { buildModel, hasConv, layerName } from './model.ts';
 import { initBackend } from './backend.ts';
 import { bnGuard } from './bn-stats.ts';
+import { checkBnStatistics } from './bn-check.ts';
 import type { BnGuard } from './bn-stats.ts';
 import {
   accuracy,
@@ -30,8 +31,14 @@ export interface EpochMetrics {
   /** loss − regularizationLoss. */
   dataLoss: number;
   learningRate: number;
+  /** fit's own metric over the epoch's batches (training mode): accuracy | mae. */
+  train: Record<string, number>;
   /** Validation metrics in inference mode (moving statistics): valLoss, valAccuracy | valMae, valRmse. */
   validation: Record<string, number>;
+  /** Test metrics in inference mode, for the record only (never used to choose anything). */
+  test: Record<string, number>;
+  /** BN update steps (training batches) so far. */
+  bnSteps: number;
   seconds: number;
 }
 
@@ -118,6 +125,12 @@ function regularizationLoss(model: tf.LayersModel, layers: LayerSpec[]): number 
   return total;
 }
 
+function trainingMetric(history: Record<string, (number | tf.Tensor)[]>, classification: boolean): Record<string, number> {
+  // tfjs names the accuracy metric 'acc' in history.
+  const values = classification ? (history.acc ?? history.accuracy) : history.mae;
+  return values ? { [classification ? 'accuracy' : 'mae']: Number(values[0]) } : {};
+}
+
 function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [prefix + k[0].toUpperCase() + k.slice(1), v]));
 }
@@ -159,10 +172,15 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
     seed: config.seed,
   });
   const optimizer = createOptimizer(config.optimizer);
-  model.compile({ optimizer, loss: config.task === 'classification' ? 'categoricalCrossentropy' : 'meanSquaredError' });
+  const classification = config.task === 'classification';
+  model.compile({
+    optimizer,
+    loss: classification ? 'categoricalCrossentropy' : 'meanSquaredError',
+    metrics: [classification ? 'accuracy' : 'mae'],
+  });
 
   const rng = createRng(config.seed);
-  const batchesPerEpoch = Math.ceil(trainSize / config.batchSize);
+  let steps = 0;
   const epochs: EpochMetrics[] = [];
   const monitor = config.earlyStopping?.monitor ?? 'valLoss';
   let best = { epoch: -1, value: monitor === 'valLoss' ? Infinity : -Infinity, weights: null as tf.Tensor[] | null };
@@ -175,7 +193,13 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
     const order = permutation(trainSize, rng);
     const shuffled = subset(train, order);
     const { x, y } = toTensors(shuffled, config.task, classes);
-    const history = await model.fit(x, y, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0 });
+    const history = await model.fit(x, y, {
+      epochs: 1,
+      batchSize: config.batchSize,
+      shuffle: false,
+      verbose: 0,
+      callbacks: { onBatchEnd: async () => void steps++ },
+    });
     tf.dispose([x, y]);
     trainedSeconds += (performance.now() - started) / 1000;
 
@@ -187,7 +211,10 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
       regularizationLoss: reg,
       dataLoss: loss - reg,
       learningRate,
+      train: trainingMetric(history.history, classification),
       validation: prefixed('val', evaluate(model, validation, config.task, classes)),
+      test: prefixed('test', evaluate(model, test, config.task, classes)),
+      bnSteps: steps,
       seconds: (performance.now() - started) / 1000,
     };
     epochs.push(metrics);
@@ -211,7 +238,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
     tf.dispose(best.weights);
     bestEpoch = best.epoch;
   }
-  const bnSteps = bestEpoch * batchesPerEpoch;
+  const bnSteps = epochs[bestEpoch - 1]?.bnSteps ?? 0;
   const bnLayers = config.layers.flatMap((spec, index) =>
     spec.type === 'batchNormalization' ? [{ name: layerName(spec, index), momentum: spec.momentum }] : [],
   );
@@ -223,7 +250,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
     bestEpoch,
     test: evaluate(model, test, config.task, classes),
     bnSteps,
-    bnGuard: bnGuard(bnLayers, bnSteps, config.bnStaleThreshold),
+    bnGuard: bnGuard(bnLayers, bnSteps, checkBnStatistics(model, train.x, train.inputShape), config.bnGuard),
     samplesPerSecond: trainedSeconds > 0 ? (trainSize * epochs.length) / trainedSeconds : 0,
     trainSize,
     testInputs: splits.test.x,

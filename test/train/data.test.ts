@@ -37,6 +37,8 @@ test('CSV errors name the row and the column', () => {
     (e: unknown) => e instanceof DataError && /f\.csv: row 3, column "b": "oops" is not a finite number/.test(e.message),
   );
   assert.throws(() => datasetFromCsv('a,b,label\n1,,x\n3,4,y\n', options, 'f.csv'), /row 2, column "b": "" is not a finite number/);
+  // Line numbers are the file's, blank lines included.
+  assert.throws(() => datasetFromCsv('a,b,label\n\n1,2,x\n\n\n3,z,y\n', options, 'f.csv'), /row 6, column "b": "z"/);
   assert.throws(() => datasetFromCsv('a,b,label\n1,2,x\n3,4\n', options, 'f.csv'), /f\.csv: .*(column|record)/i);
   assert.throws(() => datasetFromCsv('a,b,label\n1,2,x\n3,4,x\n', options, 'f.csv'), /at least 2 classes/);
 });

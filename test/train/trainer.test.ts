@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { loadTrainConfig, parseTrainConfig } from '../../src/train/config.ts';
 import { train, predictFlat } from '../../src/train/trainer.ts';
@@ -12,7 +13,20 @@ test('the Iris example reaches at least 0.93 test accuracy with fresh moving sta
     assert.ok(result.test.accuracy >= 0.93, `test accuracy ${result.test.accuracy}`);
     assert.equal(result.bnGuard.stale, false);
     assert.equal(result.bnSteps, result.bestEpoch * Math.ceil(result.trainSize / config.batchSize));
-    assert.ok(result.epochs.every((e) => e.regularizationLoss > 0 && Math.abs(e.loss - e.dataLoss - e.regularizationLoss) < 1e-9));
+    const last = result.epochs.at(-1)!;
+    assert.deepEqual(Object.keys(last.train), ['accuracy']);
+    assert.deepEqual(Object.keys(last.validation).sort(), ['valAccuracy', 'valLoss']);
+    assert.deepEqual(Object.keys(last.test).sort(), ['testAccuracy', 'testLoss']);
+    assert.equal(last.test.testAccuracy, result.test.accuracy);
+
+    // The reported regularisation term equals tfjs's own regulariser on the final kernels.
+    const l2 = 0.0001;
+    const expected = tf.tidy(() =>
+      ['dense_0', 'dense_3']
+        .map((name) => tf.regularizers.l1l2({ l1: 0, l2 }).apply(result.model.getLayer(name).getWeights()[0]).dataSync()[0])
+        .reduce((a, b) => a + b, 0),
+    );
+    assert.ok(Math.abs(last.regularizationLoss - expected) < 1e-7, `${last.regularizationLoss} vs ${expected}`);
   } finally {
     result.model.dispose();
   }

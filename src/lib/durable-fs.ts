@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Flushes a directory entry (a rename or a new file) to disk. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes and fsyncs a file in place (for files inside a folder that is itself renamed into place). */
+export async function writeFileDurably(file: string, data: string | Uint8Array, flags = 'w'): Promise<void> {
+  const handle = await open(file, flags, 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Readers see the old file or the whole new one, never a part: the bytes go to a uniquely named
+ * temp file beside the target, are fsynced, renamed over it, and the rename itself is fsynced.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFileDurably(temp, data, 'wx');
+    await rename(temp, file);
+    await fsyncDirectory(path.dirname(file));
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
