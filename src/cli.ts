@@ -18,9 +18,11 @@ function print(json: boolean, value: unknown, text: string): void {
 }
 
 async function withRegistry<T>(fn: (registry: import('./registry/types.ts').Registry) => Promise<T>): Promise<T> {
-  const { openRegistry } = await import('./registry/index.ts');
+  const { openRegistry, staleRunMs } = await import('./registry/index.ts');
   const registry = await openRegistry();
   try {
+    // Every command that opens the registry settles runs whose trainer died (no heartbeat).
+    await registry.failStaleRuns(staleRunMs());
     return await fn(registry);
   } finally {
     await registry.close();
@@ -68,6 +70,20 @@ program
       ...result.warnings.map((w) => `warning: ${w}`),
     ].join('\n');
     print(options.json, result, text);
+  });
+
+program
+  .command('report')
+  .description('plot cost per epoch and, for tabular classifiers, decision regions, as an SVG')
+  .requiredOption('--checkpoint <dir>', 'checkpoint folder written by `bnserve train`')
+  .requiredOption('--out <file>', 'SVG file to write')
+  .option('--features <a,b>', 'two features for the decision regions (default: the two the first Dense layer weighs most)')
+  .option('--resolution <n>', 'grid points per axis', integer, 120)
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (options) => {
+    const { runReportCommand } = await import('./commands/report.ts');
+    const result = await runReportCommand(options);
+    print(options.json, result, `wrote ${result.out} (${result.panels} panel(s), ${result.epochs} epochs)`);
   });
 
 program

@@ -1,4 +1,5 @@
-import { open, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../lib/durable-fs.ts';
 import path from 'node:path';
 
 export interface ExportCommandOptions {
@@ -7,24 +8,6 @@ export interface ExportCommandOptions {
   fold: boolean;
   opset: number;
   tolerance?: number;
-}
-
-/** Writes the file next to its final path, fsyncs it and renames it into place. */
-export async function writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
 }
 
 export async function runExportCommand(options: ExportCommandOptions) {
@@ -36,6 +19,7 @@ export async function runExportCommand(options: ExportCommandOptions) {
     parityTolerance: options.tolerance,
   });
   const out = path.resolve(options.out);
+  await mkdir(path.dirname(out), { recursive: true });
   await writeFileAtomic(out, result.onnx);
   return {
     out,

@@ -1,5 +1,5 @@
 import type { Registry } from '../registry/types.ts';
-import { STALE_RUN_MS } from '../registry/index.ts';
+import { staleRunMs } from '../registry/index.ts';
 
 export interface ServeCommandOptions {
   host: string;
@@ -20,7 +20,7 @@ export function curlExamples(url: string, model: string, featureNames: string[],
 /** Serves until SIGTERM/SIGINT, then stops accepting, drains in-flight requests and exits 0. */
 export async function serveRegistry(registry: Registry, options: ServeCommandOptions, banner?: (url: string) => Promise<string>) {
   const { startServer } = await import('../serve/index.ts');
-  await registry.failStaleRuns(STALE_RUN_MS);
+  await registry.failStaleRuns(staleRunMs());
   const server = await startServer({ registry, host: options.host, port: options.port });
   if (banner) process.stdout.write(`${await banner(server.url)}\n`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -25,6 +25,31 @@ export interface TrainCommandOptions {
   quiet?: boolean;
 }
 
+export class TrainingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingError';
+  }
+}
+
+/** A diverged run (NaN/Infinity loss or test metrics) is a failure: nothing is saved or registered. */
+export function assertConverged(result: Pick<TrainResult, 'epochs' | 'test'>): void {
+  const bad = result.epochs.find((e) => !Number.isFinite(e.loss));
+  if (bad) {
+    throw new TrainingError(
+      `training diverged: the loss became ${bad.loss} at epoch ${bad.epoch} (learning rate ${bad.learningRate}); ` +
+        'lower the learning rate or standardise the inputs. Nothing was saved or registered',
+    );
+  }
+  const metric = Object.entries(result.test).find(([, v]) => !Number.isFinite(v));
+  if (metric) {
+    throw new TrainingError(
+      `training diverged: the trained model gives test ${metric[0]} = ${metric[1]} (its weights overflowed); ` +
+        'lower the learning rate or standardise the inputs. Nothing was saved or registered',
+    );
+  }
+}
+
 export interface TrainCommandResult {
   runId: string;
   name: string;
@@ -102,14 +127,22 @@ export async function runPreparedTraining(
             loss: m.loss,
             dataLoss: m.dataLoss,
             regularizationLoss: m.regularizationLoss,
-            metrics: { learningRate: m.learningRate, seconds: m.seconds, ...m.validation },
+            metrics: {
+              learningRate: m.learningRate,
+              seconds: m.seconds,
+              bnSteps: m.bnSteps,
+              ...Object.fromEntries(Object.entries(m.train).map(([k, v]) => [`train${k[0].toUpperCase()}${k.slice(1)}`, v])),
+              ...m.validation,
+              ...m.test,
+            },
           });
         },
       },
       dataset,
     );
     progress?.stop();
-    const warnings = result.bnGuard.stale && result.bnGuard.message ? [result.bnGuard.message] : [];
+    assertConverged(result);
+    const guardWarnings = result.bnGuard.stale && result.bnGuard.message ? [result.bnGuard.message] : [];
     await saveCheckpoint(checkpoint, {
       model: result.model,
       preprocessing: result.preprocessing,
@@ -136,10 +169,11 @@ export async function runPreparedTraining(
       bnSteps: result.bnSteps,
       bnGuard: result.bnGuard,
       samplesPerSecond: result.samplesPerSecond,
-      warnings,
+      warnings: guardWarnings,
     };
     if (options.export) {
-      const version = await exportAndRegister(checkpoint, run.id, config.name, result.testInputs, registry, warnings);
+      const { version, warnings } = await exportAndRegister(checkpoint, run.id, config.name, result.testInputs, registry);
+      summary.warnings = warnings; // the exporter repeats the guard's finding in its own words
       summary.model = {
         name: version.name,
         version: version.version,
@@ -166,12 +200,10 @@ async function exportAndRegister(
   name: string,
   parityRows: Float32Array,
   registry: Registry,
-  warnings: string[],
-): Promise<ModelVersionRecord> {
+): Promise<{ version: ModelVersionRecord; warnings: string[] }> {
   const { exportCheckpoint } = await import('../export/index.ts');
   const exported = await exportCheckpoint({ checkpointDir, runId, parityRows });
-  warnings.push(...exported.warnings.filter((w) => !warnings.includes(w)));
-  return registry.registerVersion({
+  const version = await registry.registerVersion({
     name,
     runId,
     artifact: exported.onnx,
@@ -184,4 +216,5 @@ async function exportAndRegister(
     parityMaxAbsDiff: exported.parityMaxAbsDiff,
     folded: exported.folded,
   });
+  return { version, warnings: exported.warnings };
 }
