@@ -44,12 +44,15 @@ FROM build AS trainer-deps
 RUN npm pkg delete devDependencies \
  && npm prune --omit=dev --ignore-scripts
 
+# The server needs neither tfjs nor the plotting libraries (`bnserve report` runs in the trainer image).
 # tsx needs esbuild's platform binary, an *optional* dependency: never prune with --omit=optional.
 FROM build AS server-deps
 RUN npm pkg delete devDependencies \
       dependencies.@tensorflow/tfjs \
       dependencies.@tensorflow/tfjs-backend-wasm \
       optionalDependencies.@tensorflow/tfjs-node \
+      dependencies.vega \
+      dependencies.vega-lite \
  && npm prune --omit=dev --ignore-scripts \
  && rm -rf node_modules/@tensorflow \
  && node -e "require.resolve('tsx'); require('esbuild').transformSync('let x: number = 1', { loader: 'ts' })"
