@@ -66,12 +66,41 @@ export async function benchServeLoad(): Promise<void> {
     try {
       const scenarios = [
         ...connectionCounts.map((c) => ({ name: `:predict  c=${c}`, path: '/v1/models/iris:predict', body: predictBody, connections: c })),
-        ...(batching ? [{ name: `v2 infer  c=${Math.max(...connectionCounts)}`, path: '/v2/models/iris/infer', body: inferBody, connections: Math.max(...connectionCounts) }] : []),
+        ...(batching
+          ? [
+              {
+                name: `v2 infer  c=${Math.max(...connectionCounts)}`,
+                path: '/v2/models/iris/infer',
+                body: inferBody,
+                connections: Math.max(...connectionCounts),
+              },
+            ]
+          : []),
       ];
       for (const s of scenarios) {
-        await autocannon({ url: url + s.path, method: 'POST', headers: { 'content-type': 'application/json' }, body: s.body, connections: s.connections, duration: 1 }); // warm-up
-        const r = await autocannon({ url: url + s.path, method: 'POST', headers: { 'content-type': 'application/json' }, body: s.body, connections: s.connections, duration });
-        rows.push({ scenario: `${s.name}  batching ${batching ? 'on ' : 'off'}`, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts });
+        await autocannon({
+          url: url + s.path,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: s.body,
+          connections: s.connections,
+          duration: 1,
+        }); // warm-up
+        const r = await autocannon({
+          url: url + s.path,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: s.body,
+          connections: s.connections,
+          duration,
+        });
+        rows.push({
+          scenario: `${s.name}  batching ${batching ? 'on ' : 'off'}`,
+          rps: r.requests.average,
+          p50: r.latency.p50,
+          p99: r.latency.p99,
+          bad: r.non2xx + r.errors + r.timeouts,
+        });
       }
     } finally {
       await stopChild(child);
@@ -81,7 +110,9 @@ export async function benchServeLoad(): Promise<void> {
   console.log(`serve-load: 1-row requests, ${duration} s each, Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs`);
   console.log('scenario                              req/s    p50 ms   p99 ms   failed');
   for (const r of rows) {
-    console.log(`${r.scenario.padEnd(36)} ${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.bad).padStart(8)}`);
+    console.log(
+      `${r.scenario.padEnd(36)} ${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.bad).padStart(8)}`,
+    );
   }
   const maxC = Math.max(...connectionCounts);
   const on = rows.find((r) => r.scenario.includes(`c=${maxC}`) && r.scenario.startsWith(':predict') && r.scenario.endsWith('on '))?.rps;

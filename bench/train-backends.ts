@@ -54,6 +54,8 @@ export async function benchTrainBackends(): Promise<void> {
   const cpu = results.find((r) => r.backend === 'cpu');
   for (const r of results) {
     const ratio = cpu ? `  (${(r.trainRate / cpu.trainRate).toFixed(2)}× cpu training)` : '';
-    console.log(`${r.backend.padEnd(10)} train ${Math.round(r.trainRate)} samples/s  predict ${Math.round(r.predictRate)} samples/s${ratio}`);
+    console.log(
+      `${r.backend.padEnd(10)} train ${Math.round(r.trainRate)} samples/s  predict ${Math.round(r.predictRate)} samples/s${ratio}`,
+    );
   }
 }

@@ -10,8 +10,8 @@ const BANNER =
   '// edit prisma/schema.prisma, then run `node scripts/prisma-generate.mjs`.\n';
 
 function replaceExactlyOnce(source, pattern, replacement, what) {
-  const matches = source.match(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : pattern.flags + 'g'));
-  if (!matches || matches.length !== 1) {
+  const matches = source.match(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`));
+  if (matches?.length !== 1) {
     throw new Error(`prisma/schema.prisma: expected exactly one ${what}, found ${matches ? matches.length : 0}`);
   }
   return source.replace(pattern, replacement);

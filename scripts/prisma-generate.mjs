@@ -108,8 +108,10 @@ async function main() {
       console.warn('[prisma-generate] prisma CLI not installed (dev dependency); keeping the existing clients.');
       return;
     }
-    fail('the prisma CLI (devDependency "prisma") is not installed, so the client cannot be generated. ' +
-      'Install with dev dependencies (`npm ci`), generate, and only then prune (`npm prune --omit=dev`).');
+    fail(
+      'the prisma CLI (devDependency "prisma") is not installed, so the client cannot be generated. ' +
+        'Install with dev dependencies (`npm ci`), generate, and only then prune (`npm prune --omit=dev`).',
+    );
   }
 
   const pending = targets

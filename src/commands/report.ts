@@ -24,7 +24,7 @@ export interface ReportCommandOptions {
 }
 
 /** Indices of the two features whose rows of the first Dense kernel have the largest L2 norm. */
-export function mostWeightedFeatures(model: tf.LayersModel, featureCount: number): [number, number] {
+export function mostWeightedFeatures(model: tf.LayersModel): [number, number] {
   const dense = model.layers.find((layer) => layer.getClassName() === 'Dense');
   if (!dense) return [0, 1];
   const kernel = dense.getWeights()[0].arraySync() as number[][];
@@ -34,7 +34,7 @@ export function mostWeightedFeatures(model: tf.LayersModel, featureCount: number
 }
 
 function chosenFeatures(option: string | undefined, preprocessing: Preprocessing, model: tf.LayersModel): [number, number] {
-  if (!option) return mostWeightedFeatures(model, preprocessing.featureNames.length);
+  if (!option) return mostWeightedFeatures(model);
   const names = option.split(',').map((n) => n.trim());
   const indices = names.map((name) => preprocessing.featureNames.indexOf(name));
   if (names.length !== 2 || indices.some((i) => i < 0) || indices[0] === indices[1]) {
@@ -62,12 +62,24 @@ async function decisionPanel(dir: string, preprocessing: Preprocessing, options:
     for (let k = 0; k < n * n; k++) {
       const x = grid[k * f + xi];
       const y = grid[k * f + yi];
-      cells.push({ x: x - dx, x2: x + dx, y: y - dy, y2: y + dy, label: preprocessing.classLabels[argmax(probabilities, k * classes, classes)] });
+      cells.push({
+        x: x - dx,
+        x2: x + dx,
+        y: y - dy,
+        y2: y + dy,
+        label: preprocessing.classLabels[argmax(probabilities, k * classes, classes)],
+      });
     }
     const points = Array.from(data.y, (label, i) => ({ x: data.x[i * f + xi], y: data.x[i * f + yi], label: data.classLabels[label] }));
     const others = preprocessing.featureNames.filter((_, i) => i !== xi && i !== yi);
     const title = others.length > 0 ? `decision regions (${others.join(', ')} at training mean)` : 'decision regions';
-    return decisionRegionChart(cells, points, { x: preprocessing.featureNames[xi], y: preprocessing.featureNames[yi] }, preprocessing.classLabels, title);
+    return decisionRegionChart(
+      cells,
+      points,
+      { x: preprocessing.featureNames[xi], y: preprocessing.featureNames[yi] },
+      preprocessing.classLabels,
+      title,
+    );
   } finally {
     model.dispose();
   }

@@ -70,7 +70,7 @@ export function applyOverrides(config: TrainConfig, options: Pick<TrainCommandOp
   const result = { ...config };
   if (options.data) {
     if (config.data.kind !== 'csv') {
-      throw new ConfigError('--data replaces the CSV path of a config whose data.kind is "csv"; this config uses ' + config.data.kind);
+      throw new ConfigError(`--data replaces the CSV path of a config whose data.kind is "csv"; this config uses ${config.data.kind}`);
     }
     result.data = { ...config.data, path: path.resolve(options.data) };
   }

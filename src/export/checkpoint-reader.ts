@@ -5,29 +5,70 @@ import path from 'node:path';
 import { ExportError } from './errors.ts';
 
 export type Activation =
-  | 'linear' | 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'elu' | 'softplus' | 'softmax'
-  | 'selu' | 'softsign' | 'hardSigmoid' | 'swish';
+  | 'linear'
+  | 'relu'
+  | 'relu6'
+  | 'sigmoid'
+  | 'tanh'
+  | 'elu'
+  | 'softplus'
+  | 'softmax'
+  | 'selu'
+  | 'softsign'
+  | 'hardSigmoid'
+  | 'swish';
 
 const ACTIVATIONS: Record<string, Activation> = {
-  linear: 'linear', relu: 'relu', relu6: 'relu6', sigmoid: 'sigmoid', tanh: 'tanh', elu: 'elu',
-  softplus: 'softplus', softmax: 'softmax', selu: 'selu', softsign: 'softsign',
-  hardSigmoid: 'hardSigmoid', hard_sigmoid: 'hardSigmoid', swish: 'swish',
+  linear: 'linear',
+  relu: 'relu',
+  relu6: 'relu6',
+  sigmoid: 'sigmoid',
+  tanh: 'tanh',
+  elu: 'elu',
+  softplus: 'softplus',
+  softmax: 'softmax',
+  selu: 'selu',
+  softsign: 'softsign',
+  hardSigmoid: 'hardSigmoid',
+  hard_sigmoid: 'hardSigmoid',
+  swish: 'swish',
 };
 
 export type Padding = 'same' | 'valid';
 
 export type CheckpointLayer =
-  | { kind: 'dense'; name: string; units: number; activation: Activation; kernel: Float64Array; kernelShape: number[]; bias: Float64Array | null }
   | {
-      kind: 'conv2d'; name: string; filters: number; kernelSize: [number, number]; strides: [number, number];
-      dilations: [number, number]; padding: Padding; activation: Activation;
-      kernel: Float64Array; kernelShape: number[]; bias: Float64Array | null;
+      kind: 'dense';
+      name: string;
+      units: number;
+      activation: Activation;
+      kernel: Float64Array;
+      kernelShape: number[];
+      bias: Float64Array | null;
     }
   | {
-      kind: 'batchNormalization'; name: string; epsilon: number;
+      kind: 'conv2d';
+      name: string;
+      filters: number;
+      kernelSize: [number, number];
+      strides: [number, number];
+      dilations: [number, number];
+      padding: Padding;
+      activation: Activation;
+      kernel: Float64Array;
+      kernelShape: number[];
+      bias: Float64Array | null;
+    }
+  | {
+      kind: 'batchNormalization';
+      name: string;
+      epsilon: number;
       /** -1, or the positive index of the last axis (batch included); checked against the input rank later. */
       axis: number;
-      gamma: Float64Array; beta: Float64Array; movingMean: Float64Array; movingVariance: Float64Array;
+      gamma: Float64Array;
+      beta: Float64Array;
+      movingMean: Float64Array;
+      movingVariance: Float64Array;
     }
   | { kind: 'pool'; name: string; type: 'max' | 'avg'; poolSize: [number, number]; strides: [number, number]; padding: Padding }
   | { kind: 'flatten'; name: string }
@@ -196,7 +237,8 @@ async function readWeights(dir: string, groups: WeightGroup[]): Promise<WeightTa
       }
       const count = spec.shape.reduce((a, b) => a * b, 1);
       const end = offset + count * 4;
-      if (end > data.length) throw new ExportError(`weights file too short: ${spec.name} needs bytes ${offset}..${end}, have ${data.length}`);
+      if (end > data.length)
+        throw new ExportError(`weights file too short: ${spec.name} needs bytes ${offset}..${end}, have ${data.length}`);
       const values = new Float64Array(count);
       for (let i = 0; i < count; i++) values[i] = data.readFloatLE(offset + i * 4);
       if (table.has(spec.name)) throw new ExportError(`duplicate weight name ${spec.name} in the manifest`);
@@ -242,7 +284,8 @@ function parseLayer(layer: LayerJson, weights: WeightTable): CheckpointLayer {
     case 'Dense': {
       const units = positiveInt(c.units, 'units', fail);
       const kernelShape = weightShape(weights, name, 'kernel');
-      if (kernelShape.length !== 2 || kernelShape[1] !== units) fail(`kernel shape [${kernelShape.join(', ')}] does not match ${units} units`);
+      if (kernelShape.length !== 2 || kernelShape[1] !== units)
+        fail(`kernel shape [${kernelShape.join(', ')}] does not match ${units} units`);
       const kernel = takeWeight(weights, name, 'kernel', null);
       const bias = c.use_bias === false ? null : takeWeight(weights, name, 'bias', [units]);
       return { kind: 'dense', name, units, activation: activation(c.activation, fail), kernel, kernelShape, bias };
@@ -257,9 +300,17 @@ function parseLayer(layer: LayerJson, weights: WeightTable): CheckpointLayer {
       const kernel = takeWeight(weights, name, 'kernel', null);
       const bias = c.use_bias === false ? null : takeWeight(weights, name, 'bias', [filters]);
       return {
-        kind: 'conv2d', name, filters, kernelSize, strides: pair(c.strides ?? 1, 'strides', fail),
-        dilations: pair(c.dilation_rate ?? 1, 'dilation_rate', fail), padding: padding(c.padding, fail),
-        activation: activation(c.activation, fail), kernel, kernelShape, bias,
+        kind: 'conv2d',
+        name,
+        filters,
+        kernelSize,
+        strides: pair(c.strides ?? 1, 'strides', fail),
+        dilations: pair(c.dilation_rate ?? 1, 'dilation_rate', fail),
+        padding: padding(c.padding, fail),
+        activation: activation(c.activation, fail),
+        kernel,
+        kernelShape,
+        bias,
       };
     }
     case 'BatchNormalization': {
@@ -281,8 +332,12 @@ function parseLayer(layer: LayerJson, weights: WeightTable): CheckpointLayer {
     case 'AvgPool2D': {
       const poolSize = pair(c.pool_size ?? 2, 'pool_size', fail);
       return {
-        kind: 'pool', name, type: layer.class_name.startsWith('Max') ? 'max' : 'avg', poolSize,
-        strides: c.strides == null ? poolSize : pair(c.strides, 'strides', fail), padding: padding(c.padding ?? 'valid', fail),
+        kind: 'pool',
+        name,
+        type: layer.class_name.startsWith('Max') ? 'max' : 'avg',
+        poolSize,
+        strides: c.strides == null ? poolSize : pair(c.strides, 'strides', fail),
+        padding: padding(c.padding ?? 'valid', fail),
       };
     }
     case 'Flatten':

@@ -79,7 +79,13 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
       feature_names: JSON.stringify(preprocessing.featureNames),
       folded: String(fold),
       ...(checkpoint.bnGuard
-        ? { bn_guard: JSON.stringify({ stale: checkpoint.bnGuard.stale, residual: checkpoint.bnGuard.residual, steps: checkpoint.bnGuard.steps }) }
+        ? {
+            bn_guard: JSON.stringify({
+              stale: checkpoint.bnGuard.stale,
+              residual: checkpoint.bnGuard.residual,
+              steps: checkpoint.bnGuard.steps,
+            }),
+          }
         : {}),
     },
   });

@@ -8,8 +8,16 @@ export type Op =
   | { kind: 'standardize'; name: string; mean: Float64Array; std: Float64Array }
   | { kind: 'dense'; name: string; kernel: Float64Array; bias: Float64Array | null; inUnits: number; units: number }
   | {
-      kind: 'conv'; name: string; kernel: Float64Array; bias: Float64Array | null; kernelSize: [number, number];
-      inChannels: number; filters: number; strides: [number, number]; dilations: [number, number]; padding: Padding;
+      kind: 'conv';
+      name: string;
+      kernel: Float64Array;
+      bias: Float64Array | null;
+      kernelSize: [number, number];
+      inChannels: number;
+      filters: number;
+      strides: [number, number];
+      dilations: [number, number];
+      padding: Padding;
     }
   | { kind: 'batchNorm'; name: string; bn: BnParams }
   | { kind: 'scaleShift'; name: string; scale: Float64Array; shift: Float64Array }
@@ -52,7 +60,13 @@ export function outputShape(op: Op, input: number[]): number[] {
 }
 
 /** tfjs/TensorFlow output size: 'same' → ceil(in/stride); 'valid' → ceil((in − window + 1)/stride). */
-function spatialOutput(input: number[], window: [number, number], strides: [number, number], padding: Padding, fail: (why: string) => never): [number, number] {
+function spatialOutput(
+  input: number[],
+  window: [number, number],
+  strides: [number, number],
+  padding: Padding,
+  fail: (why: string) => never,
+): [number, number] {
   const out = [0, 1].map((i) =>
     padding === 'same' ? Math.ceil(input[i] / strides[i]) : Math.ceil((input[i] - window[i] + 1) / strides[i]),
   ) as [number, number];
@@ -66,7 +80,14 @@ export function opsFromCheckpoint(checkpoint: Checkpoint): Op[] {
   const identity = preprocessing.mean.every((m) => m === 0) && preprocessing.std.every((s) => s === 1);
   const ops: Op[] = identity
     ? []
-    : [{ kind: 'standardize', name: 'standardize', mean: Float64Array.from(preprocessing.mean), std: Float64Array.from(preprocessing.std) }];
+    : [
+        {
+          kind: 'standardize',
+          name: 'standardize',
+          mean: Float64Array.from(preprocessing.mean),
+          std: Float64Array.from(preprocessing.std),
+        },
+      ];
   let shape = ops.length > 0 ? outputShape(ops[0], checkpoint.inputShape) : checkpoint.inputShape;
   for (const layer of checkpoint.layers) {
     for (const op of layerOps(layer, shape)) {
@@ -79,9 +100,7 @@ export function opsFromCheckpoint(checkpoint: Checkpoint): Op[] {
   }
   const expected = preprocessing.task === 'classification' ? preprocessing.classLabels.length : 1;
   if (shape[0] !== expected) {
-    throw new ExportError(
-      `the model has ${shape[0]} outputs but preprocessing.json expects ${expected} (${preprocessing.task})`,
-    );
+    throw new ExportError(`the model has ${shape[0]} outputs but preprocessing.json expects ${expected} (${preprocessing.task})`);
   }
   return ops;
 }
@@ -98,8 +117,16 @@ function layerOps(layer: CheckpointLayer, input: number[]): Op[] {
     case 'conv2d':
       return withActivation(
         {
-          kind: 'conv', name: layer.name, kernel: layer.kernel, bias: layer.bias, kernelSize: layer.kernelSize,
-          inChannels: layer.kernelShape[2], filters: layer.filters, strides: layer.strides, dilations: layer.dilations, padding: layer.padding,
+          kind: 'conv',
+          name: layer.name,
+          kernel: layer.kernel,
+          bias: layer.bias,
+          kernelSize: layer.kernelSize,
+          inChannels: layer.kernelShape[2],
+          filters: layer.filters,
+          strides: layer.strides,
+          dilations: layer.dilations,
+          padding: layer.padding,
         },
         layer.activation,
       );
@@ -109,12 +136,21 @@ function layerOps(layer: CheckpointLayer, input: number[]): Op[] {
       }
       return [
         {
-          kind: 'batchNorm', name: layer.name,
-          bn: { gamma: layer.gamma, beta: layer.beta, movingMean: layer.movingMean, movingVariance: layer.movingVariance, epsilon: layer.epsilon },
+          kind: 'batchNorm',
+          name: layer.name,
+          bn: {
+            gamma: layer.gamma,
+            beta: layer.beta,
+            movingMean: layer.movingMean,
+            movingVariance: layer.movingVariance,
+            epsilon: layer.epsilon,
+          },
         },
       ];
     case 'pool':
-      return [{ kind: 'pool', name: layer.name, type: layer.type, poolSize: layer.poolSize, strides: layer.strides, padding: layer.padding }];
+      return [
+        { kind: 'pool', name: layer.name, type: layer.type, poolSize: layer.poolSize, strides: layer.strides, padding: layer.padding },
+      ];
     case 'flatten':
       return [{ kind: 'flatten', name: layer.name }];
     case 'activation':

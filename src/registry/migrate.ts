@@ -68,7 +68,11 @@ function readSqliteMigrationsTable(filePath: string): AppliedRow[] {
   }
 }
 
-async function migrateSqlite(target: DatabaseTarget & { filePath: string }, list: MigrationList, useFastPath: boolean): Promise<Omit<MigrateResult, 'ms'>> {
+async function migrateSqlite(
+  target: DatabaseTarget & { filePath: string },
+  list: MigrationList,
+  useFastPath: boolean,
+): Promise<Omit<MigrateResult, 'ms'>> {
   if (useFastPath && isUpToDate(list, readSqliteMigrationsTable(target.filePath))) {
     return { provider: 'sqlite', applied: [], engineUsed: false };
   }

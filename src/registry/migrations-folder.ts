@@ -25,7 +25,10 @@ export async function readMigrationsFolder(baseDir: string): Promise<MigrationLi
   const lockfilePath = 'migration_lock.toml';
   const lockfileContent = await readFile(path.join(baseDir, lockfilePath), 'utf8').catch(() => null);
   const entries = await readdir(baseDir, { withFileTypes: true }).catch(() => []);
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort((a, b) => a.localeCompare(b));
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort((a, b) => a.localeCompare(b));
   const migrationDirectories = await Promise.all(
     names.map(async (name) => ({
       path: name,

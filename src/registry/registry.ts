@@ -44,7 +44,8 @@ export class PrismaRegistry implements Registry {
   async startRun(input: { name: string; config: unknown; backend: string; seed: number | null }): Promise<TrainingRunRecord> {
     assertModelName(input.name);
     if (typeof input.backend !== 'string' || input.backend === '') throw new RegistryError('invalid', 'backend must be a non-empty string');
-    if (input.seed !== null && !Number.isSafeInteger(input.seed)) throw new RegistryError('invalid', `seed must be an integer or null, got ${input.seed}`);
+    if (input.seed !== null && !Number.isSafeInteger(input.seed))
+      throw new RegistryError('invalid', `seed must be an integer or null, got ${input.seed}`);
     const config = toJsonValue(input.config, 'config');
     const now = this.now();
     const row = await this.db.trainingRun.create({
@@ -124,7 +125,8 @@ export class PrismaRegistry implements Registry {
   }
 
   async failStaleRuns(staleMs: number): Promise<number> {
-    if (!(staleMs >= 0) || !Number.isFinite(staleMs)) throw new RegistryError('invalid', `staleMs must be a finite number ≥ 0, got ${staleMs}`);
+    if (!(staleMs >= 0) || !Number.isFinite(staleMs))
+      throw new RegistryError('invalid', `staleMs must be a finite number ≥ 0, got ${staleMs}`);
     const now = this.now();
     const { count } = await this.db.trainingRun.updateMany({
       where: { status: 'running', heartbeatAt: { lt: new Date(now.getTime() - staleMs) } },
@@ -228,7 +230,9 @@ export class PrismaRegistry implements Registry {
     assertVersionNumber(version);
     assertAlias(alias);
     const missing = async () => {
-      const versions = (await this.db.modelVersion.findMany({ where: { name }, select: { version: true }, orderBy: { version: 'asc' } })).map((v) => v.version);
+      const versions = (
+        await this.db.modelVersion.findMany({ where: { name }, select: { version: true }, orderBy: { version: 'asc' } })
+      ).map((v) => v.version);
       return new RegistryError(
         'not_found',
         versions.length === 0

@@ -3,7 +3,17 @@ import { elementCount, type ElementArray } from './tensor-data.ts';
 export interface OutputTensor {
   type: string;
   dims: readonly number[];
-  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | BigUint64Array;
+  data:
+    | Float32Array
+    | Float64Array
+    | Int32Array
+    | BigInt64Array
+    | Uint8Array
+    | Int8Array
+    | Uint16Array
+    | Int16Array
+    | Uint32Array
+    | BigUint64Array;
 }
 export type RunOutputs = Record<string, OutputTensor>;
 
@@ -114,7 +124,8 @@ export function concatRows(parts: readonly ElementArray[]): ElementArray {
 export function sliceRows(outputs: RunOutputs, start: number, rows: number, totalRows: number): RunOutputs {
   const result: RunOutputs = {};
   for (const [name, t] of Object.entries(outputs)) {
-    if (t.dims[0] !== totalRows) throw new Error(`output ${name} has no batch dimension (dims [${t.dims.join(', ')}]); cannot split a merged batch`);
+    if (t.dims[0] !== totalRows)
+      throw new Error(`output ${name} has no batch dimension (dims [${t.dims.join(', ')}]); cannot split a merged batch`);
     const perRow = elementCount(t.dims.slice(1));
     result[name] = { type: t.type, dims: [rows, ...t.dims.slice(1)], data: t.data.subarray(start * perRow, (start + rows) * perRow) };
   }

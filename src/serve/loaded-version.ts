@@ -57,10 +57,16 @@ export class LoadedVersion {
     readonly loadedAt: Date,
     batching: LoadOptions['batching'],
   ) {
-    this.batcher = batching.enabled && this.batchable ? new OpportunisticBatcher((data, rows) => this.runOnce(data, rows), batching.maxRows) : null;
+    this.batcher =
+      batching.enabled && this.batchable ? new OpportunisticBatcher((data, rows) => this.runOnce(data, rows), batching.maxRows) : null;
   }
 
-  static async load(record: ModelVersionRecord, artifact: Uint8Array, providers: ProviderChain, options: LoadOptions): Promise<LoadedVersion> {
+  static async load(
+    record: ModelVersionRecord,
+    artifact: Uint8Array,
+    providers: ProviderChain,
+    options: LoadOptions,
+  ): Promise<LoadedVersion> {
     const { session, provider } = await providers.createSession(artifact, options.sessionOptions);
     try {
       const inputs = session.inputMetadata.map(tensorInfo);
@@ -156,7 +162,12 @@ export class LoadedVersion {
       tensors[info.name] = new ort.Tensor(info.type as ModelElementType, f.data, f.dims);
     }
     const outputs = toOutputs(await this.session.run(tensors));
-    return { outputs, queueSeconds: 0, computeSeconds: (performance.now() - start) / 1000, batchRows: feeds[this.input.name]?.dims[0] ?? 0 };
+    return {
+      outputs,
+      queueSeconds: 0,
+      computeSeconds: (performance.now() - start) / 1000,
+      batchRows: feeds[this.input.name]?.dims[0] ?? 0,
+    };
   }
 
   private async runOnce(data: ElementArray, rows: number): Promise<RunOutputs> {
@@ -171,7 +182,14 @@ export class LoadedVersion {
       const dims = info.shape.map((d) => (d === -1 ? 1 : d));
       const n = elementCount(dims);
       const type = info.type as ModelElementType;
-      const data = type === 'int64' ? new BigInt64Array(n) : type === 'int32' ? new Int32Array(n) : type === 'float64' ? new Float64Array(n) : new Float32Array(n);
+      const data =
+        type === 'int64'
+          ? new BigInt64Array(n)
+          : type === 'int32'
+            ? new Int32Array(n)
+            : type === 'float64'
+              ? new Float64Array(n)
+              : new Float32Array(n);
       feeds[info.name] = new ort.Tensor(type, data, dims);
     }
     await this.session.run(feeds);
@@ -188,13 +206,16 @@ function checkSignature(record: ModelVersionRecord, inputs: TensorInfo[], output
   if (inputs.length === 0) throw new ModelLoadError('the model has no inputs');
   if (outputs.length === 0) throw new ModelLoadError('the model has no outputs');
   for (const t of inputs) {
-    if (!isModelElementType(t.type)) throw new ModelLoadError(`input ${t.name} has element type ${t.type}; served types are float32, float64, int32, int64`);
+    if (!isModelElementType(t.type))
+      throw new ModelLoadError(`input ${t.name} has element type ${t.type}; served types are float32, float64, int32, int64`);
     if (t.shape.length === 0) throw new ModelLoadError(`input ${t.name} is a scalar; a batch dimension is required`);
   }
   const first = inputs[0];
   const features = first.shape.slice(1);
   if (record.featureNames.length > 0 && features.length === 1 && features[0] !== -1 && features[0] !== record.featureNames.length) {
-    throw new ModelLoadError(`input ${first.name} has ${features[0]} features but the registry lists ${record.featureNames.length} feature names`);
+    throw new ModelLoadError(
+      `input ${first.name} has ${features[0]} features but the registry lists ${record.featureNames.length} feature names`,
+    );
   }
   if (record.task === 'classification') {
     const probs = predictionOutput(record, outputs);

@@ -364,7 +364,9 @@ export class ModelManager {
         if (!record) throw notFound(`model "${name}" has no version ${version}`);
         loaded = (await this.tryLoad(model, version, true)) ?? undefined;
         if (!loaded) {
-          throw unprocessable(`model "${name}" version ${version} failed to load, alias "${alias}" was not moved: ${model.failures.get(version)?.message ?? 'unknown error'}`);
+          throw unprocessable(
+            `model "${name}" version ${version} failed to load, alias "${alias}" was not moved: ${model.failures.get(version)?.message ?? 'unknown error'}`,
+          );
         }
       }
       const previous = model.table.aliases.get(alias) ?? null;

@@ -21,7 +21,9 @@ export function assertFiniteOutput(name: string, out: OutputValues): void {
   const i = firstNonFinite(out.data);
   if (i < 0) return;
   const perRow = Math.max(1, elementCount(out.dims.slice(1)));
-  throw unprocessable(`the model produced a non-finite value in output "${name}" for row ${Math.floor(i / perRow)}; check that the inputs are on the scale the model was trained on`);
+  throw unprocessable(
+    `the model produced a non-finite value in output "${name}" for row ${Math.floor(i / perRow)}; check that the inputs are on the scale the model was trained on`,
+  );
 }
 
 /** One {label, probabilities} per row, label = arg max; labels default to class indices. */

@@ -24,7 +24,10 @@ function registryRule(check: (value: unknown) => void, description: string) {
 }
 
 // The registry's rules, not a copy: a name the registry could never hold is a 400, a valid unknown one a 404.
-export const modelName = registryRule(assertModelName, 'Letters, digits, ".", "_" and "-"; at most 64 characters; starts with a letter or digit.');
+export const modelName = registryRule(
+  assertModelName,
+  'Letters, digits, ".", "_" and "-"; at most 64 characters; starts with a letter or digit.',
+);
 
 export const versionNumber = z
   .string()
@@ -55,7 +58,12 @@ export function inferBody(limits: ServeLimits) {
       id: z.string().max(256).optional(),
       parameters,
       inputs: z
-        .array(input, { error: (issue) => (issue.input === undefined ? 'inputs is required: {"inputs": [{"name", "shape", "datatype", "data"}]}' : 'inputs must be an array') })
+        .array(input, {
+          error: (issue) =>
+            issue.input === undefined
+              ? 'inputs is required: {"inputs": [{"name", "shape", "datatype", "data"}]}'
+              : 'inputs must be an array',
+        })
         .min(1, 'inputs is empty')
         .max(64),
       outputs: z
@@ -90,7 +98,10 @@ export function predictBody(limits: ServeLimits) {
     .object({
       signature_name: z.string().optional(),
       instances: z
-        .array(row, { error: (issue) => (issue.input === undefined ? 'instances is required: {"instances": [[...], ...]}' : 'instances must be an array of rows') })
+        .array(row, {
+          error: (issue) =>
+            issue.input === undefined ? 'instances is required: {"instances": [[...], ...]}' : 'instances must be an array of rows',
+        })
         .min(1, 'instances is empty: send at least one row')
         .max(limits.maxRows, `too many rows: at most ${limits.maxRows} instances per request`),
     })

@@ -58,7 +58,7 @@ function allocate(type: ModelElementType, n: number): ElementArray {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 20 ? value.slice(0, 20) + '…' : value)}`;
+  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)}`;
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : typeof value === 'number' ? String(value) : typeof value;
@@ -103,14 +103,22 @@ export interface DecodeOptions {
 export function decodeTensorData(data: readonly unknown[], shape: readonly number[], opts: DecodeOptions): ElementArray {
   const count = elementCount(shape);
   if (count > opts.maxElements) {
-    throw new InvalidInputError(`${opts.where}: shape [${shape.join(', ')}] has ${count} elements, more than the limit of ${opts.maxElements}`);
+    throw new InvalidInputError(
+      `${opts.where}: shape [${shape.join(', ')}] has ${count} elements, more than the limit of ${opts.maxElements}`,
+    );
   }
   const out = allocate(opts.target, count);
   decodeInto(data, shape, opts, out, 0);
   return out;
 }
 
-function decodeInto(data: readonly unknown[], shape: readonly number[], opts: Omit<DecodeOptions, 'maxElements'>, out: ElementArray, start: number): void {
+function decodeInto(
+  data: readonly unknown[],
+  shape: readonly number[],
+  opts: Omit<DecodeOptions, 'maxElements'>,
+  out: ElementArray,
+  start: number,
+): void {
   const count = elementCount(shape);
   const nested = data.length > 0 && Array.isArray(data[0]) && shape.length > 1;
   if (!nested) {
@@ -124,7 +132,9 @@ function decodeInto(data: readonly unknown[], shape: readonly number[], opts: Om
   const fill = (node: readonly unknown[], depth: number, where: string): void => {
     const expected = shape[depth];
     if (node.length !== expected) {
-      throw new InvalidInputError(`${where}: has length ${node.length} but shape [${shape.join(', ')}] needs ${expected} at dimension ${depth}`);
+      throw new InvalidInputError(
+        `${where}: has length ${node.length} but shape [${shape.join(', ')}] needs ${expected} at dimension ${depth}`,
+      );
     }
     const leaf = depth === shape.length - 1;
     for (let i = 0; i < node.length; i++) {
@@ -179,7 +189,9 @@ export function rowsToTensor(instances: readonly unknown[], opts: RowsOptions): 
         store(out, r * perRow + j, checkedNumber(record[name], 'FP64', opts.target, `${where}.${name}`));
       });
     } else {
-      throw new InvalidInputError(`${where}: expected an array of ${perRow} numbers or an object keyed by feature name, got ${describe(row)}`);
+      throw new InvalidInputError(
+        `${where}: expected an array of ${perRow} numbers or an object keyed by feature name, got ${describe(row)}`,
+      );
     }
   }
   return out;

@@ -38,8 +38,7 @@ async function tryWasm(): Promise<boolean> {
  * Returns the name of the backend in use.
  */
 export async function initBackend(prefer: BackendPreference = 'auto', needsConvTraining = false): Promise<string> {
-  const order: BackendPreference[] =
-    prefer === 'auto' ? ['tensorflow', needsConvTraining ? 'cpu' : 'wasm', 'cpu'] : [prefer, 'cpu'];
+  const order: BackendPreference[] = prefer === 'auto' ? ['tensorflow', needsConvTraining ? 'cpu' : 'wasm', 'cpu'] : [prefer, 'cpu'];
   for (const candidate of order) {
     if (candidate === 'tensorflow' && (await tryLoadNodeBackend()) && (await tf.setBackend('tensorflow'))) break;
     if (candidate === 'wasm' && !needsConvTraining && (await tryWasm())) break;

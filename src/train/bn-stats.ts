@@ -2,7 +2,7 @@ import type { BnLayerCheck } from './bn-check.ts';
 
 /** Fraction of the initial moving value (0 or 1) still left after `steps` updates: momentum^steps. */
 export function bnResidual(momentum: number, steps: number): number {
-  return Math.pow(momentum, steps);
+  return momentum ** steps;
 }
 
 /** Closed form of `steps` updates towards a constant batch statistic: d^k·m0 + (1−d^k)·batch. */

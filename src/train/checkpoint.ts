@@ -82,9 +82,7 @@ export async function loadCheckpointModel(dir: string): Promise<tf.LayersModel> 
   const handler: tf.io.IOHandler = {
     load: async () =>
       tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
-        const buffers = await Promise.all(
-          manifest.flatMap((group) => group.paths).map((p) => readFile(path.join(dir, p))),
-        );
+        const buffers = await Promise.all(manifest.flatMap((group) => group.paths).map((p) => readFile(path.join(dir, p))));
         const specs = manifest.flatMap((group) => group.weights);
         const joined = Buffer.concat(buffers);
         return [specs, joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength)];

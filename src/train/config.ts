@@ -148,10 +148,7 @@ const earlyStoppingSchema = z
 
 export const trainConfigSchema = z
   .object({
-    name: z
-      .string()
-      .regex(MODEL_NAME, 'letters, digits, ".", "_" and "-" (at most 64)')
-      .default('model'),
+    name: z.string().regex(MODEL_NAME, 'letters, digits, ".", "_" and "-" (at most 64)').default('model'),
     task: z.enum(['classification', 'regression']).default('classification'),
     data: dataSourceSchema,
     split: splitSchema.default({ train: 0.7, validation: 0.15, test: 0.15, seed: 42, stratify: true }),

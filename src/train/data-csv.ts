@@ -71,7 +71,9 @@ export function datasetFromCsv(text: string, options: CsvOptions, file = 'CSV'):
     classLabels = [...new Set(rawLabels)].sort();
     if (classLabels.length < 2) throw new DataError(`${file}: classification needs at least 2 classes, found ${classLabels.length}`);
     const index = new Map(classLabels.map((label, i) => [label, i]));
-    rawLabels.forEach((label, r) => (y[r] = index.get(label)!));
+    rawLabels.forEach((label, r) => {
+      y[r] = index.get(label)!;
+    });
   }
   return {
     x,

@@ -20,13 +20,9 @@ export interface SyntheticOptions {
  */
 export function syntheticClassification(options: SyntheticOptions): Dataset {
   const rng = createRng(options.seed);
-  const inputShape = options.image
-    ? [options.image.height, options.image.width, options.image.channels]
-    : [options.features];
+  const inputShape = options.image ? [options.image.height, options.image.width, options.image.channels] : [options.features];
   const size = sampleSize(inputShape);
-  const prototypes = Array.from({ length: options.classes }, () =>
-    Float64Array.from({ length: size }, () => 2 * normal(rng)),
-  );
+  const prototypes = Array.from({ length: options.classes }, () => Float64Array.from({ length: size }, () => 2 * normal(rng)));
   const x = new Float32Array(options.samples * size);
   const y = new Float32Array(options.samples);
   for (let i = 0; i < options.samples; i++) {

@@ -46,12 +46,8 @@ export function regularizationPenalty(weights: ArrayLike<number>, l1: number, l2
 }
 
 /** Learning rate at a 0-based epoch under an optional decay schedule. */
-export function learningRateAt(
-  base: number,
-  epoch: number,
-  decay?: { type: 'exponential' | 'step'; rate: number; every: number },
-): number {
+export function learningRateAt(base: number, epoch: number, decay?: { type: 'exponential' | 'step'; rate: number; every: number }): number {
   if (!decay) return base;
   const exponent = decay.type === 'exponential' ? epoch / decay.every : Math.floor(epoch / decay.every);
-  return base * Math.pow(decay.rate, exponent);
+  return base * decay.rate ** exponent;
 }

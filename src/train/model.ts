@@ -92,7 +92,7 @@ function createLayer(spec: LayerSpec, index: number, seed: number): tf.layers.La
 export function buildModel(layers: LayerSpec[], options: ModelOptions): tf.Sequential {
   const model = tf.sequential({ name: 'bnserve' });
   model.add(tf.layers.inputLayer({ name: 'input', inputShape: options.inputShape }));
-  layers.forEach((spec, index) => model.add(createLayer(spec, index, options.seed)));
+  for (const [index, spec] of layers.entries()) model.add(createLayer(spec, index, options.seed));
   const lastShape = model.outputs[0].shape;
   if (lastShape.length > 2) model.add(tf.layers.flatten({ name: 'flatten_head' }));
   model.add(

@@ -11,14 +11,7 @@ import { initBackend } from './backend.ts';
 import { bnGuard } from './bn-stats.ts';
 import { checkBnStatistics } from './bn-check.ts';
 import type { BnGuard } from './bn-stats.ts';
-import {
-  accuracy,
-  crossEntropy,
-  learningRateAt,
-  meanAbsoluteError,
-  meanSquaredError,
-  regularizationPenalty,
-} from './metrics.ts';
+import { accuracy, crossEntropy, learningRateAt, meanAbsoluteError, meanSquaredError, regularizationPenalty } from './metrics.ts';
 import { permutation, createRng } from './rng.ts';
 import type { Preprocessing } from './checkpoint.ts';
 
@@ -66,9 +59,7 @@ export interface TrainHooks {
 function toTensors(data: Dataset, task: TrainConfig['task'], classes: number) {
   const x = tf.tensor(data.x, [datasetSize(data), ...data.inputShape]);
   const y =
-    task === 'classification'
-      ? tf.oneHot(tf.tensor1d(data.y, 'int32'), classes).toFloat()
-      : tf.tensor2d(data.y, [datasetSize(data), 1]);
+    task === 'classification' ? tf.oneHot(tf.tensor1d(data.y, 'int32'), classes).toFloat() : tf.tensor2d(data.y, [datasetSize(data), 1]);
   return { x, y };
 }
 
@@ -100,12 +91,7 @@ export function predictFlat(model: tf.LayersModel, x: Float32Array, inputShape: 
   });
 }
 
-export function evaluate(
-  model: tf.LayersModel,
-  data: Dataset,
-  task: TrainConfig['task'],
-  classes: number,
-): Record<string, number> {
+export function evaluate(model: tf.LayersModel, data: Dataset, task: TrainConfig['task'], classes: number): Record<string, number> {
   if (datasetSize(data) === 0) return {};
   const out = predictFlat(model, data.x, data.inputShape);
   if (task === 'classification') {

@@ -34,10 +34,20 @@ test('report draws cost per epoch and Iris decision regions over the chosen feat
   assert.deepEqual(result, { out, panels: 2, epochs: 6 });
   const svg = await readFile(out, 'utf8');
   assert.match(svg, /^<svg/);
-  for (const text of ['cost per epoch', 'validation loss', 'decision regions (petal_length, petal_width at training mean)', 'sepal_length', 'sepal_width', 'virginica']) {
+  for (const text of [
+    'cost per epoch',
+    'validation loss',
+    'decision regions (petal_length, petal_width at training mean)',
+    'sepal_length',
+    'sepal_width',
+    'virginica',
+  ]) {
     assert.ok(svg.includes(text), text);
   }
-  await assert.rejects(runReportCommand({ checkpoint, out, features: 'sepal_length,nope', resolution: 20 }), /--features needs two different feature names/);
+  await assert.rejects(
+    runReportCommand({ checkpoint, out, features: 'sepal_length,nope', resolution: 20 }),
+    /--features needs two different feature names/,
+  );
 });
 
 test('image models get the cost panel only', async (t) => {
@@ -54,9 +64,18 @@ test('image models get the cost panel only', async (t) => {
 });
 
 test('cost series leave out non-finite values and an all-zero regularisation term', () => {
-  const epoch = (n: number, loss: number, reg: number) => ({ epoch: n, loss, dataLoss: loss - reg, regularizationLoss: reg, validation: { valLoss: 1 } });
+  const epoch = (n: number, loss: number, reg: number) => ({
+    epoch: n,
+    loss,
+    dataLoss: loss - reg,
+    regularizationLoss: reg,
+    validation: { valLoss: 1 },
+  });
   const points = costSeries([epoch(1, 2, 0), epoch(2, NaN, 0)]);
-  assert.deepEqual(points.map((p) => `${p.epoch}:${p.series}`), ['1:training loss (data + regularisation)', '1:data loss', '1:validation loss', '2:validation loss']);
+  assert.deepEqual(
+    points.map((p) => `${p.epoch}:${p.series}`),
+    ['1:training loss (data + regularisation)', '1:data loss', '1:validation loss', '2:validation loss'],
+  );
 });
 
 test('the decision grid spans both ranges and holds the other features at the fill values', () => {

@@ -42,7 +42,10 @@ test('a diverged run fails (exit 5): no checkpoint, no model version, the run sa
 
 test('a NaN loss in any epoch is divergence, with the epoch and learning rate named', () => {
   const epoch = (n: number, loss: number) => ({ epoch: n, loss, learningRate: 0.5 }) as never;
-  assert.throws(() => assertConverged({ epochs: [epoch(1, 2.3), epoch(2, NaN)], test: { loss: 1 } }), /loss became NaN at epoch 2 \(learning rate 0\.5\)/);
+  assert.throws(
+    () => assertConverged({ epochs: [epoch(1, 2.3), epoch(2, NaN)], test: { loss: 1 } }),
+    /loss became NaN at epoch 2 \(learning rate 0\.5\)/,
+  );
   assert.throws(() => assertConverged({ epochs: [epoch(1, 2.3)], test: { accuracy: 0.3, loss: Infinity } }), /test loss = Infinity/);
   assert.doesNotThrow(() => assertConverged({ epochs: [epoch(1, 2.3)], test: { loss: 0.2, accuracy: 0.9 } }));
 });

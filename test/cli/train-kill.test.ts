@@ -8,7 +8,9 @@ import { openRegistry } from '../../src/registry/index.ts';
 import { ROOT, runCli } from './run-cli.ts';
 import { tempDir } from '../train/helpers.ts';
 
-test('SIGKILL during `bnserve train` leaves no model version and no artifact; the next command marks the run failed', { timeout: 120_000 }, async (t) => {
+test('SIGKILL during `bnserve train` leaves no model version and no artifact; the next command marks the run failed', {
+  timeout: 120_000,
+}, async (t) => {
   const dir = await tempDir(t);
   const config = path.join(dir, 'long.json');
   await writeFile(

@@ -95,7 +95,10 @@ describe('docker-compose.yml', { skip }, () => {
       assert.equal(artifacts.readOnly, true);
       assert.equal(artifacts.source, mount(service('trainer'), service('trainer').environment?.BNSERVE_ARTIFACTS ?? '')?.source);
       assert.equal(s.environment?.BNSERVE_EXECUTION_PROVIDERS, providers);
-      assert.ok(s.ports?.some((p) => Number(p.target) === 8080), `${name} publishes container port 8080`);
+      assert.ok(
+        s.ports?.some((p) => Number(p.target) === 8080),
+        `${name} publishes container port 8080`,
+      );
     });
   }
 
@@ -105,7 +108,10 @@ describe('docker-compose.yml', { skip }, () => {
 
   test('server-gpu reserves an NVIDIA GPU', () => {
     const devices = service('server-gpu').deploy?.resources?.reservations?.devices ?? [];
-    assert.ok(devices.some((d) => d.driver === 'nvidia' && d.capabilities?.includes('gpu')), JSON.stringify(devices));
+    assert.ok(
+      devices.some((d) => d.driver === 'nvidia' && d.capabilities?.includes('gpu')),
+      JSON.stringify(devices),
+    );
   });
 
   test('trainer is a one-off job profile that writes the shared artifact volume', () => {

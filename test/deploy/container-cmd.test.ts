@@ -173,7 +173,12 @@ describe('the server image command, run on this machine', { timeout: 5 * STEP_TI
   test('control: with tfjs made unresolvable, training fails for want of tfjs', async () => {
     const [command, args] = imageCommand(trainer);
     const env = envFor(trainer, { NODE_OPTIONS: `--import ${NO_TFJS}` });
-    const result = await run(command, [...args, '--name', 'never-registered', '--out', path.join(work, 'control'), '--json'], env, identity);
+    const result = await run(
+      command,
+      [...args, '--name', 'never-registered', '--out', path.join(work, 'control'), '--json'],
+      env,
+      identity,
+    );
     assert.notEqual(result.code, 0, 'training ran although tfjs was blocked: the no-tfjs preload has no effect');
     assert.match(result.stdout + result.stderr, /@tensorflow\//);
   });
@@ -217,17 +222,28 @@ describe('the server image command, run on this machine', { timeout: 5 * STEP_TI
     const health = server.healthcheck!.command;
     const probe = spawnSync(process.execPath, health.slice(1), { env: { PATH: process.env.PATH, PORT: String(port) }, timeout: 30_000 });
     assert.equal(probe.status, 0, `HEALTHCHECK command failed: ${probe.stderr}`);
-    const stoppedProbe = spawnSync(process.execPath, health.slice(1), { env: { PATH: process.env.PATH, PORT: String(await freePort()) }, timeout: 30_000 });
+    const stoppedProbe = spawnSync(process.execPath, health.slice(1), {
+      env: { PATH: process.env.PATH, PORT: String(await freePort()) },
+      timeout: 30_000,
+    });
     assert.equal(stoppedProbe.status, 1, 'the HEALTHCHECK command fails when nothing answers');
 
     const predict = await fetch(`${url}/v1/models/${MODEL}:predict`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2], [6.9, 3.1, 5.4, 2.1]] }),
+      body: JSON.stringify({
+        instances: [
+          [5.1, 3.5, 1.4, 0.2],
+          [6.9, 3.1, 5.4, 2.1],
+        ],
+      }),
     });
     const body = (await predict.json()) as { predictions: Array<{ label: string; probabilities: Record<string, number> }> };
     assert.equal(predict.status, 200, JSON.stringify(body));
-    assert.deepEqual(body.predictions.map((p) => p.label), ['setosa', 'virginica']);
+    assert.deepEqual(
+      body.predictions.map((p) => p.label),
+      ['setosa', 'virginica'],
+    );
     for (const p of body.predictions) {
       const total = Object.values(p.probabilities).reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(total - 1) < 1e-4, `probabilities sum to ${total}`);

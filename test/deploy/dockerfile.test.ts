@@ -96,7 +96,10 @@ describe('Dockerfile', () => {
 
   test('installs from the lockfile with npm ci', () => {
     const build = stageByName(stages, 'build');
-    assert.ok(runCommands(build).some((c) => /^npm ci(\s|$)/.test(c)), 'build stage runs npm ci');
+    assert.ok(
+      runCommands(build).some((c) => /^npm ci(\s|$)/.test(c)),
+      'build stage runs npm ci',
+    );
     const lockCopied = copies(build).some((c) => c.sources.includes('package-lock.json'));
     assert.ok(lockCopied, 'package-lock.json is copied before npm ci');
   });
@@ -151,7 +154,10 @@ describe('Dockerfile', () => {
 
   test('the GPU dependency stage installs onnxruntime-node with its CUDA 12 provider', () => {
     const gpuDeps = stageChain(stages, 'server-gpu-deps');
-    assert.ok(gpuDeps.some((s) => s.name === 'server-deps'), 'server-gpu-deps starts from the tfjs-free set');
+    assert.ok(
+      gpuDeps.some((s) => s.name === 'server-deps'),
+      'server-gpu-deps starts from the tfjs-free set',
+    );
     const commands = runCommands(stageByName(stages, 'server-gpu-deps'));
     assert.ok(
       commands.some((c) => /ONNXRUNTIME_NODE_INSTALL=cuda12 npm (rebuild|ci)\b.*onnxruntime-node/.test(c)),

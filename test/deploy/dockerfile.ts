@@ -198,7 +198,15 @@ export function dockerignoreRegExp(pattern: string): RegExp {
     .replace(/^\/+|\/+$/g, '')
     .split(/(\*\*\/|\*\*|\*|\?)/)
     .map((part) =>
-      part === '**/' ? '(?:.*/)?' : part === '**' ? '.*' : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&'),
+      part === '**/'
+        ? '(?:.*/)?'
+        : part === '**'
+          ? '.*'
+          : part === '*'
+            ? '[^/]*'
+            : part === '?'
+              ? '[^/]'
+              : part.replace(/[.+^${}()|[\]\\]/g, '\\$&'),
     )
     .join('');
   return new RegExp(`^${body}$`);

@@ -49,7 +49,11 @@ describe('lockfile closure', () => {
       'node_modules/a': { dependencies: { b: '^1', c: '^1' } },
       'node_modules/a/node_modules/b': { version: '2.0.0' },
       'node_modules/b': { version: '1.0.0', dependencies: { d: '^1' } },
-      'node_modules/c': { optionalDependencies: { 'c-linux': '1', 'c-darwin': '1' }, peerDependencies: { p: '*', q: '*' }, peerDependenciesMeta: { q: { optional: true } } },
+      'node_modules/c': {
+        optionalDependencies: { 'c-linux': '1', 'c-darwin': '1' },
+        peerDependencies: { p: '*', q: '*' },
+        peerDependenciesMeta: { q: { optional: true } },
+      },
       'node_modules/c-linux': { os: ['linux'] },
       'node_modules/c-darwin': { os: ['darwin'] },
       'node_modules/d': {},
@@ -70,7 +74,10 @@ describe('lockfile closure', () => {
   });
 
   test('follows dependencies, platform-fitting optionals and required peers', () => {
-    const set = installedLocations({ dependencies: { a: '1' }, devDependencies: { '@s/dev': '1' } }, tinyLock, { omitDev: true, platform: linux });
+    const set = installedLocations({ dependencies: { a: '1' }, devDependencies: { '@s/dev': '1' } }, tinyLock, {
+      omitDev: true,
+      platform: linux,
+    });
     assert.deepEqual([...set].sort(), [
       'node_modules/a',
       'node_modules/a/node_modules/b',
@@ -78,7 +85,10 @@ describe('lockfile closure', () => {
       'node_modules/c-linux',
       'node_modules/p',
     ]);
-    const withDev = installedLocations({ dependencies: { a: '1' }, devDependencies: { '@s/dev': '1' } }, tinyLock, { omitDev: false, platform: linux });
+    const withDev = installedLocations({ dependencies: { a: '1' }, devDependencies: { '@s/dev': '1' } }, tinyLock, {
+      omitDev: false,
+      platform: linux,
+    });
     assert.ok(withDev.has('node_modules/@s/dev'));
   });
 
@@ -87,7 +97,10 @@ describe('lockfile closure', () => {
     assert.equal(platformFieldAllows(['!win32'], 'linux'), true);
     assert.equal(platformFieldAllows(['!win32'], 'win32'), false);
     assert.equal(platformFieldAllows(undefined, 'linux'), true);
-    const pruned = deleteManifestKeys({ dependencies: { '@x/y': '1', z: '1' }, devDependencies: { t: '1' } }, ['dependencies.@x/y', 'devDependencies']);
+    const pruned = deleteManifestKeys({ dependencies: { '@x/y': '1', z: '1' }, devDependencies: { t: '1' } }, [
+      'dependencies.@x/y',
+      'devDependencies',
+    ]);
     assert.deepEqual(pruned, { dependencies: { z: '1' } });
     assert.throws(() => deleteManifestKeys({ dependencies: {} }, ['dependencies.missing']), /no such key/);
   });
@@ -108,7 +121,17 @@ for (const platform of PLATFORMS) {
 
     test('the server set still has what `bnserve serve` and `migrate` load', () => {
       const arch = platform.cpu === 'x64' ? 'x64' : 'arm64';
-      for (const name of ['tsx', `@esbuild/linux-${arch}`, 'fastify', 'onnxruntime-node', '@prisma/client', '@prisma/adapter-pg', '@prisma/schema-engine-wasm', 'zod', 'commander']) {
+      for (const name of [
+        'tsx',
+        `@esbuild/linux-${arch}`,
+        'fastify',
+        'onnxruntime-node',
+        '@prisma/client',
+        '@prisma/adapter-pg',
+        '@prisma/schema-engine-wasm',
+        'zod',
+        'commander',
+      ]) {
         assert.ok(server.includes(name), `server image lacks ${name}`);
       }
     });
@@ -117,7 +140,11 @@ for (const platform of PLATFORMS) {
       // @types/* are left out of this check: libraries such as @prisma/adapter-pg depend on them.
       const tools = Object.keys(manifest.devDependencies ?? {}).filter((name) => !name.startsWith('@types/'));
       assert.ok(tools.includes('prisma') && tools.includes('typescript'), tools.join(', '));
-      for (const set of [server, trainer]) assert.deepEqual(set.filter((n) => tools.includes(n)), []);
+      for (const set of [server, trainer])
+        assert.deepEqual(
+          set.filter((n) => tools.includes(n)),
+          [],
+        );
     });
 
     test('the trainer set keeps tfjs, its wasm backend and the optional tfjs-node', () => {
@@ -127,7 +154,10 @@ for (const platform of PLATFORMS) {
     });
 
     test('the server set is the trainer set minus tfjs and what only tfjs needs', () => {
-      assert.deepEqual(server.filter((n) => !trainer.includes(n)), []);
+      assert.deepEqual(
+        server.filter((n) => !trainer.includes(n)),
+        [],
+      );
       assert.ok(server.length < trainer.length);
     });
   });

@@ -50,7 +50,8 @@ test('served predictions equal the trained model’s tfjs inference on every Iri
     });
   });
   assert.ok(maxDiff <= 1e-5, `max |served − tfjs| = ${maxDiff}`);
-  const accuracy = predict.body.predictions.filter((p: { label: string }, i: number) => p.label === iris.classLabels[iris.y[i]]).length / 150;
+  const accuracy =
+    predict.body.predictions.filter((p: { label: string }, i: number) => p.label === iris.classLabels[iris.y[i]]).length / 150;
   assert.ok(accuracy >= 0.93, `accuracy over all 150 rows ${accuracy}`);
 
   const infer = await postJson(`${server.url}/v2/models/iris/infer`, {
@@ -68,7 +69,7 @@ test('served predictions equal the trained model’s tfjs inference on every Iri
   });
   assert.deepEqual(single.body.outputs[0].data, data.slice(77 * 3, 78 * 3));
 
-  const metadata = await (await fetch(`${server.url}/v2/models/iris`)).json() as any;
+  const metadata = (await (await fetch(`${server.url}/v2/models/iris`)).json()) as any;
   assert.equal(metadata.execution_provider, 'CPUExecutionProvider');
   assert.deepEqual(metadata.labels, ['setosa', 'versicolor', 'virginica']);
 });

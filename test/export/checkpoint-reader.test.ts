@@ -31,10 +31,20 @@ const weights: Weights = [
 ];
 
 const preprocessing = {
-  task: 'classification', featureNames: ['a', 'b', 'c'], inputShape: [3], mean: [1, 2, 3], std: [1, 1, 2], classLabels: ['x', 'y'],
+  task: 'classification',
+  featureNames: ['a', 'b', 'c'],
+  inputShape: [3],
+  mean: [1, 2, 3],
+  std: [1, 1, 2],
+  classLabels: ['x', 'y'],
 };
 
-async function writeCheckpoint(options: { topology: unknown; weights?: Weights; preprocessing?: unknown; metrics?: unknown }): Promise<string> {
+async function writeCheckpoint(options: {
+  topology: unknown;
+  weights?: Weights;
+  preprocessing?: unknown;
+  metrics?: unknown;
+}): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bnserve-reader-'));
   dirs.push(dir);
   const w = options.weights ?? weights;
@@ -63,8 +73,14 @@ describe('readCheckpoint', () => {
       assert.deepEqual(Array.from(dense.kernel), [1, 2, 3, 4, 5, 6]);
       assert.equal(dense.activation, 'relu');
       assert.deepEqual(Array.from(bn.gamma), [-1.5, 2]);
-      assert.deepEqual(Array.from(bn.movingMean, (v) => Math.fround(v)), [Math.fround(0.5), Math.fround(0.6)]);
-      assert.deepEqual(Array.from(bn.movingVariance, (v) => Math.fround(v)), [Math.fround(0.7), Math.fround(0.8)]);
+      assert.deepEqual(
+        Array.from(bn.movingMean, (v) => Math.fround(v)),
+        [Math.fround(0.5), Math.fround(0.6)],
+      );
+      assert.deepEqual(
+        Array.from(bn.movingVariance, (v) => Math.fround(v)),
+        [Math.fround(0.7), Math.fround(0.8)],
+      );
       assert.equal(bn.epsilon, 0.004);
       assert.equal(output.bias, null);
       assert.deepEqual(checkpoint.inputShape, [3]);
@@ -75,12 +91,20 @@ describe('readCheckpoint', () => {
     const withInput = [{ class_name: 'InputLayer', config: { name: 'input', batch_input_shape: [null, 3] } }, ...layers];
     const a = await readCheckpoint(await writeCheckpoint({ topology: sequential({ name: 's', layers: withInput }) }));
     const b = await readCheckpoint(await writeCheckpoint({ topology: sequential(layers) }));
-    assert.deepEqual(a.layers.map((l) => l.name), ['dense_0', 'batch_normalization_1', 'dropout_2', 'output']);
-    assert.deepEqual(b.layers.map((l) => l.name), a.layers.map((l) => l.name));
+    assert.deepEqual(
+      a.layers.map((l) => l.name),
+      ['dense_0', 'batch_normalization_1', 'dropout_2', 'output'],
+    );
+    assert.deepEqual(
+      b.layers.map((l) => l.name),
+      a.layers.map((l) => l.name),
+    );
   });
 
   test('BN without center/scale gets β = 0 and γ = 1', async () => {
-    const noAffine = layers.map((l) => (l.class_name === 'BatchNormalization' ? { ...l, config: { ...l.config, center: false, scale: false } } : l));
+    const noAffine = layers.map((l) =>
+      l.class_name === 'BatchNormalization' ? { ...l, config: { ...l.config, center: false, scale: false } } : l,
+    );
     const w = weights.filter(([name]) => !name.endsWith('gamma') && !name.endsWith('beta'));
     const checkpoint = await readCheckpoint(await writeCheckpoint({ topology: sequential({ layers: noAffine }), weights: w }));
     const bn = checkpoint.layers[1];
@@ -89,19 +113,61 @@ describe('readCheckpoint', () => {
   });
 
   test('reports a stale BN guard from metrics.json', async () => {
-    const dir = await writeCheckpoint({ topology: sequential({ layers }), metrics: { bnGuard: { stale: true, residual: 0.4, message: 'too few steps' } } });
+    const dir = await writeCheckpoint({
+      topology: sequential({ layers }),
+      metrics: { bnGuard: { stale: true, residual: 0.4, message: 'too few steps' } },
+    });
     assert.deepEqual((await readCheckpoint(dir)).bnGuard, { stale: true, residual: 0.4, message: 'too few steps' });
   });
 
   const broken: Array<[string, () => Promise<string>, RegExp]> = [
-    ['a missing moving statistic', () => writeCheckpoint({ topology: sequential({ layers }), weights: weights.slice(0, 6) }), /batch_normalization_1\/moving_variance is missing/],
-    ['a weight of the wrong shape', () => writeCheckpoint({ topology: sequential({ layers }), weights: weights.map((w): Weights[number] => (w[0] === 'dense_0/bias' ? ['dense_0/bias', [1], [0.1]] : w)) }), /bias has shape \[1\], expected \[2\]/],
-    ['an unsupported layer', () => writeCheckpoint({ topology: sequential({ layers: [...layers, { class_name: 'LSTM', config: { name: 'lstm_9' } }] }) }), /lstm_9 \(LSTM\): unsupported layer type/],
-    ['an unsupported activation', () => writeCheckpoint({ topology: sequential({ layers: [{ ...layers[0], config: { ...layers[0].config, activation: 'gelu' } }, ...layers.slice(1)] }) }), /activation gelu is not supported/],
+    [
+      'a missing moving statistic',
+      () => writeCheckpoint({ topology: sequential({ layers }), weights: weights.slice(0, 6) }),
+      /batch_normalization_1\/moving_variance is missing/,
+    ],
+    [
+      'a weight of the wrong shape',
+      () =>
+        writeCheckpoint({
+          topology: sequential({ layers }),
+          weights: weights.map((w): Weights[number] => (w[0] === 'dense_0/bias' ? ['dense_0/bias', [1], [0.1]] : w)),
+        }),
+      /bias has shape \[1\], expected \[2\]/,
+    ],
+    [
+      'an unsupported layer',
+      () => writeCheckpoint({ topology: sequential({ layers: [...layers, { class_name: 'LSTM', config: { name: 'lstm_9' } }] }) }),
+      /lstm_9 \(LSTM\): unsupported layer type/,
+    ],
+    [
+      'an unsupported activation',
+      () =>
+        writeCheckpoint({
+          topology: sequential({ layers: [{ ...layers[0], config: { ...layers[0].config, activation: 'gelu' } }, ...layers.slice(1)] }),
+        }),
+      /activation gelu is not supported/,
+    ],
     ['a functional model', () => writeCheckpoint({ topology: { class_name: 'Model', config: { layers } } }), /only Sequential models/],
-    ['an input shape that disagrees with preprocessing.json', () => writeCheckpoint({ topology: sequential({ layers }), preprocessing: { ...preprocessing, inputShape: [4], mean: [0, 0, 0, 0], std: [1, 1, 1, 1] } }), /input shape \[3\] differs/],
-    ['a zero std', () => writeCheckpoint({ topology: sequential({ layers }), preprocessing: { ...preprocessing, std: [1, 0, 1] } }), /std must be finite and > 0/],
-    ['weights that belong to no layer', () => writeCheckpoint({ topology: sequential({ layers }), weights: [...weights, ['ghost/kernel', [1], [1]]] }), /not belonging to any layer: ghost\/kernel/],
+    [
+      'an input shape that disagrees with preprocessing.json',
+      () =>
+        writeCheckpoint({
+          topology: sequential({ layers }),
+          preprocessing: { ...preprocessing, inputShape: [4], mean: [0, 0, 0, 0], std: [1, 1, 1, 1] },
+        }),
+      /input shape \[3\] differs/,
+    ],
+    [
+      'a zero std',
+      () => writeCheckpoint({ topology: sequential({ layers }), preprocessing: { ...preprocessing, std: [1, 0, 1] } }),
+      /std must be finite and > 0/,
+    ],
+    [
+      'weights that belong to no layer',
+      () => writeCheckpoint({ topology: sequential({ layers }), weights: [...weights, ['ghost/kernel', [1], [1]]] }),
+      /not belonging to any layer: ghost\/kernel/,
+    ],
   ];
   for (const [what, make, message] of broken) {
     test(`refuses ${what} with a clear ExportError`, async () => {
@@ -113,7 +179,10 @@ describe('readCheckpoint', () => {
   test('refuses a missing directory and a weights path outside the checkpoint', async () => {
     await assert.rejects(readCheckpoint('/nonexistent/bnserve'), /cannot read \/nonexistent\/bnserve\/model.json: ENOENT/);
     const dir = await writeCheckpoint({ topology: sequential({ layers }) });
-    await writeFile(path.join(dir, 'model.json'), JSON.stringify({ modelTopology: sequential({ layers }), weightsManifest: [{ paths: ['../weights.bin'], weights: [] }] }));
+    await writeFile(
+      path.join(dir, 'model.json'),
+      JSON.stringify({ modelTopology: sequential({ layers }), weightsManifest: [{ paths: ['../weights.bin'], weights: [] }] }),
+    );
     await assert.rejects(readCheckpoint(dir), /points outside the checkpoint/);
   });
 });
@@ -121,10 +190,16 @@ describe('readCheckpoint', () => {
 describe('opsFromCheckpoint', () => {
   test('standardisation first, activations split off, Dropout dropped; identity standardisation omitted', async () => {
     const checkpoint = await readCheckpoint(await writeCheckpoint({ topology: sequential({ layers }) }));
-    assert.deepEqual(opsFromCheckpoint(checkpoint).map((op) => op.kind), ['standardize', 'dense', 'activation', 'batchNorm', 'dense', 'activation']);
+    assert.deepEqual(
+      opsFromCheckpoint(checkpoint).map((op) => op.kind),
+      ['standardize', 'dense', 'activation', 'batchNorm', 'dense', 'activation'],
+    );
     const identity = { ...preprocessing, mean: [0, 0, 0], std: [1, 1, 1] };
     const plain = await readCheckpoint(await writeCheckpoint({ topology: sequential({ layers }), preprocessing: identity }));
-    assert.deepEqual(opsFromCheckpoint(plain).map((op) => op.kind), ['dense', 'activation', 'batchNorm', 'dense', 'activation']);
+    assert.deepEqual(
+      opsFromCheckpoint(plain).map((op) => op.kind),
+      ['dense', 'activation', 'batchNorm', 'dense', 'activation'],
+    );
   });
 
   test('refuses output sizes that disagree with the class labels, and a Dense on an image', async () => {

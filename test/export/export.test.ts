@@ -13,7 +13,18 @@ import { runOnnx } from '../../src/export/ort-runner.ts';
 import { loadCheckpointModel, loadPreprocessing } from '../../src/train/checkpoint.ts';
 import type { LayerSpec } from '../../src/train/config.ts';
 import { applyStandardization } from '../../src/train/standardize.ts';
-import { bn, conv, dense, IRIS_LIKE, relu, SMALL_CNN, THREE_BLOCK_MLP, trainedCheckpoint, type Fixture, type FixtureOptions } from './fixtures.ts';
+import {
+  bn,
+  conv,
+  dense,
+  IRIS_LIKE,
+  relu,
+  SMALL_CNN,
+  THREE_BLOCK_MLP,
+  trainedCheckpoint,
+  type Fixture,
+  type FixtureOptions,
+} from './fixtures.ts';
 import { CHECKER_MISSING, checkOnnxFile, onnxCheckerAvailable } from './onnx-checker.ts';
 
 const fixtures: Fixture[] = [];
@@ -36,7 +47,9 @@ async function tfjsPredict(dir: string, rows: Float32Array): Promise<Float32Arra
   const p = await loadPreprocessing(dir);
   const model = await loadCheckpointModel(dir);
   const n = rows.length / p.inputShape.reduce((a, b) => a * b, 1);
-  const out = tf.tidy(() => (model.predict(tf.tensor(applyStandardization(rows, p), [n, ...p.inputShape])) as tf.Tensor).dataSync() as Float32Array);
+  const out = tf.tidy(
+    () => (model.predict(tf.tensor(applyStandardization(rows, p), [n, ...p.inputShape])) as tf.Tensor).dataSync() as Float32Array,
+  );
   model.dispose();
   return out;
 }
@@ -57,12 +70,25 @@ async function keepForChecker(f: Fixture, results: ExportResult[]): Promise<void
 const cases: Array<[string, FixtureOptions, number]> = [
   ['Iris-like MLP (4-16-BN-relu-3)', { layers: IRIS_LIKE, features: 4 }, 1],
   ['MLP with three BN blocks (one Dense without bias, non-default ε, dropout)', { layers: THREE_BLOCK_MLP, features: 6 }, 3],
-  ['small CNN (conv→BN→relu→pool→conv→BN→relu→flatten→dense)', { layers: SMALL_CNN, image: { height: 8, width: 8, channels: 2 }, samples: 48 }, 2],
+  [
+    'small CNN (conv→BN→relu→pool→conv→BN→relu→flatten→dense)',
+    { layers: SMALL_CNN, image: { height: 8, width: 8, channels: 2 }, samples: 48 },
+    2,
+  ],
   [
     'CNN with a valid conv first, same avg-pooling, a BN after pooling and flatten',
     {
-      layers: [conv(3, 'valid'), bn(), relu, { type: 'avgPool2d', poolSize: 2, strides: 2, padding: 'same' }, bn(0.01), { type: 'flatten' }, dense(6, 'relu6')],
-      image: { height: 7, width: 7, channels: 2 }, samples: 48,
+      layers: [
+        conv(3, 'valid'),
+        bn(),
+        relu,
+        { type: 'avgPool2d', poolSize: 2, strides: 2, padding: 'same' },
+        bn(0.01),
+        { type: 'flatten' },
+        dense(6, 'relu6'),
+      ],
+      image: { height: 7, width: 7, channels: 2 },
+      samples: 48,
     },
     2,
   ],
@@ -77,8 +103,14 @@ describe('exportCheckpoint on trained models', () => {
       assert.equal(bnLayers.length, bnCount);
       for (const layer of bnLayers) {
         // fit() moved the moving statistics away from their initial 0 / 1.
-        assert.ok(layer.movingMean.some((v) => Math.abs(v) > 1e-2), `${layer.name} moving_mean is still ~0`);
-        assert.ok(layer.movingVariance.some((v) => Math.abs(v - 1) > 1e-2), `${layer.name} moving_variance is still ~1`);
+        assert.ok(
+          layer.movingMean.some((v) => Math.abs(v) > 1e-2),
+          `${layer.name} moving_mean is still ~0`,
+        );
+        assert.ok(
+          layer.movingVariance.some((v) => Math.abs(v - 1) > 1e-2),
+          `${layer.name} moving_variance is still ~1`,
+        );
       }
 
       const folded = await exportCheckpoint({ checkpointDir: f.dir, parityRows: f.rows, runId: 'run-1' });
@@ -132,7 +164,9 @@ describe('exportCheckpoint on trained models', () => {
     await keepForChecker(f, results.slice(0, 1));
   });
 
-  test('onnx.checker.check_model(full_check=True) accepts every exported file', { skip: !onnxCheckerAvailable && CHECKER_MISSING }, async () => {
+  test('onnx.checker.check_model(full_check=True) accepts every exported file', {
+    skip: !onnxCheckerAvailable && CHECKER_MISSING,
+  }, async () => {
     assert.equal(exportedFiles.length, 2 * cases.length + 1);
     for (const file of exportedFiles) assert.equal(checkOnnxFile(file), null, path.basename(file));
     // The check itself can fail: a truncated file is rejected.
@@ -157,15 +191,22 @@ describe('the parity gate and warnings', () => {
     const exportedA = await exportCheckpoint({ checkpointDir: a.dir });
     const checkpointB = await readCheckpoint(b.dir);
     const parity = await measureParity({
-      onnx: exportedA.onnx, checkpointDir: b.dir, preprocessing: checkpointB.preprocessing, inputShape: [4],
-      names: { input: 'input', output: 'probabilities' }, rows: b.rows,
+      onnx: exportedA.onnx,
+      checkpointDir: b.dir,
+      preprocessing: checkpointB.preprocessing,
+      inputShape: [4],
+      names: { input: 'input', output: 'probabilities' },
+      rows: b.rows,
     });
     assert.ok(parity.maxAbsDiff > 1e-3, `a different model should not pass: ${parity.maxAbsDiff}`);
   });
 
   test('warns when metrics.json says the BN statistics are stale; refuses a bad opset', async () => {
     const f = await fixture({ layers: IRIS_LIKE, features: 4 });
-    await writeFile(path.join(f.dir, 'metrics.json'), JSON.stringify({ bnGuard: { stale: true, residual: 0.37, message: 'only 12 BN updates' } }));
+    await writeFile(
+      path.join(f.dir, 'metrics.json'),
+      JSON.stringify({ bnGuard: { stale: true, residual: 0.37, message: 'only 12 BN updates' } }),
+    );
     const r = await exportCheckpoint({ checkpointDir: f.dir });
     assert.equal(r.warnings.length, 1);
     assert.match(r.warnings[0], /stale \(residual 0.37\): only 12 BN updates/);

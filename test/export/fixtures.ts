@@ -13,20 +13,45 @@ import { fitStandardization, standardizeDataset } from '../../src/train/standard
 import { preprocessingFor } from '../../src/train/trainer.ts';
 
 export const bn = (epsilon = 0.001): LayerSpec => ({ type: 'batchNormalization', momentum: 0.5, epsilon, center: true, scale: true });
-export const dense = (units: number, activation: Activation = 'linear', useBias = true): LayerSpec => ({ type: 'dense', units, activation, useBias });
-export const conv = (filters: number, padding: 'same' | 'valid' = 'same', kernelSize = 3): LayerSpec =>
-  ({ type: 'conv2d', filters, kernelSize, strides: 1, padding, activation: 'linear', useBias: true });
+export const dense = (units: number, activation: Activation = 'linear', useBias = true): LayerSpec => ({
+  type: 'dense',
+  units,
+  activation,
+  useBias,
+});
+export const conv = (filters: number, padding: 'same' | 'valid' = 'same', kernelSize = 3): LayerSpec => ({
+  type: 'conv2d',
+  filters,
+  kernelSize,
+  strides: 1,
+  padding,
+  activation: 'linear',
+  useBias: true,
+});
 export const relu: LayerSpec = { type: 'activation', activation: 'relu' };
 
 export const IRIS_LIKE: LayerSpec[] = [dense(16), bn(), relu];
 export const THREE_BLOCK_MLP: LayerSpec[] = [
-  dense(24), bn(0.01), relu,
-  dense(16, 'linear', false), bn(), { type: 'activation', activation: 'elu' },
-  { type: 'dropout', rate: 0.2 }, dense(12), bn(1e-4), relu,
+  dense(24),
+  bn(0.01),
+  relu,
+  dense(16, 'linear', false),
+  bn(),
+  { type: 'activation', activation: 'elu' },
+  { type: 'dropout', rate: 0.2 },
+  dense(12),
+  bn(1e-4),
+  relu,
 ];
 export const SMALL_CNN: LayerSpec[] = [
-  conv(4), bn(), relu, { type: 'maxPool2d', poolSize: 2, padding: 'valid' },
-  conv(6), bn(), relu, { type: 'flatten' },
+  conv(4),
+  bn(),
+  relu,
+  { type: 'maxPool2d', poolSize: 2, padding: 'valid' },
+  conv(6),
+  bn(),
+  relu,
+  { type: 'flatten' },
 ];
 
 export interface FixtureOptions {
@@ -71,7 +96,13 @@ export async function trainedCheckpoint(options: FixtureOptions): Promise<Fixtur
   const n = data.y.length;
   const x = tf.tensor(train.x, [n, ...data.inputShape]);
   // Regression target: the class index scaled, so the outputs are not all near zero.
-  const y = task === 'classification' ? tf.oneHot(tf.tensor1d(Array.from(data.y), 'int32'), classes) : tf.tensor2d(data.y.map((v) => 10 * v), [n, 1]);
+  const y =
+    task === 'classification'
+      ? tf.oneHot(tf.tensor1d(Array.from(data.y), 'int32'), classes)
+      : tf.tensor2d(
+          data.y.map((v) => 10 * v),
+          [n, 1],
+        );
   await model.fit(x, y, { epochs: options.epochs ?? 3, batchSize: 16, shuffle: false, verbose: 0 });
   tf.dispose([x, y]);
 

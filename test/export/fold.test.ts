@@ -7,7 +7,6 @@ import {
   foldBnIntoDense,
   foldScaleShiftIntoNextConv,
   foldStandardization,
-  type BnParams,
 } from '../../src/export/fold.ts';
 import { foldOps } from '../../src/export/fold-ops.ts';
 import type { Op } from '../../src/export/ops.ts';
@@ -48,7 +47,11 @@ describe('BN folding functions against a direct float64 computation', () => {
     assert.ok(diff > 1e-2, `an ε of 1e-5 should change the output, diff ${diff}`);
   });
 
-  for (const [padding, strides] of [['same', [1, 1]], ['valid', [2, 1]], ['same', [2, 2]]] as const) {
+  for (const [padding, strides] of [
+    ['same', [1, 1]],
+    ['valid', [2, 1]],
+    ['same', [2, 2]],
+  ] as const) {
     test(`Conv2D (${padding}, strides ${strides}) → BN per output channel`, () => {
       const conv = convOp(2, 3, padding, [...strides]);
       const bn = bnParams(3, 0.01);
@@ -74,7 +77,16 @@ describe('BN folding functions against a direct float64 computation', () => {
     const x = input([3, 2, 2, 3]);
     const folded = foldBnForwardIntoDense(bn, dense);
     const reference = evaluateOps([{ kind: 'batchNorm', name: 'bn', bn }, { kind: 'flatten', name: 'f' }, dense], x);
-    const diff = maxAbsDiff(evaluateOps([{ kind: 'flatten', name: 'f' }, { ...dense, ...folded }], x), reference);
+    const diff = maxAbsDiff(
+      evaluateOps(
+        [
+          { kind: 'flatten', name: 'f' },
+          { ...dense, ...folded },
+        ],
+        x,
+      ),
+      reference,
+    );
     assert.ok(diff < 1e-9, `diff ${diff}`);
   });
 
@@ -131,8 +143,13 @@ describe('foldOps over whole chains', () => {
 
   test('Conv → BN → Conv → BN → ReLU → Flatten → Dense: both BNs fold backwards', () => {
     const ops: Op[] = [
-      convOp(2, 3, 'same'), bnOp(3, 1e-3), convOp(3, 4, 'same', [2, 2]), bnOp(4, 1e-3),
-      { kind: 'activation', name: 'a', activation: 'relu' }, { kind: 'flatten', name: 'f' }, denseOp(3 * 3 * 4, 2),
+      convOp(2, 3, 'same'),
+      bnOp(3, 1e-3),
+      convOp(3, 4, 'same', [2, 2]),
+      bnOp(4, 1e-3),
+      { kind: 'activation', name: 'a', activation: 'relu' },
+      { kind: 'flatten', name: 'f' },
+      denseOp(3 * 3 * 4, 2),
     ];
     const folded = foldOps(ops);
     assert.deepEqual(kinds(folded), ['conv', 'conv', 'activation', 'flatten', 'dense']);
@@ -142,7 +159,11 @@ describe('foldOps over whole chains', () => {
   test('BN after an activation or pooling folds forward into the next Dense; standardisation into the first Dense', () => {
     const ops: Op[] = [
       { kind: 'standardize', name: 's', mean: uniform(4, 1, 5), std: uniform(4, 0.5, 2) },
-      bnOp(4, 1e-3), denseOp(4, 6), { kind: 'activation', name: 'a', activation: 'tanh' }, bnOp(6, 1e-3), denseOp(6, 3),
+      bnOp(4, 1e-3),
+      denseOp(4, 6),
+      { kind: 'activation', name: 'a', activation: 'tanh' },
+      bnOp(6, 1e-3),
+      denseOp(6, 3),
       { kind: 'activation', name: 'o', activation: 'softmax' },
     ];
     const folded = foldOps(ops);
@@ -150,9 +171,12 @@ describe('foldOps over whole chains', () => {
     assertSameFunction(ops, folded, [5, 4]);
 
     const image: Op[] = [
-      convOp(2, 3, 'same'), { kind: 'activation', name: 'a', activation: 'relu' },
+      convOp(2, 3, 'same'),
+      { kind: 'activation', name: 'a', activation: 'relu' },
       { kind: 'pool', name: 'p', type: 'max', poolSize: [2, 2], strides: [2, 2], padding: 'valid' },
-      bnOp(3, 1e-3), { kind: 'flatten', name: 'f' }, denseOp(2 * 2 * 3, 2),
+      bnOp(3, 1e-3),
+      { kind: 'flatten', name: 'f' },
+      denseOp(2 * 2 * 3, 2),
     ];
     const foldedImage = foldOps(image);
     assert.deepEqual(kinds(foldedImage), ['conv', 'activation', 'pool', 'flatten', 'dense']);
@@ -162,9 +186,12 @@ describe('foldOps over whole chains', () => {
   test('a BN with nothing exact to fold into stays a single Mul + Add (scaleShift); same-padded standardisation stays', () => {
     const ops: Op[] = [
       { kind: 'standardize', name: 's', mean: uniform(2, 1, 5), std: uniform(2, 0.5, 2) },
-      convOp(2, 3, 'same'), { kind: 'activation', name: 'a', activation: 'relu' }, bnOp(3, 1e-3),
+      convOp(2, 3, 'same'),
+      { kind: 'activation', name: 'a', activation: 'relu' },
+      bnOp(3, 1e-3),
       { kind: 'pool', name: 'p', type: 'max', poolSize: [2, 2], strides: [2, 2], padding: 'same' },
-      { kind: 'flatten', name: 'f' }, denseOp(2 * 2 * 3, 2),
+      { kind: 'flatten', name: 'f' },
+      denseOp(2 * 2 * 3, 2),
     ];
     const folded = foldOps(ops);
     assert.deepEqual(kinds(folded), ['standardize', 'conv', 'activation', 'scaleShift', 'pool', 'flatten', 'dense']);

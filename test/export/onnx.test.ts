@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decodeModel, encodeModel, makeFloatTensor, makeGraph, makeModel, makeNode, makeTensorValueInfo, FLOAT, readMetadata } from '../../src/export/onnx/helpers.ts';
+import {
+  decodeModel,
+  encodeModel,
+  makeFloatTensor,
+  makeGraph,
+  makeModel,
+  makeNode,
+  makeTensorValueInfo,
+  FLOAT,
+  readMetadata,
+} from '../../src/export/onnx/helpers.ts';
 import { convKernelToOnnx, nchwFlattenToNhwc, permuteRows, samePadding } from '../../src/export/onnx/layout.ts';
 import { runOnnx } from '../../src/export/ort-runner.ts';
 
@@ -35,7 +45,9 @@ describe('ONNX constructors and encoding', () => {
       [makeTensorValueInfo('y', FLOAT, ['batch', 3])],
       [makeFloatTensor('w', [2, 3], [1, 2, 3, 4, 5, 6]), makeFloatTensor('b', [3], [0.5, -0.5, 0])],
     );
-    const bytes = encodeModel(makeModel(graph, { opset: 17, irVersion: 8, producerName: 'test', producerVersion: '1', metadata: { folded: 'true' } }));
+    const bytes = encodeModel(
+      makeModel(graph, { opset: 17, irVersion: 8, producerName: 'test', producerVersion: '1', metadata: { folded: 'true' } }),
+    );
     const decoded = decodeModel(bytes);
     assert.equal(Number(decoded.irVersion), 8);
     assert.equal(Number(decoded.opsetImport[0].version), 17);

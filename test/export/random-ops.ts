@@ -12,15 +12,31 @@ export function randomOps(seed: number) {
   const uniform = (n: number, lo: number, hi: number) => Float64Array.from({ length: n }, () => lo + (hi - lo) * rng());
 
   const dense = (inUnits: number, units: number, useBias = true): DenseOp => ({
-    kind: 'dense', name: 'dense', kernel: uniform(inUnits * units, -1, 1), bias: useBias ? uniform(units, -1, 1) : null, inUnits, units,
+    kind: 'dense',
+    name: 'dense',
+    kernel: uniform(inUnits * units, -1, 1),
+    bias: useBias ? uniform(units, -1, 1) : null,
+    inUnits,
+    units,
   });
 
   const conv = (
-    inChannels: number, filters: number, padding: 'same' | 'valid',
-    strides: [number, number] = [1, 1], dilations: [number, number] = [1, 1],
+    inChannels: number,
+    filters: number,
+    padding: 'same' | 'valid',
+    strides: [number, number] = [1, 1],
+    dilations: [number, number] = [1, 1],
   ): ConvOp => ({
-    kind: 'conv', name: 'conv', kernel: uniform(3 * 3 * inChannels * filters, -1, 1), bias: uniform(filters, -1, 1),
-    kernelSize: [3, 3], inChannels, filters, strides, dilations, padding,
+    kind: 'conv',
+    name: 'conv',
+    kernel: uniform(3 * 3 * inChannels * filters, -1, 1),
+    bias: uniform(filters, -1, 1),
+    kernelSize: [3, 3],
+    inChannels,
+    filters,
+    strides,
+    dilations,
+    padding,
   });
 
   /** γ with negative entries, non-zero means, variances small enough that ε changes the result. */
@@ -32,9 +48,20 @@ export function randomOps(seed: number) {
     epsilon,
   });
 
-  const bn = (n: number, epsilon: number, variance?: [number, number]): Op => ({ kind: 'batchNorm', name: 'bn', bn: bnParams(n, epsilon, variance) });
+  const bn = (n: number, epsilon: number, variance?: [number, number]): Op => ({
+    kind: 'batchNorm',
+    name: 'bn',
+    bn: bnParams(n, epsilon, variance),
+  });
 
-  const input = (shape: number[], lo = -3, hi = 3): Tensor => ({ shape, data: uniform(shape.reduce((a, b) => a * b, 1), lo, hi) });
+  const input = (shape: number[], lo = -3, hi = 3): Tensor => ({
+    shape,
+    data: uniform(
+      shape.reduce((a, b) => a * b, 1),
+      lo,
+      hi,
+    ),
+  });
 
   return { uniform, dense, conv, bnParams, bn, input };
 }

@@ -129,7 +129,9 @@ function activation(fn: string, x: Tensor): Tensor {
       const max = Math.max(...row);
       const exps = Array.from(row, (v) => Math.exp(v - max));
       const total = exps.reduce((a, b) => a + b, 0);
-      exps.forEach((e, i) => (out[start + i] = e / total));
+      exps.forEach((e, i) => {
+        out[start + i] = e / total;
+      });
     }
     return { shape: x.shape, data: out };
   }

@@ -12,7 +12,11 @@ import { openRegistry, startHeartbeat } from '../../src/registry/index.ts';
 import { PRISMA_DIR } from '../../src/registry/migrations-folder.ts';
 
 test('DATABASE_URL: SQLite paths resolve against the working directory; postgres URLs pass through', () => {
-  assert.deepEqual(resolveDatabaseTarget(undefined, '/srv/app'), { provider: 'sqlite', url: 'file:/srv/app/data/bnserve.db', filePath: '/srv/app/data/bnserve.db' });
+  assert.deepEqual(resolveDatabaseTarget(undefined, '/srv/app'), {
+    provider: 'sqlite',
+    url: 'file:/srv/app/data/bnserve.db',
+    filePath: '/srv/app/data/bnserve.db',
+  });
   assert.equal(resolveDatabaseTarget('  ', '/srv/app').filePath, '/srv/app/data/bnserve.db');
   assert.equal(resolveDatabaseTarget('file:db/x.db?connection_limit=1', '/srv').filePath, '/srv/db/x.db');
   assert.equal(resolveDatabaseTarget('file:///var/lib/bn.db', '/srv').filePath, '/var/lib/bn.db');
@@ -20,7 +24,10 @@ test('DATABASE_URL: SQLite paths resolve against the working directory; postgres
   for (const url of ['postgres://u@h/db', 'postgresql://u:p@h:5432/db?schema=public']) {
     assert.deepEqual(resolveDatabaseTarget(url), { provider: 'postgresql', url, filePath: null });
   }
-  assert.throws(() => resolveDatabaseTarget('mysql://u:hunter2@h/db'), (e: Error) => /unsupported DATABASE_URL/.test(e.message) && !/hunter2/.test(e.message));
+  assert.throws(
+    () => resolveDatabaseTarget('mysql://u:hunter2@h/db'),
+    (e: Error) => /unsupported DATABASE_URL/.test(e.message) && !/hunter2/.test(e.message),
+  );
   assert.throws(() => resolveDatabaseTarget('file::memory:'), /in-memory/);
   assert.equal(redactPassword('postgresql://bn:s3cret@db:5432/x'), 'postgresql://bn:***@db:5432/x');
 });

@@ -15,7 +15,10 @@ async function tablesOf(db: Parameters<typeof sql>[0]): Promise<string[]> {
   const rows =
     db.provider === 'sqlite'
       ? await sql(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_prisma_migrations'")
-      : await sql(db, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'");
+      : await sql(
+          db,
+          "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'",
+        );
   return rows.map((r) => String(r.name)).sort();
 }
 
@@ -36,8 +39,14 @@ for (const provider of PROVIDERS) {
       assert.equal(first.engineUsed, true);
       assert.deepEqual(await tablesOf(db), TABLES);
 
-      const rows = await sql(db, 'SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations ORDER BY migration_name');
-      assert.deepEqual(rows.map((r) => r.migration_name), names);
+      const rows = await sql(
+        db,
+        'SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations ORDER BY migration_name',
+      );
+      assert.deepEqual(
+        rows.map((r) => r.migration_name),
+        names,
+      );
       for (const row of rows) {
         const script = await readFile(path.join(list.baseDir, String(row.migration_name), 'migration.sql'), 'utf8');
         assert.equal(row.checksum, migrationChecksum(script), 'the fast path relies on Prisma’s checksum = sha256(migration.sql)');
@@ -52,7 +61,9 @@ for (const provider of PROVIDERS) {
       assert.deepEqual(third.applied, []);
       assert.equal(third.engineUsed, true);
       assert.equal(Number((await sql(db, 'SELECT COUNT(*) AS n FROM _prisma_migrations'))[0].n), names.length);
-      t.diagnostic(`${provider}: migrate from empty ${first.ms.toFixed(0)} ms; up to date ${second.ms.toFixed(1)} ms; engine no-op ${third.ms.toFixed(0)} ms`);
+      t.diagnostic(
+        `${provider}: migrate from empty ${first.ms.toFixed(0)} ms; up to date ${second.ms.toFixed(1)} ms; engine no-op ${third.ms.toFixed(0)} ms`,
+      );
     });
 
     test('two processes migrating the same fresh database at once both succeed, once', { timeout: 90_000 }, async (t) => {
@@ -94,14 +105,25 @@ describe('isUpToDate (the fast path that skips the engine)', () => {
     baseDir: '/x',
     lockfile: { path: 'migration_lock.toml', content: 'provider = "sqlite"' },
     shadowDbInitScript: '',
-    migrationDirectories: [{ path: '1_init', migrationFile: { path: 'migration.sql', content: { tag: 'ok' as const, value: 'CREATE TABLE a (x INT);' } } }],
+    migrationDirectories: [
+      { path: '1_init', migrationFile: { path: 'migration.sql', content: { tag: 'ok' as const, value: 'CREATE TABLE a (x INT);' } } },
+    ],
   };
-  const done = { migration_name: '1_init', checksum: migrationChecksum('CREATE TABLE a (x INT);'), finished_at: '2026-01-01', rolled_back_at: null };
+  const done = {
+    migration_name: '1_init',
+    checksum: migrationChecksum('CREATE TABLE a (x INT);'),
+    finished_at: '2026-01-01',
+    rolled_back_at: null,
+  };
 
   test('all finished with matching checksums → up to date', () => {
     assert.equal(isUpToDate(list, [done]), true);
     assert.equal(isUpToDate(list, [done, { ...done, migration_name: '2_newer_than_this_build' }]), true);
-    assert.equal(isUpToDate(list, [{ ...done, finished_at: null, rolled_back_at: '2026-01-01' }, done]), true, 'rolled back attempts are history');
+    assert.equal(
+      isUpToDate(list, [{ ...done, finished_at: null, rolled_back_at: '2026-01-01' }, done]),
+      true,
+      'rolled back attempts are history',
+    );
   });
 
   test('missing, edited or failed migrations → the engine decides', () => {

@@ -18,7 +18,16 @@ after(async () => {
 });
 
 test('formatTable pads columns to the widest cell', () => {
-  assert.equal(formatTable(['A', 'LONGER'], [['xyz', '1'], ['', '22']]), 'A    LONGER\nxyz  1\n     22');
+  assert.equal(
+    formatTable(
+      ['A', 'LONGER'],
+      [
+        ['xyz', '1'],
+        ['', '22'],
+      ],
+    ),
+    'A    LONGER\nxyz  1\n     22',
+  );
 });
 
 test('models list on an empty registry says how to get a model', async () => {
@@ -36,13 +45,16 @@ test('models list / show / promote: table text and JSON', async () => {
   assert.equal(first.text, 'iris: production → version 1 (new alias)');
   const moved = await modelsPromote(registry, 'iris', 2, 'production');
   assert.equal(moved.text, 'iris: production → version 2 (was version 1)');
-  assert.deepEqual({ ...(moved.json as Record<string, unknown>), model: undefined }, {
-    name: 'iris',
-    alias: 'production',
-    version: 2,
-    previousVersion: 1,
-    model: undefined,
-  });
+  assert.deepEqual(
+    { ...(moved.json as Record<string, unknown>), model: undefined },
+    {
+      name: 'iris',
+      alias: 'production',
+      version: 2,
+      previousVersion: 1,
+      model: undefined,
+    },
+  );
 
   const list = await modelsList(registry);
   assert.deepEqual(list.text.split('\n'), [
@@ -67,13 +79,22 @@ test('models list / show / promote: table text and JSON', async () => {
   const json = show.json as { name: string; aliases: Record<string, number>; versions: { version: number; createdAt: string }[] };
   assert.equal(json.name, 'iris');
   assert.deepEqual(json.aliases, { production: 2 });
-  assert.deepEqual(json.versions.map((v) => v.version), [1, 2]);
+  assert.deepEqual(
+    json.versions.map((v) => v.version),
+    [1, 2],
+  );
   assert.equal(typeof json.versions[0].createdAt, 'string');
   assert.doesNotThrow(() => JSON.stringify(show.json));
 });
 
 test('show of an unknown model and promote of a missing version are clean not_found errors', async () => {
-  await assert.rejects(modelsShow(registry, 'nope'), (e: unknown) => e instanceof RegistryError && e.code === 'not_found' && /no model named nope/.test(e.message));
-  await assert.rejects(modelsPromote(registry, 'iris', 42), (e: unknown) => e instanceof RegistryError && e.code === 'not_found' && /no version 42/.test(e.message));
+  await assert.rejects(
+    modelsShow(registry, 'nope'),
+    (e: unknown) => e instanceof RegistryError && e.code === 'not_found' && /no model named nope/.test(e.message),
+  );
+  await assert.rejects(
+    modelsPromote(registry, 'iris', 42),
+    (e: unknown) => e instanceof RegistryError && e.code === 'not_found' && /no version 42/.test(e.message),
+  );
   assert.equal((await registry.getVersion('iris', 'production'))?.version, 2);
 });

@@ -65,7 +65,10 @@ for (const provider of PROVIDERS) {
       const claimed = results.flatMap((r) => r.versions as number[]).sort((a, b) => a - b);
       const expected = Array.from({ length: 2 * VERSIONS_PER_CHILD }, (_, i) => i + 1);
       assert.deepEqual(claimed, expected, 'each version number handed out exactly once');
-      assert.deepEqual((await ctx.registry.listVersions('shared')).map((v) => v.version), expected);
+      assert.deepEqual(
+        (await ctx.registry.listVersions('shared')).map((v) => v.version),
+        expected,
+      );
       assert.equal(await assertEveryVersionHasItsArtifact(ctx.registry, 'shared'), 2 * VERSIONS_PER_CHILD);
     });
 

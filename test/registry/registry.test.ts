@@ -38,7 +38,9 @@ for (const provider of PROVIDERS) {
       const firstInput = versionInput('iris');
       const first = await r.registerVersion(firstInput);
       const second = await r.registerVersion(versionInput('iris', { folded: false, parityMaxAbsDiff: 0 }));
-      await r.registerVersion(versionInput('wine', { task: 'regression', classLabels: [], outputs: [{ name: 'prediction', datatype: 'FP32', shape: [-1, 1] }] }));
+      await r.registerVersion(
+        versionInput('wine', { task: 'regression', classLabels: [], outputs: [{ name: 'prediction', datatype: 'FP32', shape: [-1, 1] }] }),
+      );
       assert.deepEqual([first.version, second.version], [1, 2]);
       assert.equal(first.artifactPath.startsWith(ctx.db.artifactsDir), true);
       assert.equal(first.artifactSize, 256);
@@ -50,11 +52,19 @@ for (const provider of PROVIDERS) {
         { name: 'wine', latestVersion: 1, versionCount: 1, aliases: {} },
       ]);
       const versions = await r.listVersions('iris');
-      assert.deepEqual(versions.map((v) => v.version), [1, 2]);
+      assert.deepEqual(
+        versions.map((v) => v.version),
+        [1, 2],
+      );
       assert.deepEqual(versions[0], first);
       const input = versionInput('x');
       assert.deepEqual(
-        { inputs: versions[1].inputs, outputs: versions[1].outputs, classLabels: versions[1].classLabels, featureNames: versions[1].featureNames },
+        {
+          inputs: versions[1].inputs,
+          outputs: versions[1].outputs,
+          classLabels: versions[1].classLabels,
+          featureNames: versions[1].featureNames,
+        },
         { inputs: input.inputs, outputs: input.outputs, classLabels: input.classLabels, featureNames: input.featureNames },
       );
       assert.equal(versions[1].folded, false);
@@ -74,7 +84,13 @@ for (const provider of PROVIDERS) {
       const run = await r.startRun({ name: 'iris', config: { layers: [{ units: 8 }] }, backend: 'wasm', seed: 42 });
       assert.equal(run.status, 'running');
       await r.recordEpoch(run.id, { epoch: 1, loss: 0.5, dataLoss: 0.4, regularizationLoss: 0.1, metrics: { accuracy: 0.9 } });
-      await r.recordEpoch(run.id, { epoch: 0, loss: Number.NaN, dataLoss: Infinity, regularizationLoss: 0, metrics: { accuracy: 0.3, valLoss: Number.NaN } });
+      await r.recordEpoch(run.id, {
+        epoch: 0,
+        loss: Number.NaN,
+        dataLoss: Infinity,
+        regularizationLoss: 0,
+        metrics: { accuracy: 0.3, valLoss: Number.NaN },
+      });
       await r.heartbeat(run.id);
       await r.finishRun(run.id, { status: 'succeeded', bnSteps: 120 });
       const stored = await r.getRun(run.id);
@@ -84,12 +100,18 @@ for (const provider of PROVIDERS) {
       assert.equal(stored.seed, 42);
       assert.deepEqual(stored.config, { layers: [{ units: 8 }] });
       assert.ok(stored.finishedAt && stored.finishedAt >= stored.startedAt);
-      assert.deepEqual(stored.epochs.map((e) => e.epoch), [0, 1]);
+      assert.deepEqual(
+        stored.epochs.map((e) => e.epoch),
+        [0, 1],
+      );
       assert.ok(Number.isNaN(stored.epochs[0].loss) && Number.isNaN(stored.epochs[0].dataLoss));
       assert.ok(Number.isNaN(stored.epochs[0].metrics.valLoss));
       assert.deepEqual(stored.epochs[1], { epoch: 1, loss: 0.5, dataLoss: 0.4, regularizationLoss: 0.1, metrics: { accuracy: 0.9 } });
 
-      await assert.rejects(r.recordEpoch('no-such-run', { epoch: 0, loss: 1, dataLoss: 1, regularizationLoss: 0, metrics: {} }), isRegistryError('not_found'));
+      await assert.rejects(
+        r.recordEpoch('no-such-run', { epoch: 0, loss: 1, dataLoss: 1, regularizationLoss: 0, metrics: {} }),
+        isRegistryError('not_found'),
+      );
       await assert.rejects(r.finishRun('no-such-run', { status: 'failed', error: 'x' }), isRegistryError('not_found'));
       await assert.rejects(r.heartbeat('no-such-run'), isRegistryError('not_found'));
       await assert.rejects(r.registerVersion(versionInput('iris', { runId: 'no-such-run' })), isRegistryError('not_found'));
@@ -137,7 +159,10 @@ for (const provider of PROVIDERS) {
       moving = false;
       await Promise.all(readers);
       assert.ok(!seen.has(null), 'a reader found no production alias mid-move');
-      assert.ok([...seen].every((v) => v === 1 || v === 2 || v === 3), `unexpected targets ${[...seen]}`);
+      assert.ok(
+        [...seen].every((v) => v === 1 || v === 2 || v === 3),
+        `unexpected targets ${[...seen]}`,
+      );
       const rows = await sql(ctx.db, 'SELECT version FROM "ModelAlias" WHERE name = ? AND alias = ?', ['atomic', 'production']);
       assert.equal(rows.length, 1);
       assert.ok([2, 3].includes(Number(rows[0].version)));
@@ -147,12 +172,36 @@ for (const provider of PROVIDERS) {
       const ctx = await setup(t);
       if (!ctx) return;
       const v = await ctx.registry.registerVersion(versionInput('constrained'));
-      const columns = '"name", "version", "artifactSha256", "artifactSize", "artifactPath", "opset", "inputs", "outputs", "task", "classLabels", "featureNames", "parityMaxAbsDiff", "folded", "createdAt"';
-      const values = ['constrained', v.version, v.artifactSha256, 1, 'x', 17, '[]', '[]', 'regression', '[]', '[]', 0, provider === 'sqlite' ? 1 : true, new Date().toISOString()];
+      const columns =
+        '"name", "version", "artifactSha256", "artifactSize", "artifactPath", "opset", "inputs", "outputs", "task", "classLabels", "featureNames", "parityMaxAbsDiff", "folded", "createdAt"';
+      const values = [
+        'constrained',
+        v.version,
+        v.artifactSha256,
+        1,
+        'x',
+        17,
+        '[]',
+        '[]',
+        'regression',
+        '[]',
+        '[]',
+        0,
+        provider === 'sqlite' ? 1 : true,
+        new Date().toISOString(),
+      ];
       const placeholders = values.map(() => '?').join(', ');
-      await assert.rejects(sql(ctx.db, `INSERT INTO "ModelVersion" (${columns}) VALUES (${placeholders})`, values), /UNIQUE|unique|duplicate/);
       await assert.rejects(
-        sql(ctx.db, 'INSERT INTO "ModelAlias" ("name", "alias", "version", "updatedAt") VALUES (?, ?, ?, ?)', ['constrained', 'production', 99, new Date().toISOString()]),
+        sql(ctx.db, `INSERT INTO "ModelVersion" (${columns}) VALUES (${placeholders})`, values),
+        /UNIQUE|unique|duplicate/,
+      );
+      await assert.rejects(
+        sql(ctx.db, 'INSERT INTO "ModelAlias" ("name", "alias", "version", "updatedAt") VALUES (?, ?, ?, ?)', [
+          'constrained',
+          'production',
+          99,
+          new Date().toISOString(),
+        ]),
         /FOREIGN KEY|foreign key/,
       );
     });
@@ -178,7 +227,10 @@ for (const provider of PROVIDERS) {
         isRegistryError('invalid', /shape/),
       );
       await assert.rejects(r.startRun({ name: 'ok', config: {}, backend: '', seed: null }), isRegistryError('invalid'));
-      assert.equal((await r.listModels()).some((m) => m.name === 'bad'), false);
+      assert.equal(
+        (await r.listModels()).some((m) => m.name === 'bad'),
+        false,
+      );
     });
   });
 }

@@ -109,7 +109,13 @@ test('PostgreSQL: the migrations produce the same catalog as the datamodel rende
   const pool = new pg.Pool({ connectionString: rendered.url, max: 1 });
   try {
     const diff = await withSchemaEngine(schema, new PrismaPg(pool), (engine) =>
-      engine.diff({ from: { tag: 'empty' }, to: { tag: 'schemaDatamodel', files: [schema] }, script: true, exitCode: null, filters: noFilters }),
+      engine.diff({
+        from: { tag: 'empty' },
+        to: { tag: 'schemaDatamodel', files: [schema] },
+        script: true,
+        exitCode: null,
+        filters: noFilters,
+      }),
     );
     await pool.query(diff.stdout ?? '');
   } finally {

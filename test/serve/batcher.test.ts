@@ -54,13 +54,21 @@ describe('OpportunisticBatcher', () => {
   it('never merges beyond maxRows', async () => {
     const model = controlledModel();
     const batcher = new OpportunisticBatcher(model.execute, 4);
-    const all = [batcher.submit(column([0]), 1), batcher.submit(column([1, 1]), 2), batcher.submit(column([2, 2]), 2), batcher.submit(column([3, 3]), 2)];
+    const all = [
+      batcher.submit(column([0]), 1),
+      batcher.submit(column([1, 1]), 2),
+      batcher.submit(column([2, 2]), 2),
+      batcher.submit(column([3, 3]), 2),
+    ];
     for (let i = 0; model.runs.length > i; i++) {
       model.runs[i].finish();
       await new Promise((r) => setImmediate(r));
     }
     await Promise.all(all);
-    assert.deepEqual(model.runs.map((r) => r.rows), [1, 4, 2]);
+    assert.deepEqual(
+      model.runs.map((r) => r.rows),
+      [1, 4, 2],
+    );
   });
 
   it('fails every request of a failed run and keeps serving afterwards', async () => {

@@ -5,7 +5,12 @@ import { DEFAULT_SERVE_CONFIG, serveConfigFromEnv } from '../../src/serve/config
 
 describe('serveConfigFromEnv', () => {
   it('reads every variable, and defaults the rest', () => {
-    const config = serveConfigFromEnv({ PORT: '9000', BNSERVE_EXECUTION_PROVIDERS: 'cpu', BNSERVE_STALE_RUN_SECONDS: '90', BNSERVE_BATCHING: 'off' });
+    const config = serveConfigFromEnv({
+      PORT: '9000',
+      BNSERVE_EXECUTION_PROVIDERS: 'cpu',
+      BNSERVE_STALE_RUN_SECONDS: '90',
+      BNSERVE_BATCHING: 'off',
+    });
     assert.equal(config.port, 9000);
     assert.deepEqual(config.providers, ['cpu']);
     assert.equal(config.staleRunMs, 90_000);
@@ -24,7 +29,10 @@ describe('serveConfigFromEnv', () => {
   ];
   for (const [env, message] of bad) {
     it(`rejects ${JSON.stringify(env)} with a ConfigError`, () => {
-      assert.throws(() => serveConfigFromEnv(env), (err: Error) => err.name === 'ConfigError' && message.test(err.message));
+      assert.throws(
+        () => serveConfigFromEnv(env),
+        (err: Error) => err.name === 'ConfigError' && message.test(err.message),
+      );
     });
   }
 

@@ -44,7 +44,20 @@ export class FakeRegistry implements Registry {
   async startRun(input: { name: string; config: unknown; backend: string; seed: number | null }): Promise<TrainingRunRecord> {
     this.touch('startRun');
     const now = new Date();
-    const run = { id: randomUUID(), name: input.name, status: 'running' as const, backend: input.backend, config: input.config, seed: input.seed, bnSteps: null, error: null, startedAt: now, finishedAt: null, heartbeatAt: now, epochs: [] };
+    const run = {
+      id: randomUUID(),
+      name: input.name,
+      status: 'running' as const,
+      backend: input.backend,
+      config: input.config,
+      seed: input.seed,
+      bnSteps: null,
+      error: null,
+      startedAt: now,
+      finishedAt: null,
+      heartbeatAt: now,
+      epochs: [],
+    };
     this.runs.set(run.id, run);
     return run;
   }
@@ -61,7 +74,12 @@ export class FakeRegistry implements Registry {
 
   async finishRun(runId: string, result: { status: 'succeeded' | 'failed'; bnSteps?: number; error?: string }): Promise<void> {
     this.touch('finishRun');
-    Object.assign(this.run(runId), { status: result.status, bnSteps: result.bnSteps ?? null, error: result.error ?? null, finishedAt: new Date() });
+    Object.assign(this.run(runId), {
+      status: result.status,
+      bnSteps: result.bnSteps ?? null,
+      error: result.error ?? null,
+      finishedAt: new Date(),
+    });
   }
 
   async getRun(runId: string) {
@@ -115,7 +133,9 @@ export class FakeRegistry implements Registry {
   }
 
   private withAliases(record: ModelVersionRecord): ModelVersionRecord {
-    const aliases = [...(this.aliases.get(record.name) ?? new Map<string, number>())].filter(([, v]) => v === record.version).map(([a]) => a);
+    const aliases = [...(this.aliases.get(record.name) ?? new Map<string, number>())]
+      .filter(([, v]) => v === record.version)
+      .map(([a]) => a);
     return { ...record, aliases };
   }
 
@@ -143,7 +163,12 @@ export class FakeRegistry implements Registry {
     const own = this.versions.filter((v) => v.name === name);
     if (own.length === 0) return null;
     const aliases = this.aliases.get(name) ?? new Map<string, number>();
-    const version = typeof ref === 'number' ? ref : typeof ref === 'string' ? aliases.get(ref) : (aliases.get('production') ?? Math.max(...own.map((v) => v.version)));
+    const version =
+      typeof ref === 'number'
+        ? ref
+        : typeof ref === 'string'
+          ? aliases.get(ref)
+          : (aliases.get('production') ?? Math.max(...own.map((v) => v.version)));
     const found = own.find((v) => v.version === version);
     return found ? this.withAliases(found) : null;
   }
@@ -163,7 +188,10 @@ export class FakeRegistry implements Registry {
     if (!bytes) throw new RegistryError('not_found', `artifact ${version.artifactSha256} is missing`);
     const actual = sha256(bytes);
     if (actual !== version.artifactSha256) {
-      throw new RegistryError('integrity', `artifact of ${version.name} v${version.version} has sha256 ${actual}, expected ${version.artifactSha256}`);
+      throw new RegistryError(
+        'integrity',
+        `artifact of ${version.name} v${version.version} has sha256 ${actual}, expected ${version.artifactSha256}`,
+      );
     }
     return bytes;
   }

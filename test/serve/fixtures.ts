@@ -77,7 +77,14 @@ export function mlpOnnx(p: MlpParams, task: 'classification' | 'regression'): Ui
     node('Gemm', ['a1', 'w2', 'b2'], [task === 'classification' ? 'logits' : outName]),
   ];
   if (task === 'classification') {
-    nodes.push(node('Softmax', ['logits'], [outName], [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 })]));
+    nodes.push(
+      node(
+        'Softmax',
+        ['logits'],
+        [outName],
+        [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 })],
+      ),
+    );
   }
   const graph = onnx.GraphProto.create({
     name: 'bnserve_fixture',

@@ -48,7 +48,10 @@ describe('src/serve import graph', () => {
     assert.ok(packages.has('onnxruntime-node'), 'the walk sees the packages src/serve really uses');
     assert.ok(packages.has('fastify'));
     const offending = [...packages].filter(([spec]) => FORBIDDEN.test(spec));
-    assert.deepEqual(offending.map(([spec, chain]) => `${spec} via ${show(chain)}`), []);
+    assert.deepEqual(
+      offending.map(([spec, chain]) => `${spec} via ${show(chain)}`),
+      [],
+    );
   });
 
   it('detects tfjs behind a relative and a dynamic import (the check can fail)', () => {
@@ -57,11 +60,17 @@ describe('src/serve import graph', () => {
       mkdirSync(path.join(dir, 'train'));
       writeFileSync(path.join(dir, 'entry.ts'), "import { x } from './middle.ts';\nexport const y = x;\n");
       writeFileSync(path.join(dir, 'middle.ts'), "export { x } from './train/backend.ts';\n");
-      writeFileSync(path.join(dir, 'train', 'backend.ts'), "export const x = 1;\nexport async function load() { return import('@tensorflow/tfjs'); }\n");
+      writeFileSync(
+        path.join(dir, 'train', 'backend.ts'),
+        "export const x = 1;\nexport async function load() { return import('@tensorflow/tfjs'); }\n",
+      );
       const packages = reachablePackages([path.join(dir, 'entry.ts')]);
       const chain = packages.get('@tensorflow/tfjs');
       assert.ok(chain, 'tfjs found');
-      assert.deepEqual(chain.map((f) => path.basename(f)), ['entry.ts', 'middle.ts', 'backend.ts']);
+      assert.deepEqual(
+        chain.map((f) => path.basename(f)),
+        ['entry.ts', 'middle.ts', 'backend.ts'],
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -110,7 +110,10 @@ describe('ModelManager', () => {
       assert.equal((await probabilities(manager, undefined, IRIS_ROWS)).version, 1);
       assert.equal((await probabilities(manager, 'production', IRIS_ROWS)).version, 1);
       const status = manager.status('iris');
-      assert.deepEqual(status.failures.map((f) => f.version), [2]);
+      assert.deepEqual(
+        status.failures.map((f) => f.version),
+        [2],
+      );
       assert.match(status.failures[0].message, /sha256/);
       assert.deepEqual(failures, ['iris@2']);
       assert.ok(lines.some((l) => l.level === 'error' && /failed to load/.test(l.msg)));
@@ -183,7 +186,10 @@ describe('ModelManager', () => {
       await registry.promote('iris', 1, 'production');
       await manager.refreshAll();
       registry.corruptArtifact('iris', 2);
-      await assert.rejects(manager.promote('iris', 2, 'production'), (e) => statusOf(e) === 422 && /alias "production" was not moved/.test(String(e)));
+      await assert.rejects(
+        manager.promote('iris', 2, 'production'),
+        (e) => statusOf(e) === 422 && /alias "production" was not moved/.test(String(e)),
+      );
       assert.equal((await registry.getVersion('iris', 'production'))?.version, 1);
       assert.equal(await servedVersion(manager), 1);
       await assert.rejects(manager.promote('iris', 7, 'production'), (e) => statusOf(e) === 404);
@@ -203,7 +209,10 @@ describe('ModelManager', () => {
       await manager.refreshAll();
       await assert.rejects(manager.acquire('iris'), (e) => statusOf(e) === 404, 'polling does not bring it back');
       const status = await manager.load('iris');
-      assert.deepEqual(status.loaded.map((v) => v.version), [1]);
+      assert.deepEqual(
+        status.loaded.map((v) => v.version),
+        [1],
+      );
       assert.equal(await servedVersion(manager), 1);
     } finally {
       await manager.close();
@@ -242,7 +251,10 @@ describe('ModelManager', () => {
     const { registry, manager, failures } = await setup(1);
     try {
       await manager.refreshAll();
-      await registry.registerVersion({ ...versionInput('iris', randomMlp(500), 'classification'), artifact: new TextEncoder().encode('not an onnx model') });
+      await registry.registerVersion({
+        ...versionInput('iris', randomMlp(500), 'classification'),
+        artifact: new TextEncoder().encode('not an onnx model'),
+      });
       await manager.refreshAll();
       await manager.refreshAll();
       assert.equal(await servedVersion(manager), 1);
@@ -261,7 +273,10 @@ describe('ModelManager', () => {
       registry.failOnce('readArtifact', Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }));
       await manager.refreshAll();
       assert.equal(await servedVersion(manager), 1, 'v1 keeps serving while v2 cannot be read');
-      assert.deepEqual(manager.status('iris').failures.map((f) => [f.version, f.permanent]), [[2, false]]);
+      assert.deepEqual(
+        manager.status('iris').failures.map((f) => [f.version, f.permanent]),
+        [[2, false]],
+      );
       assert.ok(lines.some((l) => l.level === 'error' && /next poll retries/.test(l.msg)));
 
       await manager.refreshAll();
@@ -294,7 +309,9 @@ describe('ModelManager', () => {
       assert.deepEqual(registry.staleRunChecks, [45_000]);
       assert.equal((await registry.getRun(dead.id))?.status, 'failed');
       assert.equal((await registry.getRun(alive.id))?.status, 'running');
-      assert.ok(lines.some((l) => l.level === 'info' && /without a recent heartbeat/.test(l.msg) && (l.obj as { runs: number }).runs === 1));
+      assert.ok(
+        lines.some((l) => l.level === 'info' && /without a recent heartbeat/.test(l.msg) && (l.obj as { runs: number }).runs === 1),
+      );
       assert.deepEqual(manager.status('iris').registryAliases, { staging: 1 }, 'the same poll re-read the aliases');
     } finally {
       await manager.close();
@@ -308,7 +325,14 @@ describe('ModelManager', () => {
       registry.failOnce('failStaleRuns', new Error('database is locked'));
       await registry.promote('iris', 1, 'staging');
       await manager.poll(); // must resolve, not reject
-      assert.ok(lines.some((l) => l.level === 'warn' && /could not mark stale training runs/.test(l.msg) && String((l.obj as { err: Error }).err.message) === 'database is locked'));
+      assert.ok(
+        lines.some(
+          (l) =>
+            l.level === 'warn' &&
+            /could not mark stale training runs/.test(l.msg) &&
+            String((l.obj as { err: Error }).err.message) === 'database is locked',
+        ),
+      );
       assert.deepEqual(manager.status('iris').registryAliases, { staging: 1 }, 'the registry was still re-read');
       assert.deepEqual(registry.staleRunChecks, [30_000], 'default threshold: 30 s, as STALE_RUN_MS');
     } finally {

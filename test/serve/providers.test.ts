@@ -27,7 +27,10 @@ describe('createSessionWithFallback (real onnxruntime-node)', () => {
     });
     try {
       assert.equal(provider, 'CPUExecutionProvider');
-      assert.deepEqual(failures.map((f) => f.provider), ['cuda']);
+      assert.deepEqual(
+        failures.map((f) => f.provider),
+        ['cuda'],
+      );
       assert.match(failures[0].message, /cuda/i);
       assert.deepEqual(seen, ['cuda->cpu']);
       const out = await session.run({ input: new ort.Tensor('float32', Float32Array.from([-1, 2, -3, 4]), [1, 4]) });

@@ -18,7 +18,11 @@ let registry: Registry;
 let server: RunningServer;
 
 async function predict(): Promise<{ version: number; probabilities: number[][] }> {
-  const r = await fetch(`${server.url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: IRIS_ROWS }) });
+  const r = await fetch(`${server.url}/v1/models/iris:predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ instances: IRIS_ROWS }),
+  });
   assert.equal(r.status, 200);
   const body = (await r.json()) as { model_version: number; predictions: { probabilities: Record<string, number> }[] };
   return { version: body.model_version, probabilities: body.predictions.map((p) => LABELS.map((l) => p.probabilities[l])) };
@@ -42,7 +46,17 @@ before(async () => {
   bytes[bytes.length - 1] ^= 0xff;
   chmodSync(v2.artifactPath, 0o644);
   writeFileSync(v2.artifactPath, bytes);
-  server = await startServer({ registry, env: {}, host: '127.0.0.1', port: 0, providers: ['cpu'], adminToken: TOKEN, logger: false, refreshIntervalMs: 0, staleRunMs: 10 });
+  server = await startServer({
+    registry,
+    env: {},
+    host: '127.0.0.1',
+    port: 0,
+    providers: ['cpu'],
+    adminToken: TOKEN,
+    logger: false,
+    refreshIntervalMs: 0,
+    staleRunMs: 10,
+  });
 });
 
 after(async () => {
@@ -65,7 +79,10 @@ describe('serving from the real registry', () => {
     assert.equal((await registry.getVersion('iris', 'production'))?.version, 1);
     assert.equal((await predict()).version, 1);
     const meta = (await (await fetch(`${server.url}/v2/models/iris`)).json()) as { load_errors: { version: number }[] };
-    assert.deepEqual(meta.load_errors.map((e) => e.version), [2]);
+    assert.deepEqual(
+      meta.load_errors.map((e) => e.version),
+      [2],
+    );
   });
 
   it('promotes a good new version: registry alias moved, new requests answered by it', async () => {

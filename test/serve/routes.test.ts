@@ -110,18 +110,31 @@ describe(':predict', () => {
     const r = await post('/v1/models/house:predict', { instances: IRIS_ROWS });
     assert.equal(r.status, 200);
     const expected = mlpReference(HOUSE, 'regression', IRIS_ROWS).map((row) => row[0]);
-    assert.ok(maxAbsDiff(r.json.predictions.map((p: Json) => p.prediction), expected) <= 1e-5);
+    assert.ok(
+      maxAbsDiff(
+        r.json.predictions.map((p: Json) => p.prediction),
+        expected,
+      ) <= 1e-5,
+    );
   });
 
   it('accepts a JSON body sent without a JSON content type (curl -d)', async () => {
-    const r = await app.inject({ method: 'POST', url: '/v1/models/iris:predict', payload: JSON.stringify({ instances: [IRIS_ROWS[0]] }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/models/iris:predict',
+      payload: JSON.stringify({ instances: [IRIS_ROWS[0]] }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(r.statusCode, 200);
   });
 });
 
 describe('Open Inference Protocol v2', () => {
   it('infers with FP32 data, echoes the id, and matches the reference', async () => {
-    const r = await post('/v2/models/iris/infer', { id: 'req-42', inputs: [{ name: 'input', shape: [IRIS_ROWS.length, 4], datatype: 'FP32', data: IRIS_ROWS.flat() }] });
+    const r = await post('/v2/models/iris/infer', {
+      id: 'req-42',
+      inputs: [{ name: 'input', shape: [IRIS_ROWS.length, 4], datatype: 'FP32', data: IRIS_ROWS.flat() }],
+    });
     assert.equal(r.status, 200);
     assert.equal(r.json.id, 'req-42');
     assert.equal(r.json.model_name, 'iris');
@@ -134,8 +147,12 @@ describe('Open Inference Protocol v2', () => {
   });
 
   it('accepts FP64, INT64 and nested data with the same meaning', async () => {
-    const rows = [[5, 3, 1, 0], [7, 3, 5, 1]];
-    const ask = (datatype: string, data: unknown) => post('/v2/models/iris/infer', { inputs: [{ name: 'input', shape: [2, 4], datatype, data }] });
+    const rows = [
+      [5, 3, 1, 0],
+      [7, 3, 5, 1],
+    ];
+    const ask = (datatype: string, data: unknown) =>
+      post('/v2/models/iris/infer', { inputs: [{ name: 'input', shape: [2, 4], datatype, data }] });
     const fp32 = await ask('FP32', rows.flat());
     for (const r of [await ask('FP64', rows.flat()), await ask('INT64', rows.flat()), await ask('FP32', rows)]) {
       assert.equal(r.status, 200);
@@ -162,7 +179,15 @@ describe('Open Inference Protocol v2', () => {
     const r = await post('/v2/models/iris/infer', body);
     assert.equal(r.status, 200);
     assert.deepEqual(r.json.outputs[0].shape, [2, 3]);
-    assert.ok(maxAbsDiff(r.json.outputs[0].data, mlpReference(A, 'classification', [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]).flat()) <= 1e-5);
+    assert.ok(
+      maxAbsDiff(
+        r.json.outputs[0].data,
+        mlpReference(A, 'classification', [
+          [6.8, 2.8, 4.8, 1.4],
+          [6.0, 3.4, 4.5, 1.6],
+        ]).flat(),
+      ) <= 1e-5,
+    );
   });
 
   it('answers the protocol specification example (UINT32 + BOOL inputs) with a clear 400', async () => {
@@ -197,14 +222,19 @@ describe('Open Inference Protocol v2', () => {
   it('returns only the requested outputs and rejects unknown ones', async () => {
     const input = [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: IRIS_ROWS[0] }];
     const ok = await post('/v2/models/iris/infer', { inputs: input, outputs: [{ name: 'probabilities' }] });
-    assert.deepEqual(ok.json.outputs.map((o: Json) => o.name), ['probabilities']);
+    assert.deepEqual(
+      ok.json.outputs.map((o: Json) => o.name),
+      ['probabilities'],
+    );
     const bad = await post('/v2/models/iris/infer', { inputs: input, outputs: [{ name: 'logits' }] });
     assert.equal(bad.status, 400);
     assert.match(bad.json.error, /unknown output "logits" \(model outputs: probabilities\)/);
   });
 
   it('serves a version by number', async () => {
-    const r = await post('/v2/models/iris/versions/2/infer', { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: IRIS_ROWS[0] }] });
+    const r = await post('/v2/models/iris/versions/2/infer', {
+      inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: IRIS_ROWS[0] }],
+    });
     assert.equal(r.json.model_version, '2');
     assert.ok(maxAbsDiff(r.json.outputs[0].data, mlpReference(B, 'classification', [IRIS_ROWS[0]])[0]) <= 1e-5);
   });
@@ -270,50 +300,248 @@ describe('bad input never gets a 5xx', () => {
   const v2 = (input: Json) => ({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: row, ...input }] });
   const cases: { name: string; url: string; body: unknown; status: number; error: RegExp; headers?: Record<string, string> }[] = [
     { name: 'malformed JSON', url: '/v1/models/iris:predict', body: '{"instances": [[5.1, 3.5', status: 400, error: /not valid JSON/ },
-    { name: 'NaN literal (not JSON)', url: '/v1/models/iris:predict', body: '{"instances": [[NaN, 3.5, 1.4, 0.2]]}', status: 400, error: /not valid JSON/ },
-    { name: 'Infinity via 1e999', url: '/v1/models/iris:predict', body: '{"instances": [[1e999, 3.5, 1.4, 0.2]]}', status: 400, error: /instances\[0\]\[0\]: expected a finite number, got Infinity/ },
-    { name: 'a string value', url: '/v1/models/iris:predict', body: { instances: [[5.1, '3.5', 1.4, 0.2]] }, status: 400, error: /instances\[0\]\[1\]: expected a number, got string "3.5"/ },
-    { name: 'a short row', url: '/v1/models/iris:predict', body: { instances: [row, [5.1, 3.5, 1.4]] }, status: 400, error: /instances\[1\]: has 3 values but shape \[4\] needs 4/ },
-    { name: 'a long row', url: '/v1/models/iris:predict', body: { instances: [[...row, 1]] }, status: 400, error: /instances\[0\]: has 5 values/ },
-    { name: 'a value beyond float32', url: '/v1/models/iris:predict', body: { instances: [[1e300, 1, 1, 1]] }, status: 400, error: /outside the float32 range/ },
+    {
+      name: 'NaN literal (not JSON)',
+      url: '/v1/models/iris:predict',
+      body: '{"instances": [[NaN, 3.5, 1.4, 0.2]]}',
+      status: 400,
+      error: /not valid JSON/,
+    },
+    {
+      name: 'Infinity via 1e999',
+      url: '/v1/models/iris:predict',
+      body: '{"instances": [[1e999, 3.5, 1.4, 0.2]]}',
+      status: 400,
+      error: /instances\[0\]\[0\]: expected a finite number, got Infinity/,
+    },
+    {
+      name: 'a string value',
+      url: '/v1/models/iris:predict',
+      body: { instances: [[5.1, '3.5', 1.4, 0.2]] },
+      status: 400,
+      error: /instances\[0\]\[1\]: expected a number, got string "3.5"/,
+    },
+    {
+      name: 'a short row',
+      url: '/v1/models/iris:predict',
+      body: { instances: [row, [5.1, 3.5, 1.4]] },
+      status: 400,
+      error: /instances\[1\]: has 3 values but shape \[4\] needs 4/,
+    },
+    {
+      name: 'a long row',
+      url: '/v1/models/iris:predict',
+      body: { instances: [[...row, 1]] },
+      status: 400,
+      error: /instances\[0\]: has 5 values/,
+    },
+    {
+      name: 'a value beyond float32',
+      url: '/v1/models/iris:predict',
+      body: { instances: [[1e300, 1, 1, 1]] },
+      status: 400,
+      error: /outside the float32 range/,
+    },
     { name: 'empty instances', url: '/v1/models/iris:predict', body: { instances: [] }, status: 400, error: /instances is empty/ },
     { name: 'an empty row', url: '/v1/models/iris:predict', body: { instances: [[]] }, status: 400, error: /instances\[0\]: is empty/ },
-    { name: 'a scalar row', url: '/v1/models/iris:predict', body: { instances: [5.1] }, status: 400, error: /each instance must be an array of numbers or an object/ },
-    { name: 'missing instances', url: '/v1/models/iris:predict', body: { rows: [row] }, status: 400, error: /body\.instances: instances is required/ },
+    {
+      name: 'a scalar row',
+      url: '/v1/models/iris:predict',
+      body: { instances: [5.1] },
+      status: 400,
+      error: /each instance must be an array of numbers or an object/,
+    },
+    {
+      name: 'missing instances',
+      url: '/v1/models/iris:predict',
+      body: { rows: [row] },
+      status: 400,
+      error: /body\.instances: instances is required/,
+    },
     { name: 'a JSON array body', url: '/v1/models/iris:predict', body: [row], status: 400, error: /body: .*expected object/ },
-    { name: 'too many rows', url: '/v1/models/iris:predict', body: { instances: Array(MAX_ROWS + 1).fill(row) }, status: 400, error: /too many rows: at most 8/ },
-    { name: 'an unknown feature name', url: '/v1/models/iris:predict', body: { instances: [{ sepal_length: 1, sepal_width: 1, petal_length: 1, petal_width: 1, colour: 2 }] }, status: 400, error: /unknown feature "colour"/ },
-    { name: 'a missing feature', url: '/v1/models/iris:predict', body: { instances: [{ sepal_length: 1 }] }, status: 400, error: /missing feature "sepal_width"/ },
-    { name: 'an unknown model', url: '/v1/models/tulip:predict', body: { instances: [row] }, status: 404, error: /model "tulip" not found/ },
-    { name: 'an unknown version', url: '/v1/models/iris/versions/9:predict', body: { instances: [row] }, status: 404, error: /model "iris" has no version 9/ },
-    { name: 'a non-numeric version', url: '/v1/models/iris/versions/latest:predict', body: { instances: [row] }, status: 400, error: /version must be a positive integer/ },
-    { name: 'an unknown alias', url: '/v1/models/iris/labels/canary:predict', body: { instances: [row] }, status: 404, error: /no alias "canary"/ },
+    {
+      name: 'too many rows',
+      url: '/v1/models/iris:predict',
+      body: { instances: Array(MAX_ROWS + 1).fill(row) },
+      status: 400,
+      error: /too many rows: at most 8/,
+    },
+    {
+      name: 'an unknown feature name',
+      url: '/v1/models/iris:predict',
+      body: { instances: [{ sepal_length: 1, sepal_width: 1, petal_length: 1, petal_width: 1, colour: 2 }] },
+      status: 400,
+      error: /unknown feature "colour"/,
+    },
+    {
+      name: 'a missing feature',
+      url: '/v1/models/iris:predict',
+      body: { instances: [{ sepal_length: 1 }] },
+      status: 400,
+      error: /missing feature "sepal_width"/,
+    },
+    {
+      name: 'an unknown model',
+      url: '/v1/models/tulip:predict',
+      body: { instances: [row] },
+      status: 404,
+      error: /model "tulip" not found/,
+    },
+    {
+      name: 'an unknown version',
+      url: '/v1/models/iris/versions/9:predict',
+      body: { instances: [row] },
+      status: 404,
+      error: /model "iris" has no version 9/,
+    },
+    {
+      name: 'a non-numeric version',
+      url: '/v1/models/iris/versions/latest:predict',
+      body: { instances: [row] },
+      status: 400,
+      error: /version must be a positive integer/,
+    },
+    {
+      name: 'an unknown alias',
+      url: '/v1/models/iris/labels/canary:predict',
+      body: { instances: [row] },
+      status: 404,
+      error: /no alias "canary"/,
+    },
     { name: 'an empty JSON body', url: '/v1/models/iris:predict', body: '', status: 400, error: /Body cannot be empty/ },
-    { name: 'an oversized body', url: '/v1/models/iris:predict', body: { instances: [row], padding: 'x'.repeat(20 * 1024) }, status: 413, error: /request body is larger than the limit of 16384 bytes/ },
-    { name: 'v2: data shorter than the shape', url: '/v2/models/iris/infer', body: v2({ data: [1, 2, 3] }), status: 400, error: /inputs\[0\]\.data: has 3 values but shape \[1, 4\] needs 4/ },
-    { name: 'v2: wrong feature count', url: '/v2/models/iris/infer', body: v2({ shape: [1, 3], data: [1, 2, 3] }), status: 400, error: /inputs\[0\]\.shape: dimension 1 is 3, input "input" takes \[batch, 4\]/ },
-    { name: 'v2: wrong rank', url: '/v2/models/iris/infer', body: v2({ shape: [4] }), status: 400, error: /has 1 dimensions, input "input" takes \[batch, 4\]/ },
-    { name: 'v2: a string in data', url: '/v2/models/iris/infer', body: v2({ data: [1, 2, 'x', 4] }), status: 400, error: /inputs\[0\]\.data\[2\]: expected a number, got string/ },
-    { name: 'v2: a fraction in INT64 data', url: '/v2/models/iris/infer', body: v2({ datatype: 'INT64', data: [1, 2, 3.5, 4] }), status: 400, error: /expected an integer, got 3.5/ },
-    { name: 'v2: BYTES datatype', url: '/v2/models/iris/infer', body: v2({ datatype: 'BYTES' }), status: 400, error: /datatype: .*expected one of/ },
-    { name: 'v2: a zero batch', url: '/v2/models/iris/infer', body: v2({ shape: [0, 4] }), status: 400, error: /first \(batch\) dimension must be at least 1/ },
-    { name: 'v2: too many rows', url: '/v2/models/iris/infer', body: v2({ shape: [MAX_ROWS + 1, 4] }), status: 400, error: /limited to 8 rows/ },
+    {
+      name: 'an oversized body',
+      url: '/v1/models/iris:predict',
+      body: { instances: [row], padding: 'x'.repeat(20 * 1024) },
+      status: 413,
+      error: /request body is larger than the limit of 16384 bytes/,
+    },
+    {
+      name: 'v2: data shorter than the shape',
+      url: '/v2/models/iris/infer',
+      body: v2({ data: [1, 2, 3] }),
+      status: 400,
+      error: /inputs\[0\]\.data: has 3 values but shape \[1, 4\] needs 4/,
+    },
+    {
+      name: 'v2: wrong feature count',
+      url: '/v2/models/iris/infer',
+      body: v2({ shape: [1, 3], data: [1, 2, 3] }),
+      status: 400,
+      error: /inputs\[0\]\.shape: dimension 1 is 3, input "input" takes \[batch, 4\]/,
+    },
+    {
+      name: 'v2: wrong rank',
+      url: '/v2/models/iris/infer',
+      body: v2({ shape: [4] }),
+      status: 400,
+      error: /has 1 dimensions, input "input" takes \[batch, 4\]/,
+    },
+    {
+      name: 'v2: a string in data',
+      url: '/v2/models/iris/infer',
+      body: v2({ data: [1, 2, 'x', 4] }),
+      status: 400,
+      error: /inputs\[0\]\.data\[2\]: expected a number, got string/,
+    },
+    {
+      name: 'v2: a fraction in INT64 data',
+      url: '/v2/models/iris/infer',
+      body: v2({ datatype: 'INT64', data: [1, 2, 3.5, 4] }),
+      status: 400,
+      error: /expected an integer, got 3.5/,
+    },
+    {
+      name: 'v2: BYTES datatype',
+      url: '/v2/models/iris/infer',
+      body: v2({ datatype: 'BYTES' }),
+      status: 400,
+      error: /datatype: .*expected one of/,
+    },
+    {
+      name: 'v2: a zero batch',
+      url: '/v2/models/iris/infer',
+      body: v2({ shape: [0, 4] }),
+      status: 400,
+      error: /first \(batch\) dimension must be at least 1/,
+    },
+    {
+      name: 'v2: too many rows',
+      url: '/v2/models/iris/infer',
+      body: v2({ shape: [MAX_ROWS + 1, 4] }),
+      status: 400,
+      error: /limited to 8 rows/,
+    },
     { name: 'v2: a negative dimension', url: '/v2/models/iris/infer', body: v2({ shape: [1, -4] }), status: 400, error: /shape\[1\]/ },
     { name: 'v2: no inputs', url: '/v2/models/iris/infer', body: { id: '1' }, status: 400, error: /body\.inputs: inputs is required/ },
     { name: 'v2: empty inputs', url: '/v2/models/iris/infer', body: { inputs: [] }, status: 400, error: /inputs is empty/ },
     { name: 'v2: empty data', url: '/v2/models/iris/infer', body: v2({ data: [] }), status: 400, error: /data is empty/ },
-    { name: 'v2: Infinity', url: '/v2/models/iris/infer', body: '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","data":[1,2,3,-1e999]}]}', status: 400, error: /data\[3\]: expected a finite number, got -Infinity/ },
+    {
+      name: 'v2: Infinity',
+      url: '/v2/models/iris/infer',
+      body: '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","data":[1,2,3,-1e999]}]}',
+      status: 400,
+      error: /data\[3\]: expected a finite number, got -Infinity/,
+    },
     { name: 'v2: an unknown model', url: '/v2/models/tulip/infer', body: v2({}), status: 404, error: /model "tulip" not found/ },
     { name: 'v2: an unknown version', url: '/v2/models/iris/versions/12/infer', body: v2({}), status: 404, error: /no version 12/ },
     { name: 'an unknown route', url: '/v3/whatever', body: {}, status: 404, error: /no route for POST \/v3\/whatever/ },
-    { name: 'malformed percent-encoding (:predict)', url: '/v1/models/%E0%A4%A:predict', body: { instances: [row] }, status: 400, error: /malformed URL "\/v1\/models\/%E0%A4%A:predict": every "%" must start a percent-encoded UTF-8 sequence/ },
-    { name: 'malformed percent-encoding (v2 infer)', url: '/v2/models/iris/versions/%E0%A4%A/infer', body: v2({}), status: 400, error: /malformed URL/ },
-    { name: 'an over-long path segment', url: `/v2/models/${'m'.repeat(300)}/infer`, body: v2({}), status: 414, error: /has a path segment that is too long/ },
-    { name: 'a model name the registry would refuse (@)', url: '/v1/models/a@b:predict', body: { instances: [row] }, status: 400, error: /params\.model: invalid model name "a@b"/ },
-    { name: 'a model name over 64 characters', url: `/v2/models/${'m'.repeat(65)}/infer`, body: v2({}), status: 400, error: /params\.model: invalid model name/ },
-    { name: 'a model name starting with a symbol', url: '/v2/models/.hidden/infer', body: v2({}), status: 400, error: /params\.model: invalid model name "\.hidden"/ },
-    { name: 'a valid but unknown 64-character name', url: `/v2/models/${'m'.repeat(64)}/infer`, body: v2({}), status: 404, error: /not found/ },
-    { name: 'an alias that starts with a digit', url: '/v1/models/iris/labels/2nd:predict', body: { instances: [row] }, status: 400, error: /params\.alias: invalid alias "2nd"/ },
+    {
+      name: 'malformed percent-encoding (:predict)',
+      url: '/v1/models/%E0%A4%A:predict',
+      body: { instances: [row] },
+      status: 400,
+      error: /malformed URL "\/v1\/models\/%E0%A4%A:predict": every "%" must start a percent-encoded UTF-8 sequence/,
+    },
+    {
+      name: 'malformed percent-encoding (v2 infer)',
+      url: '/v2/models/iris/versions/%E0%A4%A/infer',
+      body: v2({}),
+      status: 400,
+      error: /malformed URL/,
+    },
+    {
+      name: 'an over-long path segment',
+      url: `/v2/models/${'m'.repeat(300)}/infer`,
+      body: v2({}),
+      status: 414,
+      error: /has a path segment that is too long/,
+    },
+    {
+      name: 'a model name the registry would refuse (@)',
+      url: '/v1/models/a@b:predict',
+      body: { instances: [row] },
+      status: 400,
+      error: /params\.model: invalid model name "a@b"/,
+    },
+    {
+      name: 'a model name over 64 characters',
+      url: `/v2/models/${'m'.repeat(65)}/infer`,
+      body: v2({}),
+      status: 400,
+      error: /params\.model: invalid model name/,
+    },
+    {
+      name: 'a model name starting with a symbol',
+      url: '/v2/models/.hidden/infer',
+      body: v2({}),
+      status: 400,
+      error: /params\.model: invalid model name "\.hidden"/,
+    },
+    {
+      name: 'a valid but unknown 64-character name',
+      url: `/v2/models/${'m'.repeat(64)}/infer`,
+      body: v2({}),
+      status: 404,
+      error: /not found/,
+    },
+    {
+      name: 'an alias that starts with a digit',
+      url: '/v1/models/iris/labels/2nd:predict',
+      body: { instances: [row] },
+      status: 400,
+      error: /params\.alias: invalid alias "2nd"/,
+    },
   ];
 
   for (const c of cases) {
@@ -365,7 +593,13 @@ describe('admin routes', () => {
     const r = await post('/v2/repository/index', {}, auth);
     assert.equal(r.status, 200);
     const iris = r.json.filter((e: Json) => e.name === 'iris');
-    assert.deepEqual(iris.map((e: Json) => [e.version, e.state]), [['1', 'READY'], ['2', 'READY']]);
+    assert.deepEqual(
+      iris.map((e: Json) => [e.version, e.state]),
+      [
+        ['1', 'READY'],
+        ['2', 'READY'],
+      ],
+    );
   });
 
   it('promote, unload and load', async () => {
@@ -383,7 +617,10 @@ describe('admin routes', () => {
     assert.equal((await post('/v1/models/house:predict', { instances: [IRIS_ROWS[0]] })).status, 404);
     const loaded = await post('/v2/repository/models/house/load', {}, auth);
     assert.equal(loaded.json.state, 'READY');
-    assert.deepEqual(loaded.json.loaded_versions.map((v: Json) => v.version), [1]);
+    assert.deepEqual(
+      loaded.json.loaded_versions.map((v: Json) => v.version),
+      [1],
+    );
     assert.equal((await post('/v1/models/house:predict', { instances: [IRIS_ROWS[0]] })).status, 200);
     assert.equal((await post('/v2/repository/models/tulip/load', {}, auth)).status, 404);
   });

@@ -52,7 +52,8 @@ describe('route name schemas follow the registry', () => {
         assert.equal(registryAccepts(check, value), valid, `registry on ${JSON.stringify(value)}`);
         const parsed = schema.safeParse(value);
         assert.equal(parsed.success, valid, `schema on ${JSON.stringify(value)}`);
-        if (!parsed.success) assert.match(parsed.error.issues[0].message, new RegExp(`^invalid ${what === 'alias' ? 'alias' : 'model name'} `));
+        if (!parsed.success)
+          assert.match(parsed.error.issues[0].message, new RegExp(`^invalid ${what === 'alias' ? 'alias' : 'model name'} `));
       }
     });
   }

@@ -24,7 +24,11 @@ async function irisRegistry(): Promise<{ registry: FakeRegistry; params: Record<
 }
 
 const predict = (url: string, rows: number[][]) =>
-  fetch(`${url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: rows }) });
+  fetch(`${url}/v1/models/iris:predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ instances: rows }),
+  });
 
 describe('over a real socket', () => {
   it('answers :predict and v2 infer like the model, and serves /metrics and /docs', noCuda, async () => {
@@ -36,7 +40,13 @@ describe('over a real socket', () => {
       assert.equal(r.status, 200);
       const body = (await r.json()) as { predictions: { probabilities: Record<string, number> }[]; model_version: number };
       const expected = mlpReference(params[1], 'classification', IRIS_ROWS);
-      body.predictions.forEach((p, i) => assert.ok(maxAbsDiff(LABELS.map((l) => p.probabilities[l]), expected[i]) <= 1e-5));
+      for (const [i, p] of body.predictions.entries())
+        assert.ok(
+          maxAbsDiff(
+            LABELS.map((l) => p.probabilities[l]),
+            expected[i],
+          ) <= 1e-5,
+        );
 
       const infer = await fetch(`${server.url}/v2/models/iris/infer`, {
         method: 'POST',
@@ -55,7 +65,11 @@ describe('over a real socket', () => {
       const docs = await fetch(`${server.url}/docs`);
       assert.equal(docs.status, 200);
       assert.match(await docs.text(), /swagger-ui/i);
-      const malformed = await fetch(`${server.url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"instances": [' });
+      const malformed = await fetch(`${server.url}/v1/models/iris:predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"instances": [',
+      });
       assert.equal(malformed.status, 400);
       assert.match(((await malformed.json()) as { error: string }).error, /not valid JSON/);
     } finally {
@@ -78,7 +92,16 @@ describe('over a real socket', () => {
           const r = await predict(server.url, rows);
           const body = (await r.json()) as { model_version: number; predictions: { probabilities: Record<string, number> }[] };
           const want = expected[body.model_version as 1 | 2];
-          const ok = r.status === 200 && want !== undefined && body.predictions.every((p, k) => maxAbsDiff(LABELS.map((l) => p.probabilities[l]), want[k]) <= 1e-5);
+          const ok =
+            r.status === 200 &&
+            want !== undefined &&
+            body.predictions.every(
+              (p, k) =>
+                maxAbsDiff(
+                  LABELS.map((l) => p.probabilities[l]),
+                  want[k],
+                ) <= 1e-5,
+            );
           if (!ok) failures++;
           results.push({ version: body.model_version, ok, startedAt, finishedAt: performance.now() });
         } catch {
@@ -105,7 +128,13 @@ describe('over a real socket', () => {
       });
       const promotedAt = performance.now();
       assert.equal(promote.status, 200);
-      assert.deepEqual(await promote.json(), { name: 'iris', alias: 'production', version: 2, previous_version: 1, execution_provider: 'CPUExecutionProvider' });
+      assert.deepEqual(await promote.json(), {
+        name: 'iris',
+        alias: 'production',
+        version: 2,
+        previous_version: 1,
+        execution_provider: 'CPUExecutionProvider',
+      });
       await waitForRequests(100);
 
       // And back, the way `bnserve models promote` does it: registry first, server on its next poll.
@@ -170,7 +199,14 @@ describe('over a real socket', () => {
     const server = await startServer({
       registry,
       logger: false,
-      env: { HOST: '127.0.0.1', PORT: '0', BNSERVE_EXECUTION_PROVIDERS: 'cpu', BNSERVE_ADMIN_TOKEN: 'from-env', BNSERVE_MAX_ROWS: '2', BNSERVE_REFRESH_MS: '0' },
+      env: {
+        HOST: '127.0.0.1',
+        PORT: '0',
+        BNSERVE_EXECUTION_PROVIDERS: 'cpu',
+        BNSERVE_ADMIN_TOKEN: 'from-env',
+        BNSERVE_MAX_ROWS: '2',
+        BNSERVE_REFRESH_MS: '0',
+      },
     });
     try {
       const index = await fetch(`${server.url}/v2/repository/index`, { method: 'POST', headers: { authorization: 'Bearer from-env' } });
@@ -189,7 +225,9 @@ describe('over a real socket', () => {
     try {
       const { port } = new URL(server.url);
       const raw = await new Promise<string>((resolve, reject) => {
-        const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /v2/health/live HTTP/1.1\r\nHost: x\r\nno colon in this header\r\n\r\n'));
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.write('GET /v2/health/live HTTP/1.1\r\nHost: x\r\nno colon in this header\r\n\r\n'),
+        );
         let text = '';
         socket.setEncoding('utf8');
         socket.on('data', (chunk: string) => (text += chunk));

@@ -16,8 +16,27 @@ const rejects = (fn: () => unknown, message: RegExp) =>
 describe('decodeTensorData', () => {
   it('reads flat and nested data in row-major order', () => {
     assert.deepEqual([...decodeTensorData([1, 2, 3, 4, 5, 6], [2, 3], fp32)], [1, 2, 3, 4, 5, 6]);
-    assert.deepEqual([...decodeTensorData([[1, 2, 3], [4, 5, 6]], [2, 3], fp32)], [1, 2, 3, 4, 5, 6]);
-    const cube = decodeTensorData([[[1], [2]], [[3], [4]]], [2, 2, 1], { ...fp32, target: 'float64' });
+    assert.deepEqual(
+      [
+        ...decodeTensorData(
+          [
+            [1, 2, 3],
+            [4, 5, 6],
+          ],
+          [2, 3],
+          fp32,
+        ),
+      ],
+      [1, 2, 3, 4, 5, 6],
+    );
+    const cube = decodeTensorData(
+      [
+        [[1], [2]],
+        [[3], [4]],
+      ],
+      [2, 2, 1],
+      { ...fp32, target: 'float64' },
+    );
     assert.ok(cube instanceof Float64Array);
     assert.deepEqual([...cube], [1, 2, 3, 4]);
   });
@@ -67,12 +86,30 @@ describe('rowsToTensor', () => {
   });
 
   it('takes nested rows for image-like inputs', () => {
-    const image = rowsToTensor([[[1, 2], [3, 4]]], { target: 'float32', rowShape: [2, 2], featureNames: [] });
+    const image = rowsToTensor(
+      [
+        [
+          [1, 2],
+          [3, 4],
+        ],
+      ],
+      { target: 'float32', rowShape: [2, 2], featureNames: [] },
+    );
     assert.deepEqual([...image], [1, 2, 3, 4]);
   });
 
   it('names the row and feature that is wrong', () => {
-    rejects(() => rowsToTensor([[1, 2, 3], [1, 2]], opts), /instances\[1\]: has 2 values but shape \[3\] needs 3/);
+    rejects(
+      () =>
+        rowsToTensor(
+          [
+            [1, 2, 3],
+            [1, 2],
+          ],
+          opts,
+        ),
+      /instances\[1\]: has 2 values but shape \[3\] needs 3/,
+    );
     rejects(() => rowsToTensor([[]], opts), /instances\[0\]: is empty/);
     rejects(() => rowsToTensor([{ a: 1, b: 2 }], opts), /instances\[0\]: missing feature "c"/);
     rejects(() => rowsToTensor([{ a: 1, b: 2, c: 3, d: 4 }], opts), /instances\[0\]: unknown feature "d"/);
@@ -86,13 +123,23 @@ describe('predictions', () => {
   it('labels each row with the arg max and its probabilities', () => {
     const out = { dims: [2, 3], data: Float32Array.from([0.1, 0.7, 0.2, 0.5, 0.2, 0.3]) };
     const p = classPredictions(out, ['a', 'b', 'c']);
-    assert.deepEqual(p.map((r) => r.label), ['b', 'a']);
+    assert.deepEqual(
+      p.map((r) => r.label),
+      ['b', 'a'],
+    );
     assert.equal(p[1].probabilities.c, Math.fround(0.3));
-    assert.deepEqual(classPredictions(out, []).map((r) => r.label), ['1', '0'], 'class indices without labels');
+    assert.deepEqual(
+      classPredictions(out, []).map((r) => r.label),
+      ['1', '0'],
+      'class indices without labels',
+    );
   });
 
   it('gives a number per row for [batch, 1] regression outputs, arrays otherwise', () => {
-    assert.deepEqual(regressionPredictions({ dims: [2, 1], data: Float32Array.from([1.5, -2]) }), [{ prediction: 1.5 }, { prediction: -2 }]);
+    assert.deepEqual(regressionPredictions({ dims: [2, 1], data: Float32Array.from([1.5, -2]) }), [
+      { prediction: 1.5 },
+      { prediction: -2 },
+    ]);
     assert.deepEqual(regressionPredictions({ dims: [1, 2], data: Float32Array.from([1, 2]) }), [{ prediction: [1, 2] }]);
   });
 

@@ -27,11 +27,17 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
     const result = await train(config);
     assert.equal(result.bnSteps, steps);
-    assert.deepEqual(result.epochs.map((e) => e.bnSteps), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      result.epochs.map((e) => e.bnSteps),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
 
     const { train: trainSplit } = splitDataset(await loadDataset(config), config.split, config.task);
     const { mean, variance } = channelMoments(trainSplit.x, 3); // biased (÷N), as tfjs feeds the average
-    const [, , movingMean, movingVariance] = result.model.getLayer('batch_normalization_0').getWeights().map((w) => w.dataSync());
+    const [, , movingMean, movingVariance] = result.model
+      .getLayer('batch_normalization_0')
+      .getWeights()
+      .map((w) => w.dataSync());
     for (let j = 0; j < 3; j++) {
       assert.ok(Math.abs(movingMean[j] - movingStatAfter(0, mean[j], momentum, steps)) <= 1e-6, `mean[${j}]`);
       assert.ok(Math.abs(movingVariance[j] - movingStatAfter(1, variance[j], momentum, steps)) <= 1e-6, `variance[${j}]`);
@@ -81,7 +87,15 @@ test('too few steps for the momentum are flagged', () => {
   assert.match(stale.message ?? '', /36\.6% of the initial/);
   assert.equal(bnGuard([{ name: 'bn', momentum: 0.99 }], 1000, [ok], limits).stale, false);
   // The slowest layer (highest momentum) decides.
-  const mixed = bnGuard([{ name: 'fast', momentum: 0.5 }, { name: 'slow', momentum: 0.999 }], 1000, [], limits);
+  const mixed = bnGuard(
+    [
+      { name: 'fast', momentum: 0.5 },
+      { name: 'slow', momentum: 0.999 },
+    ],
+    1000,
+    [],
+    limits,
+  );
   assert.equal(mixed.stale, true);
   assert.match(mixed.message ?? '', /slow/);
   assert.doesNotMatch(mixed.message ?? '', /fast/);

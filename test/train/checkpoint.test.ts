@@ -48,12 +48,18 @@ test('save → load round trip gives bit-identical predictions and keeps the mov
     const [, , movingMean, movingVariance] = result.model.getLayer(layer).getWeights();
     assert.deepEqual(Array.from(stored.get(`${layer}/moving_mean`)!), Array.from(movingMean.dataSync()));
     assert.deepEqual(Array.from(stored.get(`${layer}/moving_variance`)!), Array.from(movingVariance.dataSync()));
-    assert.ok(movingMean.dataSync().some((v) => Math.abs(v) > 1e-3), 'moving mean moved away from 0');
+    assert.ok(
+      movingMean.dataSync().some((v) => Math.abs(v) > 1e-3),
+      'moving mean moved away from 0',
+    );
   }
 
   const preprocessing = await loadPreprocessing(dir);
   assert.equal(preprocessing.mean.length, 6);
-  assert.ok(preprocessing.mean.every((m) => m > 5), 'raw offset 10 shows in the training mean');
+  assert.ok(
+    preprocessing.mean.every((m) => m > 5),
+    'raw offset 10 shows in the training mean',
+  );
   loaded.dispose();
   result.model.dispose();
 });

@@ -27,7 +27,11 @@ test('bad configs fail with one message naming the field', () => {
     [{ ...base, unknownKey: 1 }, /unknownKey/],
   ];
   for (const [raw, message] of cases) {
-    assert.throws(() => parseTrainConfig(raw), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(raw));
+    assert.throws(
+      () => parseTrainConfig(raw),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(raw),
+    );
   }
 });
 

@@ -68,7 +68,14 @@ test('standardisation uses the training split only, with population std', () => 
 
 test('synthetic image data has the requested shape and per-channel statistics', () => {
   const data = syntheticClassification({
-    samples: 12, features: 1, classes: 2, image: { height: 4, width: 5, channels: 2 }, noise: 0.1, scale: 3, offset: 1, seed: 1,
+    samples: 12,
+    features: 1,
+    classes: 2,
+    image: { height: 4, width: 5, channels: 2 },
+    noise: 0.1,
+    scale: 3,
+    offset: 1,
+    seed: 1,
   });
   assert.deepEqual(data.inputShape, [4, 5, 2]);
   assert.equal(data.x.length, 12 * 40);

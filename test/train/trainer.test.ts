@@ -51,7 +51,12 @@ test('one row predicted alone equals the same row inside a batch of 200', async 
 test('training is deterministic for a seed on the same backend', async () => {
   const config = parseTrainConfig({
     data: { kind: 'synthetic', samples: 120, features: 5, classes: 3 },
-    layers: [{ type: 'dense', units: 8 }, { type: 'batchNormalization' }, { type: 'activation', activation: 'relu' }, { type: 'dropout', rate: 0.2 }],
+    layers: [
+      { type: 'dense', units: 8 },
+      { type: 'batchNormalization' },
+      { type: 'activation', activation: 'relu' },
+      { type: 'dropout', rate: 0.2 },
+    ],
     epochs: 3,
     batchSize: 16,
     seed: 5,
@@ -59,11 +64,17 @@ test('training is deterministic for a seed on the same backend', async () => {
   });
   const a = await train(config);
   const b = await train(config);
-  assert.deepEqual(a.epochs.map((e) => e.loss), b.epochs.map((e) => e.loss));
+  assert.deepEqual(
+    a.epochs.map((e) => e.loss),
+    b.epochs.map((e) => e.loss),
+  );
   assert.deepEqual(a.test, b.test);
   const c = await train({ ...config, seed: 6 });
-  assert.notDeepEqual(a.epochs.map((e) => e.loss), c.epochs.map((e) => e.loss));
-  [a, b, c].forEach((r) => r.model.dispose());
+  assert.notDeepEqual(
+    a.epochs.map((e) => e.loss),
+    c.epochs.map((e) => e.loss),
+  );
+  for (const r of [a, b, c]) r.model.dispose();
 });
 
 test('early stopping restores the best epoch and counts BN steps up to it', async () => {

@@ -1,12 +1,7 @@
 // Small constructors for ONNX protos, in the spirit of onnx's helper.py.
 import { onnx, type OnnxTypes } from './proto.ts';
 
-type AttributeValue =
-  | { int: number }
-  | { float: number }
-  | { ints: number[] }
-  | { floats: number[] }
-  | { string: string };
+type AttributeValue = { int: number } | { float: number } | { ints: number[] } | { floats: number[] } | { string: string };
 
 export type Attributes = Record<string, AttributeValue>;
 

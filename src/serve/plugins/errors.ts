@@ -29,7 +29,9 @@ export const errorHandling = globalPlugin('bnserve-errors', async (app) => {
       return reply.code(400).send({ error });
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({ error: `request body is larger than the limit of ${request.server.serveConfig.limits.bodyLimit} bytes (BNSERVE_BODY_LIMIT_BYTES)` });
+      return reply.code(413).send({
+        error: `request body is larger than the limit of ${request.server.serveConfig.limits.bodyLimit} bytes (BNSERVE_BODY_LIMIT_BYTES)`,
+      });
     }
     const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
     if (err instanceof HttpError || (status >= 400 && status < 500)) {

@@ -42,14 +42,20 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
   const security = [{ adminToken: [] }];
   const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 422: errorBody };
 
-  app.post('/v2/repository/index', { schema: { tags: ['admin'], security, response: { 200: repositoryIndex, ...errors } } }, async () => app.models.index());
-
-  app.post('/v2/repository/models/:model/load', { schema: { tags: ['admin'], security, params: modelParams, response: { 200: modelStatus, ...errors } } }, async (request) =>
-    statusBody(await app.models.load(request.params.model)),
+  app.post('/v2/repository/index', { schema: { tags: ['admin'], security, response: { 200: repositoryIndex, ...errors } } }, async () =>
+    app.models.index(),
   );
 
-  app.post('/v2/repository/models/:model/unload', { schema: { tags: ['admin'], security, params: modelParams, response: { 200: modelStatus, ...errors } } }, async (request) =>
-    statusBody(await app.models.unload(request.params.model)),
+  app.post(
+    '/v2/repository/models/:model/load',
+    { schema: { tags: ['admin'], security, params: modelParams, response: { 200: modelStatus, ...errors } } },
+    async (request) => statusBody(await app.models.load(request.params.model)),
+  );
+
+  app.post(
+    '/v2/repository/models/:model/unload',
+    { schema: { tags: ['admin'], security, params: modelParams, response: { 200: modelStatus, ...errors } } },
+    async (request) => statusBody(await app.models.unload(request.params.model)),
   );
 
   app.post(
@@ -58,7 +64,8 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['admin'],
         security,
-        description: 'Loads and warms the version, moves the alias in the registry, then swaps; in-flight requests finish on the previous version.',
+        description:
+          'Loads and warms the version, moves the alias in the registry, then swaps; in-flight requests finish on the previous version.',
         params: modelParams,
         body: promoteBody,
         response: { 200: promoteResponse, ...errors },

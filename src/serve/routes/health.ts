@@ -5,11 +5,19 @@ import { serverMetadata } from '../schemas.ts';
 
 /** Open Inference Protocol health and server metadata. */
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.get('/v2/health/live', { schema: { tags: ['health'], response: { 200: z.object({ live: z.boolean() }) } } }, async () => ({ live: true }));
+  app.get('/v2/health/live', { schema: { tags: ['health'], response: { 200: z.object({ live: z.boolean() }) } } }, async () => ({
+    live: true,
+  }));
 
   app.get(
     '/v2/health/ready',
-    { schema: { tags: ['health'], description: '200 once every model version the registry asks for is loaded (or reported as failed).', response: { 200: z.object({ ready: z.boolean() }), 503: z.object({ ready: z.boolean() }) } } },
+    {
+      schema: {
+        tags: ['health'],
+        description: '200 once every model version the registry asks for is loaded (or reported as failed).',
+        response: { 200: z.object({ ready: z.boolean() }), 503: z.object({ ready: z.boolean() }) },
+      },
+    },
     async (_request, reply) => {
       const ready = app.models.ready;
       return reply.code(ready ? 200 : 503).send({ ready });

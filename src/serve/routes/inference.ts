@@ -4,13 +4,33 @@ import { InvalidInputError, badRequest } from '../http-errors.ts';
 import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
 import { predictionOutput } from '../loaded-version.ts';
 import type { Lease } from '../model-manager.ts';
-import { assertFiniteOutput, classPredictions, regressionPredictions, type ClassPrediction, type RegressionPrediction } from '../predictions.ts';
-import { decodeTensorData, rowsToTensor, toJsonNumbers, v2Datatype, type ElementArray, type InputDatatype, type ModelElementType } from '../tensor-data.ts';
+import {
+  assertFiniteOutput,
+  classPredictions,
+  regressionPredictions,
+  type ClassPrediction,
+  type RegressionPrediction,
+} from '../predictions.ts';
+import {
+  decodeTensorData,
+  rowsToTensor,
+  toJsonNumbers,
+  v2Datatype,
+  type ElementArray,
+  type InputDatatype,
+  type ModelElementType,
+} from '../tensor-data.ts';
 
 type VersionRef = number | string | undefined;
 
 /** Acquires the serving version, records it for metrics, and releases it when fn is done. */
-export async function withModel<T>(app: FastifyInstance, request: FastifyRequest, name: string, ref: VersionRef, fn: (v: LoadedVersion) => Promise<T>): Promise<T> {
+export async function withModel<T>(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  name: string,
+  ref: VersionRef,
+  fn: (v: LoadedVersion) => Promise<T>,
+): Promise<T> {
   const lease: Lease = await app.models.acquire(name, ref);
   request.served = { model: lease.version.name, version: lease.version.version };
   try {
@@ -27,7 +47,9 @@ export interface PredictResult {
 
 export async function predictRows(app: FastifyInstance, v: LoadedVersion, instances: readonly unknown[]): Promise<PredictResult> {
   if (!v.takesRows) {
-    throw badRequest(`model "${v.name}" version ${v.version} has several inputs or dynamic row shapes; use POST /v2/models/${v.name}/infer`);
+    throw badRequest(
+      `model "${v.name}" version ${v.version} has several inputs or dynamic row shapes; use POST /v2/models/${v.name}/infer`,
+    );
   }
   const data = rowsToTensor(instances, { target: v.inputType, rowShape: v.rowShape, featureNames: v.record.featureNames });
   const result = await v.runRows(data, instances.length);
@@ -56,7 +78,10 @@ export interface InferResult {
  * Binds request inputs to model inputs by name. A single-input model also takes a single input
  * under another name ("input-0" in KServe's examples), as KServe's own runtimes do.
  */
-function bindInputs(v: LoadedVersion, inputs: InferRequestBody['inputs']): Map<TensorInfo, { index: number; input: InferRequestBody['inputs'][number] }> {
+function bindInputs(
+  v: LoadedVersion,
+  inputs: InferRequestBody['inputs'],
+): Map<TensorInfo, { index: number; input: InferRequestBody['inputs'][number] }> {
   const bound = new Map<TensorInfo, { index: number; input: InferRequestBody['inputs'][number] }>();
   if (v.inputs.length === 1 && inputs.length === 1) {
     bound.set(v.inputs[0], { index: 0, input: inputs[0] });
@@ -78,10 +103,13 @@ function bindInputs(v: LoadedVersion, inputs: InferRequestBody['inputs']): Map<T
 function checkShape(info: TensorInfo, shape: readonly number[], where: string): void {
   const expected = `[${info.shape.map((d) => (d === -1 ? 'batch' : d)).join(', ')}]`;
   if (shape.length !== info.shape.length) {
-    throw new InvalidInputError(`${where}.shape: [${shape.join(', ')}] has ${shape.length} dimensions, input "${info.name}" takes ${expected}`);
+    throw new InvalidInputError(
+      `${where}.shape: [${shape.join(', ')}] has ${shape.length} dimensions, input "${info.name}" takes ${expected}`,
+    );
   }
   info.shape.forEach((d, i) => {
-    if (d !== -1 && shape[i] !== d) throw new InvalidInputError(`${where}.shape: dimension ${i} is ${shape[i]}, input "${info.name}" takes ${expected}`);
+    if (d !== -1 && shape[i] !== d)
+      throw new InvalidInputError(`${where}.shape: dimension ${i} is ${shape[i]}, input "${info.name}" takes ${expected}`);
   });
 }
 

@@ -33,11 +33,15 @@ const errors = { 400: errorBody, 404: errorBody, 413: errorBody, 415: errorBody,
 export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
   const body = inferBody(app.serveConfig.limits);
 
-  app.get('/v2/models/:model', { schema: { tags: ['v2'], params: modelParams, response: { 200: modelMetadata, ...errors } } }, async (request) =>
-    withModel(app, request, request.params.model, undefined, async (v) => metadata(app, v)),
+  app.get(
+    '/v2/models/:model',
+    { schema: { tags: ['v2'], params: modelParams, response: { 200: modelMetadata, ...errors } } },
+    async (request) => withModel(app, request, request.params.model, undefined, async (v) => metadata(app, v)),
   );
-  app.get('/v2/models/:model/versions/:version', { schema: { tags: ['v2'], params: versionParams, response: { 200: modelMetadata, ...errors } } }, async (request) =>
-    withModel(app, request, request.params.model, request.params.version, async (v) => metadata(app, v)),
+  app.get(
+    '/v2/models/:model/versions/:version',
+    { schema: { tags: ['v2'], params: versionParams, response: { 200: modelMetadata, ...errors } } },
+    async (request) => withModel(app, request, request.params.model, request.params.version, async (v) => metadata(app, v)),
   );
 
   const ready = async (model: string, version: number | undefined) => {
@@ -45,24 +49,37 @@ export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
       const v = app.models.peek(model, version);
       return { code: 200 as const, body: { name: model, version: String(v.version), ready: !v.isReleased } };
     } catch (err) {
-      if (err instanceof HttpError && err.statusCode === 503) return { code: 503 as const, body: { name: model, ready: false, error: err.message } };
+      if (err instanceof HttpError && err.statusCode === 503)
+        return { code: 503 as const, body: { name: model, ready: false, error: err.message } };
       throw err;
     }
   };
   const readyResponses = { 200: modelReady, 503: modelReady, 400: errorBody, 404: errorBody };
-  app.get('/v2/models/:model/ready', { schema: { tags: ['v2'], params: modelParams, response: readyResponses } }, async (request, reply) => {
-    const r = await ready(request.params.model, undefined);
-    return reply.code(r.code).send(r.body);
-  });
-  app.get('/v2/models/:model/versions/:version/ready', { schema: { tags: ['v2'], params: versionParams, response: readyResponses } }, async (request, reply) => {
-    const r = await ready(request.params.model, request.params.version);
-    return reply.code(r.code).send(r.body);
-  });
-
-  app.post('/v2/models/:model/infer', { schema: { tags: ['v2'], params: modelParams, body, response: { 200: inferResponse, ...errors } } }, async (request) =>
-    withModel(app, request, request.params.model, undefined, (v) => inferTensors(app, v, request.body)),
+  app.get(
+    '/v2/models/:model/ready',
+    { schema: { tags: ['v2'], params: modelParams, response: readyResponses } },
+    async (request, reply) => {
+      const r = await ready(request.params.model, undefined);
+      return reply.code(r.code).send(r.body);
+    },
   );
-  app.post('/v2/models/:model/versions/:version/infer', { schema: { tags: ['v2'], params: versionParams, body, response: { 200: inferResponse, ...errors } } }, async (request) =>
-    withModel(app, request, request.params.model, request.params.version, (v) => inferTensors(app, v, request.body)),
+  app.get(
+    '/v2/models/:model/versions/:version/ready',
+    { schema: { tags: ['v2'], params: versionParams, response: readyResponses } },
+    async (request, reply) => {
+      const r = await ready(request.params.model, request.params.version);
+      return reply.code(r.code).send(r.body);
+    },
+  );
+
+  app.post(
+    '/v2/models/:model/infer',
+    { schema: { tags: ['v2'], params: modelParams, body, response: { 200: inferResponse, ...errors } } },
+    async (request) => withModel(app, request, request.params.model, undefined, (v) => inferTensors(app, v, request.body)),
+  );
+  app.post(
+    '/v2/models/:model/versions/:version/infer',
+    { schema: { tags: ['v2'], params: versionParams, body, response: { 200: inferResponse, ...errors } } },
+    async (request) => withModel(app, request, request.params.model, request.params.version, (v) => inferTensors(app, v, request.body)),
   );
 };

@@ -50,7 +50,9 @@ try {
     const run = await registry.startRun({ name, config: {}, backend: 'test', seed: null });
     emit({ runId: run.id });
     for (;;) {
-      const version = await registry.registerVersion(versionInput(name, { runId: run.id, artifact: new Uint8Array(randomBytes(Number(arg))) }));
+      const version = await registry.registerVersion(
+        versionInput(name, { runId: run.id, artifact: new Uint8Array(randomBytes(Number(arg))) }),
+      );
       emit({ version: version.version });
     }
   } else {

@@ -9,7 +9,9 @@ export async function sql(db: TestDatabase, statement: string, params: unknown[]
     const conn = new Database(db.url.slice('file:'.length), { fileMustExist: true, timeout: 10_000 });
     try {
       const stmt = conn.prepare(statement);
-      return stmt.reader ? (stmt.all(...params) as Record<string, unknown>[]) : (stmt.run(...params), []);
+      if (stmt.reader) return stmt.all(...params) as Record<string, unknown>[];
+      stmt.run(...params);
+      return [];
     } finally {
       conn.close();
     }
@@ -18,7 +20,12 @@ export async function sql(db: TestDatabase, statement: string, params: unknown[]
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   try {
-    return (await client.query(statement.replace(/\?/g, () => `$${++i}`), params)).rows;
+    return (
+      await client.query(
+        statement.replace(/\?/g, () => `$${++i}`),
+        params,
+      )
+    ).rows;
   } finally {
     await client.end();
   }
