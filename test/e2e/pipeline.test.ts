@@ -14,6 +14,7 @@ import { applyStandardization } from '../../src/train/standardize.ts';
 import { datasetFromCsv } from '../../src/train/data-csv.ts';
 import { IRIS_CSV } from '../../src/train/data.ts';
 import { tempDir } from '../train/helpers.ts';
+import { decodeModel, readMetadata } from '../../src/export/onnx/helpers.ts';
 
 async function postJson(url: string, body: unknown) {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -28,6 +29,17 @@ test('served predictions equal the trained model’s tfjs inference on every Iri
   const trained = await runTrainCommand({ config: 'examples/iris-bn.json', export: true, out: checkpoint, quiet: true }, registry);
   assert.equal(trained.model?.version, 1);
   assert.ok(trained.model!.parityMaxAbsDiff <= 1e-5);
+
+  // The registered artifact carries the contract's metadata.
+  const version = (await registry.getVersion('iris', 1))!;
+  const metadata = readMetadata(decodeModel(await registry.readArtifact(version)));
+  assert.equal(metadata.run_id, trained.runId);
+  assert.equal(metadata.folded, 'true');
+  assert.deepEqual(JSON.parse(metadata.class_labels), ['setosa', 'versicolor', 'virginica']);
+  assert.deepEqual(JSON.parse(metadata.feature_names), ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+  assert.equal(Number(metadata.parity_max_abs_diff), version.parityMaxAbsDiff);
+  assert.equal(JSON.parse(metadata.bn_guard).stale, false);
+  assert.match(metadata.producer, /^bnserve /);
 
   // Reference: the checkpoint run by tfjs on standardised features.
   const iris = datasetFromCsv(await readFile(IRIS_CSV, 'utf8'), { labelColumn: 'species', task: 'classification' });
@@ -69,7 +81,7 @@ test('served predictions equal the trained model’s tfjs inference on every Iri
   });
   assert.deepEqual(single.body.outputs[0].data, data.slice(77 * 3, 78 * 3));
 
-  const metadata = (await (await fetch(`${server.url}/v2/models/iris`)).json()) as any;
-  assert.equal(metadata.execution_provider, 'CPUExecutionProvider');
-  assert.deepEqual(metadata.labels, ['setosa', 'versicolor', 'virginica']);
+  const served = (await (await fetch(`${server.url}/v2/models/iris`)).json()) as any;
+  assert.equal(served.execution_provider, 'CPUExecutionProvider');
+  assert.deepEqual(served.labels, ['setosa', 'versicolor', 'virginica']);
 });
