@@ -4,6 +4,10 @@ import type { ServeCommandOptions } from './serve.ts';
 
 /** `npm start`: migrate, train the example if the registry is empty, then serve with a ready curl line. */
 export async function runStartCommand(options: ServeCommandOptions & { config: string }): Promise<void> {
+  // Check the serving settings before a long training run, and set onnxruntime's log level before
+  // the exporter's parity check starts its environment (the level is read only once).
+  const { serveConfigFromEnv, setOrtLogLevel } = await import('../serve/index.ts');
+  setOrtLogLevel(serveConfigFromEnv().ortLogLevel);
   const registry = await openRegistry();
   const models = await registry.listModels();
   if (models.length === 0) {

@@ -28,7 +28,15 @@ export interface ServeConfig {
   intraOpThreads: number | undefined;
   /** Each registry poll marks training runs without a heartbeat for this long as failed. */
   staleRunMs: number;
+  /**
+   * onnxruntime's own native logger. 'fatal' by default: a provider that fails to load (CUDA on a
+   * machine without it) already throws, and bnserve logs that once in its own log.
+   */
+  ortLogLevel: OrtLogLevel;
 }
+
+export const ORT_LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'] as const;
+export type OrtLogLevel = (typeof ORT_LOG_LEVELS)[number];
 
 /**
  * A bad serving setting in the environment. Named 'ConfigError' so that the CLI reports it like
@@ -51,6 +59,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   refreshIntervalMs: 5000,
   intraOpThreads: undefined,
   staleRunMs: DEFAULT_STALE_RUN_MS,
+  ortLogLevel: 'fatal',
 };
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -69,6 +78,7 @@ const envSchema = z.object({
   BNSERVE_INTRA_OP_THREADS: intFrom(1, 1024).optional(),
   // Same rule as staleRunMs() in src/registry/index.ts, which reads it at startup (keep well above the 5 s heartbeat).
   BNSERVE_STALE_RUN_SECONDS: z.coerce.number().positive().optional(),
+  BNSERVE_ORT_LOG_LEVEL: z.enum(ORT_LOG_LEVELS).optional(),
 });
 
 /** Reads the serving configuration from the environment; throws one readable error for bad values. */
@@ -97,6 +107,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     refreshIntervalMs: e.BNSERVE_REFRESH_MS ?? d.refreshIntervalMs,
     intraOpThreads: e.BNSERVE_INTRA_OP_THREADS ?? d.intraOpThreads,
     staleRunMs: e.BNSERVE_STALE_RUN_SECONDS !== undefined ? e.BNSERVE_STALE_RUN_SECONDS * 1000 : d.staleRunMs,
+    ortLogLevel: e.BNSERVE_ORT_LOG_LEVEL ?? d.ortLogLevel,
   };
 }
 

@@ -4,11 +4,11 @@ import type { Registry } from '../registry/types.ts';
 import { bnserveApp } from './app.ts';
 import { serveConfigFromEnv, type BatchingOptions, type ServeConfig, type ServeLimits } from './config.ts';
 import { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts';
-import { parseProviderList } from './providers.ts';
+import { parseProviderList, setOrtLogLevel } from './providers.ts';
 
 export { serveConfigFromEnv, ServeConfigError, type ServeConfig } from './config.ts';
 export { ModelManager } from './model-manager.ts';
-export { createSessionWithFallback, parseProviderList, ProviderChain, EXECUTION_PROVIDERS } from './providers.ts';
+export { setOrtLogLevel, createSessionWithFallback, parseProviderList, ProviderChain, EXECUTION_PROVIDERS } from './providers.ts';
 
 export interface BuildAppOptions {
   registry: Registry;
@@ -41,6 +41,7 @@ export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port
     refreshIntervalMs: opts.refreshIntervalMs ?? base.refreshIntervalMs,
     intraOpThreads: opts.intraOpThreads ?? base.intraOpThreads,
     staleRunMs: opts.staleRunMs ?? base.staleRunMs,
+    ortLogLevel: base.ortLogLevel,
   };
 }
 
@@ -49,6 +50,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Builds the Fastify app (not listening). Call `await app.ready()` or `inject` to load models. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const config = resolveServeConfig(opts);
+  setOrtLogLevel(config.ortLogLevel);
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: config.limits.bodyLimit,

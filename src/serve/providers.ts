@@ -40,6 +40,11 @@ export function parseProviderList(text: string): ProviderName[] {
   return result;
 }
 
+/** onnxruntime reads its log level when its environment starts (the first session), so set it first. */
+export function setOrtLogLevel(level: ort.Env['logLevel']): void {
+  ort.env.logLevel = level;
+}
+
 export interface ProviderFailure {
   provider: ProviderName;
   message: string;

@@ -59,3 +59,12 @@ describe('serveConfigFromEnv', () => {
     assert.doesNotMatch(written.join(''), /unexpected error|\n\s+at /);
   });
 });
+
+describe('BNSERVE_ORT_LOG_LEVEL', () => {
+  it("defaults to 'fatal' (provider failures are logged by bnserve itself) and accepts onnxruntime's levels", () => {
+    assert.equal(DEFAULT_SERVE_CONFIG.ortLogLevel, 'fatal');
+    assert.equal(serveConfigFromEnv({}).ortLogLevel, 'fatal');
+    assert.equal(serveConfigFromEnv({ BNSERVE_ORT_LOG_LEVEL: 'warning' }).ortLogLevel, 'warning');
+    assert.throws(() => serveConfigFromEnv({ BNSERVE_ORT_LOG_LEVEL: 'loud' }), /BNSERVE_ORT_LOG_LEVEL/);
+  });
+});
