@@ -5,7 +5,6 @@ import { resolveDatabaseTarget } from './database-url.ts';
 import { applyMigrations, type MigrateResult } from './migrate.ts';
 import { createPrismaClient } from './prisma-client.ts';
 import { PrismaRegistry } from './registry.ts';
-import { RegistryError } from './types.ts';
 import type { Registry } from './types.ts';
 
 export * from './types.ts';
@@ -23,7 +22,10 @@ export function staleRunMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.BNSERVE_STALE_RUN_SECONDS;
   if (raw === undefined || raw === '') return STALE_RUN_MS;
   const seconds = Number(raw);
-  if (!(seconds > 0)) throw new RegistryError('invalid', `BNSERVE_STALE_RUN_SECONDS must be a positive number of seconds, got "${raw}"`);
+  if (!(seconds > 0)) {
+    // A bad setting, not a registry failure: the CLI reports ConfigError with exit code 2.
+    throw Object.assign(new Error(`BNSERVE_STALE_RUN_SECONDS must be a positive number of seconds, got "${raw}"`), { name: 'ConfigError' });
+  }
   return seconds * 1000;
 }
 
