@@ -25,3 +25,8 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd = R
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** Environment pointing bnserve at a registry (SQLite) and artifact store inside `dir`. */
+export function registryEnv(dir: string): { DATABASE_URL: string; BNSERVE_ARTIFACTS: string } {
+  return { DATABASE_URL: `file:${path.join(dir, 'registry.db')}`, BNSERVE_ARTIFACTS: path.join(dir, 'artifacts') };
+}

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openRegistry } from '../../src/registry/index.ts';
-import { runCli } from './run-cli.ts';
+import { registryEnv, runCli } from './run-cli.ts';
 import { assertConverged } from '../../src/commands/train.ts';
 import { tempDir } from '../train/helpers.ts';
 
@@ -23,7 +23,7 @@ test('a diverged run fails (exit 5): no checkpoint, no model version, the run sa
       batchSize: 16,
     }),
   );
-  const env = { DATABASE_URL: `file:${path.join(dir, 'registry.db')}`, BNSERVE_ARTIFACTS: path.join(dir, 'artifacts') };
+  const env = registryEnv(dir);
   const out = path.join(dir, 'checkpoint');
   const result = await runCli(['train', '--config', config, '--out', out, '--json'], env);
   assert.equal(result.code, 5, result.stderr);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runCli } from './run-cli.ts';
+import { registryEnv, runCli } from './run-cli.ts';
 import { tempDir } from '../train/helpers.ts';
 
 const layers = [{ type: 'dense', units: 4 }, { type: 'batchNormalization' }];
@@ -42,10 +42,7 @@ for (const c of cases) {
     await writeFile(configFile, JSON.stringify(c.config));
     if (c.csv !== undefined) await writeFile(path.join(dir, 'data.csv'), c.csv);
     const out = path.join(dir, 'checkpoint');
-    const result = await runCli(['train', '--config', configFile, '--out', out, '--json'], {
-      DATABASE_URL: `file:${path.join(dir, 'registry.db')}`,
-      BNSERVE_ARTIFACTS: path.join(dir, 'artifacts'),
-    });
+    const result = await runCli(['train', '--config', configFile, '--out', out, '--json'], registryEnv(dir));
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, c.message);
     assert.equal(result.stderr.trim().split('\n').length, 1, `one message: ${result.stderr}`);

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openRegistry } from '../../src/registry/index.ts';
-import { ROOT, runCli } from './run-cli.ts';
+import { ROOT, registryEnv, runCli } from './run-cli.ts';
 import { tempDir } from '../train/helpers.ts';
 
 test('SIGKILL during `bnserve train` leaves no model version and no artifact; the next command marks the run failed', {
@@ -23,7 +23,7 @@ test('SIGKILL during `bnserve train` leaves no model version and no artifact; th
       batchSize: 8,
     }),
   );
-  const env = { ...process.env, DATABASE_URL: `file:${path.join(dir, 'registry.db')}`, BNSERVE_ARTIFACTS: path.join(dir, 'artifacts') };
+  const env = { ...process.env, ...registryEnv(dir) };
   const out = path.join(dir, 'checkpoint');
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/bnserve.js'), 'train', '--config', config, '--out', out], {
     cwd: ROOT,
