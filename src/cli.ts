@@ -17,9 +17,12 @@ function print(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
 }
 
-async function withRegistry<T>(fn: (registry: import('./registry/types.ts').Registry) => Promise<T>): Promise<T> {
+async function withRegistry<T>(
+  fn: (registry: import('./registry/types.ts').Registry) => Promise<T>,
+  createDatabase: import('./registry/index.ts').OpenRegistryOptions['createDatabase'] = 'first-start',
+): Promise<T> {
   const { openRegistry, staleRunMs } = await import('./registry/index.ts');
-  const registry = await openRegistry();
+  const registry = await openRegistry({ createDatabase });
   try {
     // Every command that opens the registry settles runs whose trainer died (no heartbeat).
     await registry.failStaleRuns(staleRunMs());
@@ -113,7 +116,7 @@ program
   .option('--json', 'print one JSON object on stdout')
   .action(async (options) => {
     const started = performance.now();
-    await withRegistry(async () => undefined);
+    await withRegistry(async () => undefined, 'always');
     const seconds = (performance.now() - started) / 1000;
     print(options.json, { migrated: true, seconds }, `database is up to date (${seconds.toFixed(2)} s)`);
   });
@@ -124,7 +127,7 @@ models
   .option('--json', 'print one JSON object on stdout')
   .action(async (options) => {
     const { modelsList } = await import('./registry/models-command.ts');
-    const out = await withRegistry((registry) => modelsList(registry));
+    const out = await withRegistry((registry) => modelsList(registry), 'never');
     print(options.json, out.json, out.text);
   });
 models
@@ -133,7 +136,7 @@ models
   .option('--json', 'print one JSON object on stdout')
   .action(async (name, options) => {
     const { modelsShow } = await import('./registry/models-command.ts');
-    const out = await withRegistry((registry) => modelsShow(registry, name));
+    const out = await withRegistry((registry) => modelsShow(registry, name), 'never');
     print(options.json, out.json, out.text);
   });
 models
@@ -144,7 +147,7 @@ models
   .option('--json', 'print one JSON object on stdout')
   .action(async (name, version, options) => {
     const { modelsPromote } = await import('./registry/models-command.ts');
-    const out = await withRegistry((registry) => modelsPromote(registry, name, version, options.alias));
+    const out = await withRegistry((registry) => modelsPromote(registry, name, version, options.alias), 'never');
     print(options.json, out.json, out.text);
   });
 

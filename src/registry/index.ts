@@ -1,11 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ArtifactStore, DEFAULT_ARTIFACTS_DIR } from './artifact-store.ts';
-import { resolveDatabaseTarget } from './database-url.ts';
+import { queryPresence, sqliteFilePresence } from './database-presence.ts';
+import { redactPassword, resolveDatabaseTarget, type DatabaseTarget } from './database-url.ts';
 import { applyMigrations, type MigrateResult } from './migrate.ts';
 import { createPrismaClient } from './prisma-client.ts';
 import { PrismaRegistry } from './registry.ts';
-import type { Registry } from './types.ts';
+import { RegistryError, type Registry } from './types.ts';
 
 export * from './types.ts';
 export { applyMigrations, type MigrateResult } from './migrate.ts';
@@ -38,12 +39,48 @@ export interface OpenRegistryOptions {
   migrate?: boolean;
   /** Called with the migration outcome (timings, applied names). */
   onMigrated?: (result: MigrateResult) => void;
+  /**
+   * When a SQLite database file does not exist yet:
+   * 'first-start' (default) creates it only if the artifact store is empty too (nothing was ever
+   * registered here); 'always' creates it (`bnserve migrate`); 'never' refuses (read-only commands).
+   */
+  createDatabase?: 'first-start' | 'always' | 'never';
+}
+
+function storedArtifactCount(artifactsDir: string): number {
+  const root = path.join(artifactsDir, 'sha256');
+  if (!existsSync(root)) return 0;
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .reduce((n, d) => n + readdirSync(path.join(root, d.name)).filter((f) => /^[0-9a-f]{64}\./.test(f)).length, 0);
+}
+
+/** A missing SQLite file is created only where that cannot hide a lost registry (see createDatabase). */
+function assertMayCreate(target: DatabaseTarget, artifactsDir: string, mode: OpenRegistryOptions['createDatabase']): void {
+  if (!target.filePath || existsSync(target.filePath) || mode === 'always') return;
+  if (mode === 'never') {
+    throw new RegistryError(
+      'unavailable',
+      `there is no registry at ${target.filePath} yet: train a model (\`bnserve train\`, \`npm start\`) or run \`bnserve migrate\` to create it, ` +
+        'or point DATABASE_URL at an existing one',
+    );
+  }
+  const artifacts = storedArtifactCount(artifactsDir);
+  if (artifacts > 0) {
+    throw new RegistryError(
+      'unavailable',
+      `the registry database ${target.filePath} is missing, but the artifact store ${artifactsDir} holds ${artifacts} registered model file(s): ` +
+        'the database was deleted or moved. Restore it from a backup, point DATABASE_URL at it, ' +
+        'or run `bnserve migrate` to start a new, empty registry deliberately',
+    );
+  }
 }
 
 /** Opens the registry: resolves the database, applies pending migrations, connects. */
 export async function openRegistry(opts: OpenRegistryOptions = {}): Promise<Registry> {
   const target = resolveDatabaseTarget(opts.databaseUrl ?? process.env.DATABASE_URL);
   const artifactsDir = path.resolve(opts.artifactsDir || process.env.BNSERVE_ARTIFACTS || DEFAULT_ARTIFACTS_DIR);
+  assertMayCreate(target, artifactsDir, opts.createDatabase ?? 'first-start');
   if (target.filePath) mkdirSync(path.dirname(target.filePath), { recursive: true });
   if (opts.migrate !== false) {
     const result = await applyMigrations(target.url);
@@ -59,5 +96,8 @@ export async function openRegistry(opts: OpenRegistryOptions = {}): Promise<Regi
     await db.$disconnect().catch(() => undefined);
     throw error;
   }
-  return new PrismaRegistry(db, new ArtifactStore(artifactsDir));
+  const presence = target.filePath
+    ? sqliteFilePresence(target.filePath)
+    : queryPresence(() => db.$queryRawUnsafe('SELECT 1'), redactPassword(target.url));
+  return new PrismaRegistry(db, new ArtifactStore(artifactsDir), presence);
 }

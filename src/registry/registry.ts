@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { JsonNull } from '@prisma/client/runtime/client';
 import type { ArtifactStore } from './artifact-store.ts';
+import type { DatabasePresence } from './database-presence.ts';
 import type { RegistryDb } from './prisma-client.ts';
 import { finiteOrNull, metricsToJson, toEpochInput, toRunRecord, toVersionRecord } from './records.ts';
 import {
@@ -38,8 +39,13 @@ export class PrismaRegistry implements Registry {
   constructor(
     readonly db: RegistryDb,
     readonly store: ArtifactStore,
+    private readonly presence: DatabasePresence,
     private readonly now: () => Date = () => new Date(),
   ) {}
+
+  checkDatabase(): Promise<void> {
+    return this.presence.check();
+  }
 
   async startRun(input: { name: string; config: unknown; backend: string; seed: number | null }): Promise<TrainingRunRecord> {
     assertModelName(input.name);
@@ -47,6 +53,7 @@ export class PrismaRegistry implements Registry {
     if (input.seed !== null && !Number.isSafeInteger(input.seed))
       throw new RegistryError('invalid', `seed must be an integer or null, got ${input.seed}`);
     const config = toJsonValue(input.config, 'config');
+    await this.checkDatabase();
     const now = this.now();
     const row = await this.db.trainingRun.create({
       data: {
@@ -74,6 +81,7 @@ export class PrismaRegistry implements Registry {
       metrics: metricsToJson(metric.metrics),
       recordedAt: this.now(),
     };
+    await this.checkDatabase();
     try {
       await this.db.$transaction([
         this.db.epochMetric.upsert({
@@ -90,6 +98,7 @@ export class PrismaRegistry implements Registry {
   }
 
   async heartbeat(runId: string): Promise<void> {
+    await this.checkDatabase();
     const { count } = await this.db.trainingRun.updateMany({
       where: { id: runId, status: 'running' },
       data: { heartbeatAt: this.now() },
@@ -104,6 +113,7 @@ export class PrismaRegistry implements Registry {
     if (result.status !== 'succeeded' && result.status !== 'failed') {
       throw new RegistryError('invalid', `a run finishes as "succeeded" or "failed", not ${JSON.stringify(result.status)}`);
     }
+    await this.checkDatabase();
     const { count } = await this.db.trainingRun.updateMany({
       where: { id: runId },
       data: {
@@ -127,6 +137,7 @@ export class PrismaRegistry implements Registry {
   async failStaleRuns(staleMs: number): Promise<number> {
     if (!(staleMs >= 0) || !Number.isFinite(staleMs))
       throw new RegistryError('invalid', `staleMs must be a finite number ≥ 0, got ${staleMs}`);
+    await this.checkDatabase();
     const now = this.now();
     const { count } = await this.db.trainingRun.updateMany({
       where: { status: 'running', heartbeatAt: { lt: new Date(now.getTime() - staleMs) } },
@@ -141,6 +152,7 @@ export class PrismaRegistry implements Registry {
 
   async registerVersion(input: RegisterVersionInput): Promise<ModelVersionRecord> {
     assertRegisterVersionInput(input);
+    await this.checkDatabase();
     if (input.runId !== null && !(await this.db.trainingRun.findUnique({ where: { id: input.runId }, select: { id: true } }))) {
       throw runNotFound(input.runId);
     }
@@ -240,9 +252,11 @@ export class PrismaRegistry implements Registry {
           : `model ${name} has no version ${version} (versions: ${versions.join(', ')})`,
       );
     };
-    if (!(await this.db.modelVersion.findUnique({ where: { name_version: { name, version } }, select: { id: true } }))) {
-      throw await missing();
-    }
+    await this.checkDatabase();
+    const target = await this.db.modelVersion.findUnique({ where: { name_version: { name, version } }, include: WITH_ALIASES });
+    if (!target) throw await missing();
+    // An alias must never point at an artifact that cannot be served: check it before moving.
+    await this.readArtifact(toVersionRecord(target, this.store.root));
     // One upsert statement: readers see the old target or the new one, never no alias.
     try {
       await this.db.modelAlias.upsert({

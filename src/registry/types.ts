@@ -81,15 +81,23 @@ export interface Registry {
   listVersions(name: string): Promise<ModelVersionRecord[]>;
   /** version: a number, or an alias name; undefined → the 'production' alias if set, else the latest. */
   getVersion(name: string, ref?: number | string): Promise<ModelVersionRecord | null>;
-  /** Moves (or creates) the alias atomically; throws RegistryError('not_found') for a missing version. */
+  /**
+   * Moves (or creates) the alias atomically, after checking the version's artifact (sha256);
+   * throws RegistryError('not_found') for a missing version, 'integrity' for a bad artifact.
+   */
   promote(name: string, version: number, alias: string): Promise<ModelVersionRecord>;
 
   /** Reads an artifact and checks its sha256; throws RegistryError('integrity') on mismatch. */
   readArtifact(version: ModelVersionRecord): Promise<Uint8Array>;
+  /**
+   * Throws RegistryError('unavailable') when the database is gone: the SQLite file was deleted or
+   * replaced since it was opened, or PostgreSQL does not answer. Every write checks this first.
+   */
+  checkDatabase(): Promise<void>;
   close(): Promise<void>;
 }
 
-export type RegistryErrorCode = 'not_found' | 'conflict' | 'integrity' | 'invalid';
+export type RegistryErrorCode = 'not_found' | 'conflict' | 'integrity' | 'invalid' | 'unavailable';
 
 export class RegistryError extends Error {
   constructor(

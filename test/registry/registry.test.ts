@@ -215,6 +215,20 @@ for (const provider of PROVIDERS) {
       await assert.rejects(ctx.registry.readArtifact(v), isRegistryError('integrity', /sha256/));
     });
 
+    test('promote refuses a version whose artifact fails its sha256 check, and the alias stays', async (t) => {
+      const ctx = await setup(t);
+      if (!ctx) return;
+      const r = ctx.registry;
+      const good = await r.registerVersion(versionInput('guarded'));
+      const bad = await r.registerVersion(versionInput('guarded'));
+      await r.promote('guarded', good.version, 'production');
+      await writeFile(bad.artifactPath, Buffer.alloc(256, 7));
+      await assert.rejects(r.promote('guarded', bad.version, 'production'), isRegistryError('integrity', /sha256/));
+      await assert.rejects(r.promote('guarded', bad.version, 'canary'), isRegistryError('integrity'));
+      assert.equal((await r.getVersion('guarded', 'production'))?.version, good.version);
+      assert.equal(await r.getVersion('guarded', 'canary'), null);
+    });
+
     test('bad registrations are rejected before anything is stored', async (t) => {
       const ctx = await setup(t);
       if (!ctx) return;

@@ -204,6 +204,10 @@ export class FakeRegistry implements Registry {
     bytes[bytes.length - 1] ^= 0xff;
   }
 
+  async checkDatabase(): Promise<void> {
+    this.touch('checkDatabase');
+  }
+
   async close(): Promise<void> {
     this.touch('close');
   }

@@ -1,0 +1,54 @@
+// Notices a registry database that disappears under a running process. An open SQLite connection
+// keeps reading and writing a deleted file (its inode lives on until closed), so without this a
+// deleted registry goes unnoticed and every later write is silently lost.
+import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import type { DatabaseTarget } from './database-url.ts';
+import { RegistryError } from './types.ts';
+
+export interface DatabasePresence {
+  /** Throws RegistryError('unavailable') when the database is no longer the one that was opened. */
+  check(): Promise<void>;
+}
+
+function fileIdentity(file: string): string {
+  const s = statSync(file);
+  return `${s.dev}:${s.ino}`;
+}
+
+/** For SQLite: the file at `filePath` must still be the one that was opened (same device and inode). */
+export function sqliteFilePresence(filePath: string): DatabasePresence {
+  const opened = fileIdentity(filePath);
+  return {
+    async check() {
+      const now = await stat(filePath).then(
+        (s) => `${s.dev}:${s.ino}`,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return null;
+          throw error;
+        },
+      );
+      if (now === opened) return;
+      throw new RegistryError(
+        'unavailable',
+        now === null
+          ? `the registry database ${filePath} was deleted while bnserve was running; nothing more is written to it. ` +
+              'Restore the file from a backup and restart'
+          : `the registry database ${filePath} was replaced while bnserve was running; restart to use the new file`,
+      );
+    },
+  };
+}
+
+/** For a server database: one round trip; a refused or cut connection is 'unavailable'. */
+export function queryPresence(ping: () => Promise<unknown>, where: string): DatabasePresence {
+  return {
+    async check() {
+      try {
+        await ping();
+      } catch (error) {
+        throw new RegistryError('unavailable', `the registry database at ${where} does not answer: ${(error as Error).message}`);
+      }
+    },
+  };
+}
