@@ -3,7 +3,6 @@
 // deleted registry goes unnoticed and every later write is silently lost.
 import { stat } from 'node:fs/promises';
 import { statSync } from 'node:fs';
-import type { DatabaseTarget } from './database-url.ts';
 import { RegistryError } from './types.ts';
 
 export interface DatabasePresence {
