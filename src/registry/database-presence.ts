@@ -15,26 +15,41 @@ function fileIdentity(file: string): string {
   return `${s.dev}:${s.ino}`;
 }
 
-/** For SQLite: the file at `filePath` must still be the one that was opened (same device and inode). */
-export function sqliteFilePresence(filePath: string): DatabasePresence {
-  const opened = fileIdentity(filePath);
+/**
+ * For SQLite: the file at `filePath` must still be the one that was opened (same device and inode).
+ * A file put back at that path (a restored backup) is reopened with `reopen`, so a process recovers
+ * by itself once the database is back; while no file is there, every check fails.
+ */
+export function sqliteFilePresence(filePath: string, reopen: () => Promise<void>): DatabasePresence {
+  let opened = fileIdentity(filePath);
+  let reopening: Promise<void> | null = null;
+  const current = () =>
+    stat(filePath).then(
+      (s) => `${s.dev}:${s.ino}`,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return null;
+        throw error;
+      },
+    );
   return {
     async check() {
-      const now = await stat(filePath).then(
-        (s) => `${s.dev}:${s.ino}`,
-        (error: NodeJS.ErrnoException) => {
-          if (error.code === 'ENOENT') return null;
-          throw error;
-        },
-      );
+      const now = await current();
       if (now === opened) return;
-      throw new RegistryError(
-        'unavailable',
-        now === null
-          ? `the registry database ${filePath} was deleted while bnserve was running; nothing more is written to it. ` +
-              'Restore the file from a backup and restart'
-          : `the registry database ${filePath} was replaced while bnserve was running; restart to use the new file`,
-      );
+      if (now === null) {
+        throw new RegistryError(
+          'unavailable',
+          `the registry database ${filePath} was deleted while bnserve was running; nothing more is written to it. ` +
+            'Put the file back (from a backup) and bnserve reconnects by itself',
+        );
+      }
+      reopening ??= reopen()
+        .then(() => {
+          opened = now;
+        })
+        .finally(() => {
+          reopening = null;
+        });
+      await reopening;
     },
   };
 }

@@ -97,7 +97,10 @@ export async function openRegistry(opts: OpenRegistryOptions = {}): Promise<Regi
     throw error;
   }
   const presence = target.filePath
-    ? sqliteFilePresence(target.filePath)
+    ? sqliteFilePresence(target.filePath, async () => {
+        await db.$disconnect();
+        await db.$connect();
+      })
     : queryPresence(() => db.$queryRawUnsafe('SELECT 1'), redactPassword(target.url));
   return new PrismaRegistry(db, new ArtifactStore(artifactsDir), presence);
 }

@@ -47,15 +47,38 @@ test('a SQLite file deleted while open: every write fails with "unavailable", ch
   }
 });
 
-test('a SQLite file replaced while open is noticed too', async () => {
+test('a database file put back at its path (a restored backup) is reopened: the registry recovers by itself', async () => {
   const { url, file, artifactsDir } = await tempDir();
   const registry = await openRegistry({ databaseUrl: url, artifactsDir });
   try {
-    await copyFile(file, `${file}.copy`);
-    await rename(`${file}.copy`, file);
-    await assert.rejects(registry.checkDatabase(), unavailable(/was replaced/));
-  } finally {
-    await registry.close();
+    await registry.registerVersion(versionInput('before'));
+    await registry.close(); // flushes the WAL into the file, as a backup tool would see it
+    await copyFile(file, `${file}.backup`);
+    const reopened = await openRegistry({ databaseUrl: url, artifactsDir });
+    await reopened.registerVersion(versionInput('lost-with-the-file'));
+    await unlink(file);
+    await rm(`${file}-wal`, { force: true });
+    await rm(`${file}-shm`, { force: true });
+    await assert.rejects(reopened.checkDatabase(), unavailable(/was deleted/));
+    await copyFile(`${file}.backup`, `${file}.restoring`);
+    await rename(`${file}.restoring`, file);
+    await reopened.checkDatabase();
+    await reopened.registerVersion(versionInput('after'));
+    assert.deepEqual(
+      (await reopened.listModels()).map((m) => m.name),
+      ['after', 'before'],
+    );
+    await reopened.close();
+    const check = await openRegistry({ databaseUrl: url, artifactsDir });
+    assert.deepEqual(
+      (await check.listModels()).map((m) => m.name),
+      ['after', 'before'],
+      'the write after recovery went into the restored file',
+    );
+    await check.close();
+  } catch (error) {
+    await registry.close().catch(() => undefined);
+    throw error;
   }
 });
 
