@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { tempPathFor } from './temp-files.ts';
 
 /** Flushes a directory entry (a rename or a new file) to disk. */
 export async function fsyncDirectory(dir: string): Promise<void> {
@@ -28,7 +28,7 @@ export async function writeFileDurably(file: string, data: string | Uint8Array, 
  * temp file beside the target, are fsynced, renamed over it, and the rename itself is fsynced.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  const temp = tempPathFor(file);
   try {
     await writeFileDurably(temp, data, 'wx');
     await rename(temp, file);

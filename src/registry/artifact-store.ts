@@ -1,8 +1,9 @@
 // Content-addressed artifact files: <root>/sha256/ab/abcdef….onnx, written atomically and durably
 // (temp file, fsync, rename, fsync of the directory) and verified by sha256 when read.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../lib/durable-fs.ts';
+import { isAbandonedTemp } from '../lib/temp-files.ts';
 import path from 'node:path';
 import { RegistryError } from './types.ts';
 
@@ -63,6 +64,27 @@ export class ArtifactStore {
     await mkdir(dir, { recursive: true });
     await writeFileAtomic(absolutePath, bytes);
     return stored;
+  }
+
+  /**
+   * Removes temp files that a killed writer left in the store (see isAbandonedTemp); returns their
+   * names relative to the root. Registered artifacts and anything not named like our temps stay.
+   */
+  async sweepAbandonedTemps(now = Date.now()): Promise<string[]> {
+    const removed: string[] = [];
+    const shards = await readdir(path.join(this.root, 'sha256'), { withFileTypes: true }).catch(() => []);
+    for (const shard of shards) {
+      if (!shard.isDirectory() || !/^[0-9a-f]{2}$/.test(shard.name)) continue;
+      const dir = path.join(this.root, 'sha256', shard.name);
+      for (const name of await readdir(dir)) {
+        const file = path.join(dir, name);
+        const info = await stat(file).catch(() => null);
+        if (!info?.isFile() || !isAbandonedTemp(name, /^[0-9a-f]{64}\.[a-z]+$/, info.mtimeMs, now)) continue;
+        await rm(file, { force: true });
+        removed.push(`sha256/${shard.name}/${name}`);
+      }
+    }
+    return removed;
   }
 
   /** Reads an artifact back; RegistryError('integrity') when it is missing or its bytes changed. */

@@ -156,6 +156,8 @@ export class PrismaRegistry implements Registry {
     if (input.runId !== null && !(await this.db.trainingRun.findUnique({ where: { id: input.runId }, select: { id: true } }))) {
       throw runNotFound(input.runId);
     }
+    // Writers clean up after writers that were killed mid-write (the server never writes here).
+    await this.store.sweepAbandonedTemps().catch(() => []);
     // The row may only exist once its artifact is durably stored: write the file first.
     const stored = await this.store.put(input.artifact);
     for (let attempt = 1; attempt <= MAX_VERSION_ATTEMPTS; attempt++) {

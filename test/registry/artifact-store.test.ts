@@ -83,3 +83,31 @@ test('paths outside the store and malformed digests are rejected', async () => {
   await assert.rejects(store.read('../../etc/passwd', 'ab'.repeat(32)), { name: 'RegistryError', code: 'invalid' });
   assert.throws(() => artifactRelativePath('not-a-digest'), { name: 'RegistryError', code: 'invalid' });
 });
+
+test('sweepAbandonedTemps removes only temps of writers that are gone (same host, dead pid) or a day old', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { hostname } = await import('node:os');
+  const { utimes } = await import('node:fs/promises');
+  const store = new ArtifactStore(path.join(root, 'sweep'));
+  const kept = await store.put(new Uint8Array(randomBytes(64)));
+  const shard = path.dirname(kept.absolutePath);
+  const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const host = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+  const base = path.basename(kept.absolutePath);
+  const names = {
+    deadWriter: `${base}.tmp-${host}-${deadPid}-0123456789ab`,
+    liveWriter: `${base}.tmp-${host}-${process.pid}-0123456789ab`,
+    otherHostFresh: `${base}.tmp-pod-7f9c-${deadPid}-0123456789ab`,
+    otherHostOld: `${base}.tmp-pod-7f9d-${deadPid}-0123456789ab`,
+    notOurs: `notes.txt.tmp-${host}-${deadPid}-0123456789ab`,
+    userFile: 'readme.txt',
+  };
+  for (const name of Object.values(names)) await writeFile(path.join(shard, name), 'x');
+  const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+  await utimes(path.join(shard, names.otherHostOld), twoDaysAgo, twoDaysAgo);
+
+  const removed = await store.sweepAbandonedTemps();
+  const prefix = `sha256/${path.basename(shard)}/`;
+  assert.deepEqual(removed.sort(), [prefix + names.deadWriter, prefix + names.otherHostOld].sort());
+  assert.deepEqual((await readdir(shard)).sort(), [base, names.liveWriter, names.otherHostFresh, names.notOurs, names.userFile].sort());
+});

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { after, describe, test } from 'node:test';
 import { openRegistry, RegistryError, type Registry } from '../../src/registry/index.ts';
 import { PROVIDERS, databaseFixture, type TestDatabase } from './support/databases.ts';
@@ -227,6 +230,18 @@ for (const provider of PROVIDERS) {
       await assert.rejects(r.promote('guarded', bad.version, 'canary'), isRegistryError('integrity'));
       assert.equal((await r.getVersion('guarded', 'production'))?.version, good.version);
       assert.equal(await r.getVersion('guarded', 'canary'), null);
+    });
+
+    test('registering a version sweeps temp files that a killed writer left in the artifact store', async (t) => {
+      const ctx = await setup(t);
+      if (!ctx) return;
+      const first = await ctx.registry.registerVersion(versionInput('swept'));
+      const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+      const leftover = `${first.artifactPath}.tmp-${hostname().replace(/[^A-Za-z0-9.]/g, '_')}-${deadPid}-00000000abcd`;
+      await writeFile(leftover, 'half an artifact');
+      await ctx.registry.registerVersion(versionInput('swept'));
+      assert.equal(existsSync(leftover), false);
+      assert.equal(existsSync(first.artifactPath), true);
     });
 
     test('bad registrations are rejected before anything is stored', async (t) => {
