@@ -154,7 +154,11 @@ for (const provider of PROVIDERS) {
       const seen = new Set<number | null>();
       let moving = true;
       const readers = Array.from({ length: 3 }, async () => {
-        while (moving) seen.add((await r.getVersion('atomic', 'production'))?.version ?? null);
+        // SQLite answers without a trip through the event loop: yield so the promotes' file reads progress.
+        while (moving) {
+          seen.add((await r.getVersion('atomic', 'production'))?.version ?? null);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       });
       const moves = Array.from({ length: 20 }, (_, i) => r.promote('atomic', 2 + (i % 2), 'production'));
       const missing = assert.rejects(r.promote('atomic', 4, 'production'), isRegistryError('not_found'));
