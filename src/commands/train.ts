@@ -9,6 +9,7 @@ import { saveCheckpoint } from '../train/checkpoint.ts';
 import { initBackend } from '../train/backend.ts';
 import { hasConv } from '../train/model.ts';
 import { createProgress } from '../train/progress.ts';
+import { assertConverged } from '../train/divergence.ts';
 import type { Registry, ModelVersionRecord } from '../registry/types.ts';
 import { startHeartbeat } from '../registry/heartbeat.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../registry/index.ts';
@@ -25,30 +26,7 @@ export interface TrainCommandOptions {
   quiet?: boolean;
 }
 
-export class TrainingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainingError';
-  }
-}
-
-/** A diverged run (NaN/Infinity loss or test metrics) is a failure: nothing is saved or registered. */
-export function assertConverged(result: Pick<TrainResult, 'epochs' | 'test'>): void {
-  const bad = result.epochs.find((e) => !Number.isFinite(e.loss));
-  if (bad) {
-    throw new TrainingError(
-      `training diverged: the loss became ${bad.loss} at epoch ${bad.epoch} (learning rate ${bad.learningRate}); ` +
-        'lower the learning rate or standardise the inputs. Nothing was saved or registered',
-    );
-  }
-  const metric = Object.entries(result.test).find(([, v]) => !Number.isFinite(v));
-  if (metric) {
-    throw new TrainingError(
-      `training diverged: the trained model gives test ${metric[0]} = ${metric[1]} (its weights overflowed); ` +
-        'lower the learning rate or standardise the inputs. Nothing was saved or registered',
-    );
-  }
-}
+export { assertConverged, TrainingError } from '../train/divergence.ts';
 
 export interface TrainCommandResult {
   runId: string;
@@ -131,6 +109,7 @@ export async function runPreparedTraining(
               learningRate: m.learningRate,
               seconds: m.seconds,
               bnSteps: m.bnSteps,
+              nonFiniteWeights: m.nonFiniteWeights,
               ...Object.fromEntries(Object.entries(m.train).map(([k, v]) => [`train${k[0].toUpperCase()}${k.slice(1)}`, v])),
               ...m.validation,
               ...m.test,
