@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerSpec, TrainConfig } from './config.ts';
-import { effectiveL2 } from './config.ts';
+import { ConfigError, effectiveL2 } from './config.ts';
 import type { Dataset } from './dataset.ts';
 import { datasetSize, subset } from './dataset.ts';
 import { loadDataset, splitDataset } from './data.ts';
@@ -147,8 +147,32 @@ export function preprocessingFor(data: Dataset, task: TrainConfig['task'], s: St
   };
 }
 
+/**
+ * A backend that runs out of memory fails with a low-level error (wasm: "memory access out of
+ * bounds"; JS: "Array buffer allocation failed"); it is the config that asks too much, so say so.
+ */
+export function asResourceError(error: unknown, config: Pick<TrainConfig, 'batchSize'>): unknown {
+  const message = error instanceof Error ? error.message : '';
+  const outOfMemory =
+    (error instanceof WebAssembly.RuntimeError && /memory access out of bounds|out of memory/i.test(message)) ||
+    (error instanceof RangeError && /allocation failed|invalid (typed )?array length|out of memory/i.test(message));
+  if (!outOfMemory) return error;
+  return new ConfigError(
+    `training ran out of memory (${(error as Error).name}: ${message}): the model or the batch is too large for the backend; ` +
+      `lower batchSize (now ${config.batchSize}) or the layers' units/filters`,
+  );
+}
+
 /** Trains the configured model; the caller owns the returned model (dispose it). */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset?: Dataset): Promise<TrainResult> {
+  try {
+    return await fit(config, hooks, dataset);
+  } catch (error) {
+    throw asResourceError(error, config);
+  }
+}
+
+async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): Promise<TrainResult> {
   const raw = dataset ?? (await loadDataset(config));
   const backend = await initBackend(config.backend, hasConv(config.layers));
   const splits = splitDataset(raw, config.split, config.task);
