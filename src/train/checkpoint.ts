@@ -72,7 +72,8 @@ export async function assertCheckpointDestination(dir: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw new ConfigError(`cannot use ${target} as the checkpoint folder: ${(error as Error).message}`);
   }
-  if (!info.isDirectory()) throw new ConfigError(`the checkpoint folder ${target} is not a folder (a file or a link); choose a new or empty folder`);
+  if (!info.isDirectory())
+    throw new ConfigError(`the checkpoint folder ${target} is not a folder (a file or a link); choose a new or empty folder`);
   if (!(await holdsOnlyCheckpointFiles(target))) {
     throw new ConfigError(
       `the checkpoint folder ${target} already holds files that are not a bnserve checkpoint; bnserve never deletes them: ` +

@@ -28,7 +28,13 @@ function parseNumber(cell: string, line: number, column: string, file: string): 
 export function datasetFromCsv(text: string, options: CsvOptions, file = 'CSV'): Dataset {
   let parsed: { record: string[]; info: { lines: number } }[];
   try {
-    parsed = parse(text, { bom: true, skip_empty_lines: true, trim: true, relax_column_count: false, info: true }) as unknown as typeof parsed;
+    parsed = parse(text, {
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+      relax_column_count: false,
+      info: true,
+    }) as unknown as typeof parsed;
   } catch (error) {
     throw new DataError(`${file}: ${(error as Error).message}`);
   }

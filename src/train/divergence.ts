@@ -21,9 +21,7 @@ export interface NonFiniteWeights {
 export function countNonFiniteWeights(model: tf.LayersModel): NonFiniteWeights {
   const variables = model.weights;
   if (variables.length === 0) return { count: 0, total: 0, names: [] };
-  const counts = Array.from(
-    tf.tidy(() => tf.stack(variables.map((v) => tf.logicalNot(tf.isFinite(v.read())).sum().toFloat())).dataSync()),
-  );
+  const counts = Array.from(tf.tidy(() => tf.stack(variables.map((v) => tf.logicalNot(tf.isFinite(v.read())).sum().toFloat())).dataSync()));
   const names = variables.filter((_, i) => counts[i] > 0).map((v) => v.originalName ?? v.name);
   return {
     count: counts.reduce((a, b) => a + b, 0),

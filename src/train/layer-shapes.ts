@@ -52,9 +52,7 @@ export function checkLayerShapes(layers: LayerSpec[], inputShape: number[], outp
           );
         }
         const [window, stride] =
-          spec.type === 'conv2d'
-            ? [pair(spec.kernelSize), pair(spec.strides)]
-            : [pair(spec.poolSize), pair(spec.strides ?? spec.poolSize)];
+          spec.type === 'conv2d' ? [pair(spec.kernelSize), pair(spec.strides)] : [pair(spec.poolSize), pair(spec.strides ?? spec.poolSize)];
         const height = spatialOutput(shape[0], window[0], stride[0], spec.padding);
         const width = spatialOutput(shape[1], window[1], stride[1], spec.padding);
         if (height < 1 || width < 1) {
