@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { reportError } from './commands/errors.ts';
 
 function integer(value: string): number {
@@ -6,6 +6,18 @@ function integer(value: string): number {
   if (!Number.isInteger(parsed)) throw new InvalidArgumentError('expected an integer');
   return parsed;
 }
+
+function integerIn(min: number, max: number, what: string) {
+  return (value: string): number => {
+    const parsed = integer(value);
+    if (parsed < min || parsed > max) throw new InvalidArgumentError(`${what} must be between ${min} and ${max}`);
+    return parsed;
+  };
+}
+
+const port = integerIn(0, 65535, 'a port');
+/** A grid of n×n points; 2 is the least that spans a range, 1000 (a million points) is plenty for an SVG. */
+const resolution = integerIn(2, 1000, 'the resolution');
 
 function positiveNumber(value: string): number {
   const parsed = Number(value);
@@ -35,7 +47,9 @@ async function withRegistry<T>(
 const program = new Command('bnserve')
   .description('Train Batch-Normalized networks, export them to ONNX with BN folded, and serve them.')
   .showHelpAfterError()
-  .configureOutput({ outputError: (text, write) => write(text) });
+  .configureOutput({ outputError: (text, write) => write(text) })
+  // Argument errors throw (exit 2, like other bad input) instead of exiting 1; subcommands inherit this.
+  .exitOverride();
 
 program
   .command('train')
@@ -81,7 +95,7 @@ program
   .requiredOption('--checkpoint <dir>', 'checkpoint folder written by `bnserve train`')
   .requiredOption('--out <file>', 'SVG file to write')
   .option('--features <a,b>', 'two features for the decision regions (default: the two the first Dense layer weighs most)')
-  .option('--resolution <n>', 'grid points per axis', integer, 120)
+  .option('--resolution <n>', 'grid points per axis (2..1000)', resolution, 120)
   .option('--json', 'print one JSON object on stdout')
   .action(async (options) => {
     const { runReportCommand } = await import('./commands/report.ts');
@@ -93,7 +107,7 @@ program
   .command('serve')
   .description('serve registered models over HTTP (Open Inference Protocol v2 and :predict)')
   .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
-  .option('--port <port>', 'port to listen on', integer, Number(process.env.PORT ?? 8080))
+  .option('--port <port>', 'port to listen on (0..65535)', port, Number(process.env.PORT ?? 8080))
   .action(async (options) => {
     const { runServeCommand } = await import('./commands/serve.ts');
     await runServeCommand(options);
@@ -103,7 +117,7 @@ program
   .command('start')
   .description('apply migrations, train the Iris example if nothing is registered, then serve')
   .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
-  .option('--port <port>', 'port to listen on', integer, Number(process.env.PORT ?? 8080))
+  .option('--port <port>', 'port to listen on (0..65535)', port, Number(process.env.PORT ?? 8080))
   .option('--config <file>', 'config trained when the registry is empty', 'examples/iris-bn.json')
   .action(async (options) => {
     const { runStartCommand } = await import('./commands/start.ts');
@@ -154,5 +168,11 @@ models
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  process.exitCode = reportError(error, process.argv.includes('--json'));
+  if (error instanceof CommanderError) {
+    // Commander has printed its message (and the help); --help and --version end here with 0.
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+    if (process.exitCode !== 0 && process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: error.message })}\n`);
+  } else {
+    process.exitCode = reportError(error, process.argv.includes('--json'));
+  }
 }

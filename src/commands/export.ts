@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../lib/durable-fs.ts';
 import path from 'node:path';
+import { ConfigError } from '../train/config.ts';
 
 export interface ExportCommandOptions {
   checkpoint: string;
@@ -11,7 +12,10 @@ export interface ExportCommandOptions {
 }
 
 export async function runExportCommand(options: ExportCommandOptions) {
-  const { exportCheckpoint } = await import('../export/index.ts');
+  const { exportCheckpoint, MIN_OPSET, MAX_OPSET, DEFAULT_OPSET } = await import('../export/index.ts');
+  if (!Number.isInteger(options.opset) || options.opset < MIN_OPSET || options.opset > MAX_OPSET) {
+    throw new ConfigError(`--opset ${options.opset} is not supported: use ${MIN_OPSET}..${MAX_OPSET} (default ${DEFAULT_OPSET})`);
+  }
   const result = await exportCheckpoint({
     checkpointDir: options.checkpoint,
     fold: options.fold,

@@ -1,14 +1,17 @@
 import path from 'node:path';
 import { loadTrainConfig, ConfigError } from '../train/config.ts';
 import type { TrainConfig } from '../train/config.ts';
-import { loadDataset } from '../train/data.ts';
+import { loadDataset, splitDataset } from '../train/data.ts';
+import { checkLayerShapes } from '../train/layer-shapes.ts';
+import { assertModelName } from '../registry/validation.ts';
 import type { Dataset } from '../train/dataset.ts';
 import { train } from '../train/trainer.ts';
 import type { TrainResult } from '../train/trainer.ts';
-import { saveCheckpoint } from '../train/checkpoint.ts';
+import { assertCheckpointDestination, saveCheckpoint } from '../train/checkpoint.ts';
 import { initBackend } from '../train/backend.ts';
 import { hasConv } from '../train/model.ts';
 import { createProgress } from '../train/progress.ts';
+import { assertConverged } from '../train/divergence.ts';
 import type { Registry, ModelVersionRecord } from '../registry/types.ts';
 import { startHeartbeat } from '../registry/heartbeat.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../registry/index.ts';
@@ -25,30 +28,7 @@ export interface TrainCommandOptions {
   quiet?: boolean;
 }
 
-export class TrainingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainingError';
-  }
-}
-
-/** A diverged run (NaN/Infinity loss or test metrics) is a failure: nothing is saved or registered. */
-export function assertConverged(result: Pick<TrainResult, 'epochs' | 'test'>): void {
-  const bad = result.epochs.find((e) => !Number.isFinite(e.loss));
-  if (bad) {
-    throw new TrainingError(
-      `training diverged: the loss became ${bad.loss} at epoch ${bad.epoch} (learning rate ${bad.learningRate}); ` +
-        'lower the learning rate or standardise the inputs. Nothing was saved or registered',
-    );
-  }
-  const metric = Object.entries(result.test).find(([, v]) => !Number.isFinite(v));
-  if (metric) {
-    throw new TrainingError(
-      `training diverged: the trained model gives test ${metric[0]} = ${metric[1]} (its weights overflowed); ` +
-        'lower the learning rate or standardise the inputs. Nothing was saved or registered',
-    );
-  }
-}
+export { assertConverged, TrainingError } from '../train/divergence.ts';
 
 export interface TrainCommandResult {
   runId: string;
@@ -74,7 +54,14 @@ export function applyOverrides(config: TrainConfig, options: Pick<TrainCommandOp
     }
     result.data = { ...config.data, path: path.resolve(options.data) };
   }
-  if (options.name) result.name = options.name;
+  if (options.name !== undefined) {
+    try {
+      assertModelName(options.name);
+    } catch (error) {
+      throw new ConfigError(`--name: ${(error as Error).message}`);
+    }
+    result.name = options.name;
+  }
   if (options.seed !== undefined) result.seed = options.seed;
   return result;
 }
@@ -92,10 +79,19 @@ export interface PreparedTraining {
   dataset: Dataset;
 }
 
-/** Validates the config and reads the data: nothing is written or registered when this fails. */
-export async function prepareTraining(options: Pick<TrainCommandOptions, 'config' | 'data' | 'name' | 'seed'>): Promise<PreparedTraining> {
+/**
+ * Validates the config, reads the data, checks that the splits can be filled, that the layers fit the
+ * data and that the checkpoint folder may be written: nothing is written or registered when this fails.
+ */
+export async function prepareTraining(
+  options: Pick<TrainCommandOptions, 'config' | 'data' | 'name' | 'seed' | 'out'>,
+): Promise<PreparedTraining> {
   const config = applyOverrides(await loadTrainConfig(options.config), options);
-  return { config, dataset: await loadDataset(config) };
+  const dataset = await loadDataset(config);
+  splitDataset(dataset, config.split, config.task);
+  checkLayerShapes(config.layers, dataset.inputShape, config.task === 'classification' ? dataset.classLabels.length : 1);
+  if (options.out !== undefined) await assertCheckpointDestination(options.out);
+  return { config, dataset };
 }
 
 export async function runPreparedTraining(
@@ -131,6 +127,7 @@ export async function runPreparedTraining(
               learningRate: m.learningRate,
               seconds: m.seconds,
               bnSteps: m.bnSteps,
+              nonFiniteWeights: m.nonFiniteWeights,
               ...Object.fromEntries(Object.entries(m.train).map(([k, v]) => [`train${k[0].toUpperCase()}${k.slice(1)}`, v])),
               ...m.validation,
               ...m.test,

@@ -1,7 +1,9 @@
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { fsyncDirectory, writeFileDurably } from '../lib/durable-fs.ts';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from './config.ts';
 
 export type { Preprocessing } from './preprocessing.ts';
 import type { Preprocessing } from './preprocessing.ts';
@@ -48,14 +50,95 @@ export async function serializeModel(model: tf.LayersModel): Promise<{ modelJson
   return { modelJson, weights: joinWeightData(artifacts.weightData) };
 }
 
+const checkpointFileNames: ReadonlySet<string> = new Set(CHECKPOINT_FILES);
+
+/** Only our own files (or nothing): a folder we may replace or remove without losing anything of the user's. */
+async function holdsOnlyCheckpointFiles(dir: string): Promise<boolean> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries.every((entry) => entry.isFile() && checkpointFileNames.has(entry.name));
+}
+
 /**
- * Writes the checkpoint into a sibling temp folder, then renames it into place, so a reader
- * sees either the whole checkpoint or none (an older one at `dir` is replaced).
+ * Refuses a checkpoint destination that would cost the user something: a file, or a folder holding
+ * anything but a bnserve checkpoint's own files. A missing or empty folder, or an earlier checkpoint,
+ * is fine. Called before training (so nothing is wasted) and again just before the checkpoint is written.
+ */
+export async function assertCheckpointDestination(dir: string): Promise<void> {
+  const target = path.resolve(dir);
+  let info: Awaited<ReturnType<typeof lstat>>;
+  try {
+    info = await lstat(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new ConfigError(`cannot use ${target} as the checkpoint folder: ${(error as Error).message}`);
+  }
+  if (!info.isDirectory())
+    throw new ConfigError(`the checkpoint folder ${target} is not a folder (a file or a link); choose a new or empty folder`);
+  if (!(await holdsOnlyCheckpointFiles(target))) {
+    throw new ConfigError(
+      `the checkpoint folder ${target} already holds files that are not a bnserve checkpoint; bnserve never deletes them: ` +
+        'choose a new or empty folder (or an earlier checkpoint folder, which is replaced)',
+    );
+  }
+}
+
+/** Our temp folders: `<target>.tmp-<pid>-<Date.now()>` (new checkpoint being written). */
+const TEMP_FOLDER = /^.+\.tmp-(\d+)-(\d{13})$/;
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
+  }
+}
+
+/**
+ * Removes temp folders left beside `target`'s parent by trainers killed mid-save: only folders named
+ * exactly like ours, whose process is gone, and which hold nothing but checkpoint files.
+ * Returns the removed paths.
+ */
+export async function sweepStaleTempFolders(parent: string): Promise<string[]> {
+  const removed: string[] = [];
+  let entries: Dirent[];
+  try {
+    entries = await readdir(parent, { withFileTypes: true });
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    const match = TEMP_FOLDER.exec(entry.name);
+    if (!entry.isDirectory() || !match) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid || processIsAlive(pid)) continue;
+    const folder = path.join(parent, entry.name);
+    try {
+      if (!(await holdsOnlyCheckpointFiles(folder))) continue;
+      await rm(folder, { recursive: true, force: true });
+      removed.push(folder);
+    } catch {
+      // Raced with another sweeper, or unreadable: not ours to worry about.
+    }
+  }
+  return removed;
+}
+
+/**
+ * Writes the checkpoint into a sibling temp folder, then renames it into place, so a reader sees
+ * either the whole checkpoint or none. An earlier checkpoint at `dir` is replaced (it is moved aside
+ * first and removed only once the new one is in place); a folder holding anything else is refused.
  */
 export async function saveCheckpoint(dir: string, parts: CheckpointParts): Promise<void> {
   const target = path.resolve(dir);
-  const temp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  await mkdir(temp, { recursive: true });
+  await assertCheckpointDestination(target);
+  await mkdir(path.dirname(target), { recursive: true });
+  await sweepStaleTempFolders(path.dirname(target));
+  const stamp = `${process.pid}-${Date.now()}`;
+  const temp = `${target}.tmp-${stamp}`;
+  const previous = `${target}.old-${stamp}`;
+  await mkdir(temp);
+  let movedAside = false;
   try {
     const { modelJson, weights } = await serializeModel(parts.model);
     await writeFileDurably(path.join(temp, 'model.json'), JSON.stringify(modelJson));
@@ -63,13 +146,22 @@ export async function saveCheckpoint(dir: string, parts: CheckpointParts): Promi
     await writeFileDurably(path.join(temp, 'preprocessing.json'), JSON.stringify(parts.preprocessing, null, 2));
     await writeFileDurably(path.join(temp, 'config.json'), JSON.stringify(parts.config, null, 2));
     await writeFileDurably(path.join(temp, 'metrics.json'), JSON.stringify(parts.metrics, null, 2));
-    await rm(target, { recursive: true, force: true });
+    // Checked again: the folder may have gained files while we trained.
+    await assertCheckpointDestination(target);
+    try {
+      await rename(target, previous);
+      movedAside = true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
     await rename(temp, target);
     await fsyncDirectory(path.dirname(target));
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
+    if (movedAside) await rename(previous, target).catch(() => {});
     throw error;
   }
+  if (movedAside) await rm(previous, { recursive: true, force: true });
 }
 
 export async function readJson<T>(file: string): Promise<T> {

@@ -20,13 +20,16 @@ export const regularizerSchema = z
 export type RegularizerSpec = z.infer<typeof regularizerSchema>;
 
 const positiveInt = z.number().int().positive();
+/** Units or filters of one layer; the whole model is bounded separately (see layer-shapes.ts). */
+export const MAX_LAYER_WIDTH = 65536;
+const layerWidth = positiveInt.max(MAX_LAYER_WIDTH);
 const kernelSize = z.union([positiveInt, z.tuple([positiveInt, positiveInt])]);
 const padding = z.enum(['same', 'valid']);
 
 const denseLayer = z
   .object({
     type: z.literal('dense'),
-    units: positiveInt,
+    units: layerWidth,
     activation: activationSchema.default('linear'),
     useBias: z.boolean().default(true),
     kernelRegularizer: regularizerSchema.optional(),
@@ -35,7 +38,7 @@ const denseLayer = z
 const conv2dLayer = z
   .object({
     type: z.literal('conv2d'),
-    filters: positiveInt,
+    filters: layerWidth,
     kernelSize,
     strides: kernelSize.default(1),
     padding: padding.default('same'),

@@ -28,7 +28,13 @@ function parseNumber(cell: string, line: number, column: string, file: string): 
 export function datasetFromCsv(text: string, options: CsvOptions, file = 'CSV'): Dataset {
   let parsed: { record: string[]; info: { lines: number } }[];
   try {
-    parsed = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: false, info: true }) as unknown as typeof parsed;
+    parsed = parse(text, {
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+      relax_column_count: false,
+      info: true,
+    }) as unknown as typeof parsed;
   } catch (error) {
     throw new DataError(`${file}: ${(error as Error).message}`);
   }
@@ -38,6 +44,12 @@ export function datasetFromCsv(text: string, options: CsvOptions, file = 'CSV'):
   // The file's own line numbers, which stay right when blank lines are skipped.
   const lineOf = (r: number) => parsed[r + 1].info.lines;
   if (body.length === 0) throw new DataError(`${file}: no data rows after the header`);
+  const duplicates = [...new Set(header.filter((name, i) => header.indexOf(name) !== i))];
+  if (duplicates.length > 0) {
+    throw new DataError(
+      `${file}: the header names ${duplicates.map((d) => `"${d}"`).join(', ')} more than once; every column needs its own name`,
+    );
+  }
 
   const labelIndex = header.indexOf(options.labelColumn);
   if (labelIndex < 0) {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { TrainConfig } from './config.ts';
 import type { Dataset } from './dataset.ts';
 import { datasetSize, subset } from './dataset.ts';
-import { loadCsvDataset } from './data-csv.ts';
+import { DataError, loadCsvDataset } from './data-csv.ts';
 import { syntheticClassification } from './data-synthetic.ts';
 import { createRng, permutation } from './rng.ts';
 
@@ -40,8 +40,51 @@ export interface SplitOptions {
   stratify: boolean;
 }
 
-/** Seeded split; with stratify, each class is split in the same proportions. */
+function splitSizes(rows: number, options: SplitOptions): { test: number; validation: number; train: number } {
+  // A requested split gets at least one row, so that a small group is never silently left out of it.
+  const test = options.test > 0 ? Math.max(1, Math.round(rows * options.test)) : 0;
+  const validation = options.validation > 0 ? Math.max(1, Math.round(rows * options.validation)) : 0;
+  return { test, validation, train: rows - test - validation };
+}
+
+function describeSplits(options: SplitOptions): string {
+  const parts = [`train ${options.train}`, ...(options.validation > 0 ? [`validation ${options.validation}`] : []), `test ${options.test}`];
+  return parts.join(', ');
+}
+
+/**
+ * Refuses data that cannot fill every requested split: too few rows overall, or (classification)
+ * classes with too few rows to appear in each split. A numeric label column with many values is
+ * the usual cause: it was meant for regression.
+ */
+function assertSplittable(data: Dataset, options: SplitOptions, task: 'classification' | 'regression'): void {
+  const needed = 1 + (options.validation > 0 ? 1 : 0) + (options.test > 0 ? 1 : 0);
+  const rows = datasetSize(data);
+  if (rows < needed) {
+    throw new DataError(`${rows} rows are too few to fill the ${describeSplits(options)} splits: at least ${needed} are needed`);
+  }
+  if (task !== 'classification') return;
+  const counts = new Array<number>(data.classLabels.length).fill(0);
+  for (const label of data.y) counts[label]++;
+  const rare = counts.flatMap((count, i) => (count < needed ? [{ label: data.classLabels[i], count }] : []));
+  if (rare.length === 0) return;
+  const numeric = data.classLabels.every((label) => label.trim() !== '' && Number.isFinite(Number(label)));
+  const examples = rare
+    .slice(0, 3)
+    .map((r) => `"${r.label}" (${r.count})`)
+    .join(', ');
+  throw new DataError(
+    `label column "${data.targetName}" has ${data.classLabels.length} classes and ${rare.length} of them have fewer than ${needed} rows ` +
+      `(${examples}${rare.length > 3 ? ', …' : ''}), too few to appear in each of the ${describeSplits(options)} splits; ` +
+      (numeric
+        ? 'its values are all numbers: did you mean "task": "regression"?'
+        : 'merge or drop the rare classes, or set split.validation to 0'),
+  );
+}
+
+/** Seeded split; with stratify, each class is split in the same proportions. Data that cannot fill a requested split is refused. */
 export function splitDataset(data: Dataset, options: SplitOptions, task: 'classification' | 'regression'): Splits {
+  assertSplittable(data, options, task);
   const rng = createRng(options.seed);
   const groups: number[][] = [];
   if (options.stratify && task === 'classification') {
@@ -58,12 +101,11 @@ export function splitDataset(data: Dataset, options: SplitOptions, task: 'classi
   const parts: Record<keyof Splits, number[]> = { train: [], validation: [], test: [] };
   for (const group of groups) {
     const order = permutation(group.length, rng);
-    const nTest = Math.round(group.length * options.test);
-    const nValidation = Math.round(group.length * options.validation);
+    const sizes = splitSizes(group.length, options);
     order.forEach((o, k) => {
       const index = group[o];
-      if (k < nTest) parts.test.push(index);
-      else if (k < nTest + nValidation) parts.validation.push(index);
+      if (k < sizes.test) parts.test.push(index);
+      else if (k < sizes.test + sizes.validation) parts.validation.push(index);
       else parts.train.push(index);
     });
   }

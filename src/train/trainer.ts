@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerSpec, TrainConfig } from './config.ts';
-import { effectiveL2 } from './config.ts';
+import { ConfigError, effectiveL2 } from './config.ts';
 import type { Dataset } from './dataset.ts';
 import { datasetSize, subset } from './dataset.ts';
 import { loadDataset, splitDataset } from './data.ts';
@@ -14,6 +14,8 @@ import type { BnGuard } from './bn-stats.ts';
 import { accuracy, crossEntropy, learningRateAt, meanAbsoluteError, meanSquaredError, regularizationPenalty } from './metrics.ts';
 import { permutation, createRng } from './rng.ts';
 import type { Preprocessing } from './checkpoint.ts';
+import { collapseCheck, countNonFiniteWeights } from './divergence.ts';
+import type { CollapseCheck, NonFiniteWeights } from './divergence.ts';
 
 export interface EpochMetrics {
   epoch: number;
@@ -32,6 +34,8 @@ export interface EpochMetrics {
   test: Record<string, number>;
   /** BN update steps (training batches) so far. */
   bnSteps: number;
+  /** NaN/Infinity values in the weights and BN moving statistics after the epoch (any means diverged). */
+  nonFiniteWeights: number;
   seconds: number;
 }
 
@@ -49,6 +53,12 @@ export interface TrainResult {
   trainSize: number;
   /** Raw (unstandardised) features of the test split, for the exporter's parity check. */
   testInputs: Float32Array;
+  /** Loss of the very first training batch (the untrained model), the yardstick for a loss that explodes. */
+  firstBatchLoss: number;
+  /** Where the last epoch left NaN/Infinity in the weights, if anywhere. */
+  nonFinite: NonFiniteWeights;
+  /** Classification only: has the final model collapsed onto one saturated class (on the training split)? */
+  collapse?: CollapseCheck;
 }
 
 export interface TrainHooks {
@@ -137,8 +147,32 @@ export function preprocessingFor(data: Dataset, task: TrainConfig['task'], s: St
   };
 }
 
+/**
+ * A backend that runs out of memory fails with a low-level error (wasm: "memory access out of
+ * bounds"; JS: "Array buffer allocation failed"); it is the config that asks too much, so say so.
+ */
+export function asResourceError(error: unknown, config: Pick<TrainConfig, 'batchSize'>): unknown {
+  const message = error instanceof Error ? error.message : '';
+  const outOfMemory =
+    (error instanceof WebAssembly.RuntimeError && /memory access out of bounds|out of memory/i.test(message)) ||
+    (error instanceof RangeError && /allocation failed|invalid (typed )?array length|out of memory/i.test(message));
+  if (!outOfMemory) return error;
+  return new ConfigError(
+    `training ran out of memory (${(error as Error).name}: ${message}): the model or the batch is too large for the backend; ` +
+      `lower batchSize (now ${config.batchSize}) or the layers' units/filters`,
+  );
+}
+
 /** Trains the configured model; the caller owns the returned model (dispose it). */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset?: Dataset): Promise<TrainResult> {
+  try {
+    return await fit(config, hooks, dataset);
+  } catch (error) {
+    throw asResourceError(error, config);
+  }
+}
+
+async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): Promise<TrainResult> {
   const raw = dataset ?? (await loadDataset(config));
   const backend = await initBackend(config.backend, hasConv(config.layers));
   const splits = splitDataset(raw, config.split, config.task);
@@ -171,6 +205,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
   const monitor = config.earlyStopping?.monitor ?? 'valLoss';
   let best = { epoch: -1, value: monitor === 'valLoss' ? Infinity : -Infinity, weights: null as tf.Tensor[] | null };
   let trainedSeconds = 0;
+  let firstBatchLoss = Number.NaN;
+  let nonFinite: NonFiniteWeights = { count: 0, total: 0, names: [] };
 
   for (let epoch = 0; epoch < config.epochs; epoch++) {
     const started = performance.now();
@@ -184,12 +220,18 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
       batchSize: config.batchSize,
       shuffle: false,
       verbose: 0,
-      callbacks: { onBatchEnd: async () => void steps++ },
+      callbacks: {
+        onBatchEnd: async (_batch, logs) => {
+          if (steps === 0) firstBatchLoss = Number(logs?.loss);
+          steps++;
+        },
+      },
     });
     tf.dispose([x, y]);
     trainedSeconds += (performance.now() - started) / 1000;
 
     const loss = Number(history.history.loss[0]);
+    nonFinite = countNonFiniteWeights(model);
     const reg = regularizationLoss(model, config.layers);
     const metrics: EpochMetrics = {
       epoch: epoch + 1,
@@ -201,12 +243,15 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
       validation: prefixed('val', evaluate(model, validation, config.task, classes)),
       test: prefixed('test', evaluate(model, test, config.task, classes)),
       bnSteps: steps,
+      nonFiniteWeights: nonFinite.count,
       seconds: (performance.now() - started) / 1000,
     };
     epochs.push(metrics);
     await hooks.onEpoch?.(metrics, config.epochs);
 
-    if (!Number.isFinite(loss)) break; // diverged: nothing more to learn, the metrics say so
+    // Diverged: nothing more to learn, the metrics say so. The loss alone can stay finite while
+    // weights are NaN (ReLU maps NaN to 0 on some backends), hence the weights are checked too.
+    if (!Number.isFinite(loss) || nonFinite.count > 0) break;
     if (config.earlyStopping && metrics.validation[monitor] !== undefined) {
       const value = metrics.validation[monitor];
       if (isBetter(monitor, value, best.value, config.earlyStopping.minDelta)) {
@@ -228,6 +273,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
   const bnLayers = config.layers.flatMap((spec, index) =>
     spec.type === 'batchNormalization' ? [{ name: layerName(spec, index), momentum: spec.momentum }] : [],
   );
+  const collapse = classification ? collapseCheck(predictFlat(model, train.x, train.inputShape), train.y, classes) : undefined;
   return {
     model,
     backend,
@@ -240,5 +286,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset
     samplesPerSecond: trainedSeconds > 0 ? (trainSize * epochs.length) / trainedSeconds : 0,
     trainSize,
     testInputs: splits.test.x,
+    firstBatchLoss,
+    nonFinite,
+    collapse,
   };
 }

@@ -8,7 +8,9 @@ import { tempDir } from '../train/helpers.ts';
 
 const layers = [{ type: 'dense', units: 4 }, { type: 'batchNormalization' }];
 
-const cases: { name: string; config: object; csv?: string; message: RegExp }[] = [
+const numericLabels = `a,b,y\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 7},${(i * 0.37).toFixed(2)}`).join('\n')}\n`;
+
+const cases: { name: string; config: object; csv?: string; args?: string[]; message: RegExp }[] = [
   { name: 'unknown layer', config: { data: { kind: 'iris' }, layers: [{ type: 'lstm', units: 4 }] }, message: /layers\.0\.type/ },
   {
     name: 'negative learning rate',
@@ -33,6 +35,45 @@ const cases: { name: string; config: object; csv?: string; message: RegExp }[] =
     csv: '',
     message: /the file is empty/,
   },
+  {
+    name: 'conv2d layer on tabular data (refused before the run is registered)',
+    config: { data: { kind: 'iris' }, layers: [{ type: 'conv2d', filters: 4, kernelSize: 3 }] },
+    message: /layers\.0 \(conv2d\) needs image input \[height, width, channels\], but it receives \[4\]/,
+  },
+  {
+    name: 'a layer far too wide',
+    config: { data: { kind: 'iris' }, layers: [{ type: 'dense', units: 1e8 }] },
+    message: /layers\.0\.units: Too big/,
+  },
+  {
+    name: 'a model over the weight budget',
+    config: {
+      data: { kind: 'iris' },
+      layers: [
+        { type: 'dense', units: 65536 },
+        { type: 'dense', units: 65536 },
+      ],
+    },
+    message: /the model would have 4,295,[0-9,]+ weights, more than the 67,108,864/,
+  },
+  {
+    name: '--name that is not a model name',
+    config: { data: { kind: 'iris' }, layers },
+    args: ['--name', '../x'],
+    message: /--name: invalid model name "\.\.\/x"/,
+  },
+  {
+    name: 'duplicate CSV header names',
+    config: { data: { kind: 'csv', path: 'data.csv', labelColumn: 'label' }, layers },
+    csv: 'a,b,a,label\n1,2,3,x\n3,4,5,y\n',
+    message: /header names "a" more than once/,
+  },
+  {
+    name: 'a numeric label column taken as classes',
+    config: { data: { kind: 'csv', path: 'data.csv', labelColumn: 'y' }, layers },
+    csv: numericLabels,
+    message: /label column "y" has 40 classes and 40 of them have fewer than 3 rows .*did you mean "task": "regression"\?/,
+  },
 ];
 
 for (const c of cases) {
@@ -42,7 +83,7 @@ for (const c of cases) {
     await writeFile(configFile, JSON.stringify(c.config));
     if (c.csv !== undefined) await writeFile(path.join(dir, 'data.csv'), c.csv);
     const out = path.join(dir, 'checkpoint');
-    const result = await runCli(['train', '--config', configFile, '--out', out, '--json'], registryEnv(dir));
+    const result = await runCli(['train', '--config', configFile, '--out', out, '--json', ...(c.args ?? [])], registryEnv(dir));
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, c.message);
     assert.equal(result.stderr.trim().split('\n').length, 1, `one message: ${result.stderr}`);

@@ -1,10 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseTrainConfig } from '../../src/train/config.ts';
+import { ConfigError, parseTrainConfig } from '../../src/train/config.ts';
 import { train, predictFlat } from '../../src/train/trainer.ts';
-import { saveCheckpoint, loadCheckpointModel, loadPreprocessing, CHECKPOINT_FILES } from '../../src/train/checkpoint.ts';
+import {
+  assertCheckpointDestination,
+  saveCheckpoint,
+  loadCheckpointModel,
+  loadPreprocessing,
+  CHECKPOINT_FILES,
+  sweepStaleTempFolders,
+} from '../../src/train/checkpoint.ts';
 import { tempDir } from './helpers.ts';
 
 const config = parseTrainConfig({
@@ -75,4 +83,57 @@ test('a failed save leaves no checkpoint behind', async (t) => {
   );
   assert.deepEqual(await readdir(path.dirname(dir)), []);
   result.model.dispose();
+});
+
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((resolve) => child.once('exit', resolve));
+  return child.pid!;
+}
+
+test('a folder holding anything but a checkpoint is refused, and nothing in it is touched', async (t) => {
+  const dir = path.join(await tempDir(t), 'd');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'notes.txt'), 'precious\n');
+  const result = await train({ ...config, epochs: 1 });
+  t.after(() => result.model.dispose());
+  const parts = { model: result.model, preprocessing: result.preprocessing, config, metrics: {} };
+  await assert.rejects(saveCheckpoint(dir, parts), (e: unknown) => e instanceof ConfigError && /not a bnserve checkpoint/.test(e.message));
+  await assert.rejects(assertCheckpointDestination(dir), ConfigError);
+  assert.deepEqual(await readdir(dir), ['notes.txt']);
+  assert.equal(await readFile(path.join(dir, 'notes.txt'), 'utf8'), 'precious\n');
+  assert.deepEqual(await readdir(path.dirname(dir)), ['d'], 'no temp folder left beside it');
+
+  // An earlier checkpoint is replaced; an empty folder is used.
+  const earlier = path.join(path.dirname(dir), 'earlier');
+  await saveCheckpoint(earlier, parts);
+  await writeFile(path.join(earlier, 'metrics.json'), '{"old": true}');
+  await saveCheckpoint(earlier, { ...parts, metrics: { new: true } });
+  assert.deepEqual(JSON.parse(await readFile(path.join(earlier, 'metrics.json'), 'utf8')), { new: true });
+  const empty = path.join(path.dirname(dir), 'empty');
+  await mkdir(empty);
+  await saveCheckpoint(empty, parts);
+  assert.deepEqual((await readdir(empty)).sort(), [...CHECKPOINT_FILES].sort());
+  assert.deepEqual((await readdir(path.dirname(dir))).sort(), ['d', 'earlier', 'empty']);
+});
+
+test('temp folders of trainers killed mid-save are swept at the next save; live or foreign ones are kept', async (t) => {
+  const root = await tempDir(t);
+  const dead = await deadPid();
+  const stamp = Date.now();
+  const stale = path.join(root, `ckpt.tmp-${dead}-${stamp}`);
+  const staleOther = path.join(root, `other-run.tmp-${dead}-${stamp}`);
+  const live = path.join(root, `ckpt.tmp-${process.ppid}-${stamp}`); // our parent is alive
+  const foreign = path.join(root, `ckpt.tmp-${dead}-${stamp + 1}`); // holds a file we did not write
+  const notOurs = path.join(root, `ckpt.tmp-${dead}-1`); // not our naming (timestamp)
+  for (const folder of [stale, staleOther, live, foreign, notOurs]) {
+    await mkdir(folder);
+    await writeFile(path.join(folder, 'model.json'), '{}');
+  }
+  await writeFile(path.join(foreign, 'notes.txt'), 'precious');
+  const result = await train({ ...config, epochs: 1 });
+  t.after(() => result.model.dispose());
+  await saveCheckpoint(path.join(root, 'ckpt'), { model: result.model, preprocessing: result.preprocessing, config, metrics: {} });
+  assert.deepEqual((await readdir(root)).sort(), ['ckpt', path.basename(foreign), path.basename(live), path.basename(notOurs)].sort());
+  assert.deepEqual(await sweepStaleTempFolders(root), [], 'nothing more to sweep');
 });

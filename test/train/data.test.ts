@@ -43,6 +43,57 @@ test('CSV errors name the row and the column', () => {
   assert.throws(() => datasetFromCsv('a,b,label\n1,2,x\n3,4,x\n', options, 'f.csv'), /at least 2 classes/);
 });
 
+test('a UTF-8 byte order mark is not part of the first column name', () => {
+  const data = datasetFromCsv('\ufeffsepal,petal,label\n1,2,x\n3,4,y\n', { labelColumn: 'label', task: 'classification' });
+  assert.deepEqual(data.featureNames, ['sepal', 'petal']);
+  const labelFirst = datasetFromCsv('\ufefflabel,a\nx,1\ny,2\n', { labelColumn: 'label', task: 'classification' });
+  assert.deepEqual(labelFirst.featureNames, ['a']);
+});
+
+test('duplicate header names are refused, naming them', () => {
+  const options = { labelColumn: 'label', task: 'classification' as const };
+  assert.throws(
+    () => datasetFromCsv('a,b,a,b,c,label\n1,2,3,4,5,x\n', options, 'f.csv'),
+    (e: unknown) => e instanceof DataError && /f\.csv: the header names "a", "b" more than once/.test(e.message),
+  );
+});
+
+test('data that cannot fill the requested splits is refused, never split silently', () => {
+  const split = { train: 0.7, validation: 0.15, test: 0.15, seed: 1, stratify: true };
+  const numeric = datasetFromCsv(`a,y\n${Array.from({ length: 30 }, (_, i) => `${i},${i / 10}`).join('\n')}\n`, {
+    labelColumn: 'y',
+    task: 'classification',
+  });
+  for (const stratify of [true, false]) {
+    assert.throws(
+      () => splitDataset(numeric, { ...split, stratify }, 'classification'),
+      /label column "y" has 30 classes and 30 of them have fewer than 3 rows \("0" \(1\), "0\.1" \(1\), "0\.2" \(1\), …\), too few to appear in each of the train 0\.7, validation 0\.15, test 0\.15 splits; its values are all numbers: did you mean "task": "regression"\?/,
+    );
+  }
+  assert.doesNotThrow(() => splitDataset(numeric, split, 'regression'));
+  const rare = datasetFromCsv('a,label\n1,x\n2,x\n3,x\n4,y\n5,y\n', { labelColumn: 'label', task: 'classification' });
+  assert.throws(
+    () => splitDataset(rare, split, 'classification'),
+    /"y" \(2\).*merge or drop the rare classes, or set split\.validation to 0/,
+  );
+  // Without a validation split two rows per class are enough, and each class is in both splits.
+  const twoSplits = splitDataset(rare, { ...split, train: 0.85, validation: 0 }, 'classification');
+  assert.deepEqual([...new Set(twoSplits.test.y)].sort(), [0, 1]);
+  assert.deepEqual([...new Set(twoSplits.train.y)].sort(), [0, 1]);
+  const tiny = datasetFromCsv('a,y\n1,0.5\n2,0.7\n', { labelColumn: 'y', task: 'regression' });
+  assert.throws(
+    () => splitDataset(tiny, split, 'regression'),
+    /2 rows are too few to fill the train 0\.7, validation 0\.15, test 0\.15 splits: at least 3/,
+  );
+});
+
+test('a small class still gets a row in every requested split (rounding never empties one)', () => {
+  const text = `a,label\n${[...'xxxxxxxxxxxxxxxxxxxx', 'y', 'y', 'y', 'y'].map((l, i) => `${i},${l}`).join('\n')}\n`;
+  const data = datasetFromCsv(text, { labelColumn: 'label', task: 'classification' });
+  const splits = splitDataset(data, { train: 0.8, validation: 0.1, test: 0.1, seed: 1, stratify: true }, 'classification');
+  for (const part of [splits.train, splits.validation, splits.test]) assert.ok(part.y.includes(1), 'class y in every split');
+});
+
 test('stratified split is seeded, disjoint, complete and keeps class proportions', () => {
   const data = syntheticClassification({ samples: 300, features: 3, classes: 3, noise: 1, scale: 1, offset: 0, seed: 3 });
   const options = { train: 0.7, validation: 0.1, test: 0.2, seed: 9, stratify: true };
