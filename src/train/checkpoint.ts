@@ -1,6 +1,9 @@
 import type { Dirent } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { fsyncDirectory, writeFileDurably } from '../lib/durable-fs.ts';
+import { isAbandonedTemp, tempPathFor } from '../lib/temp-files.ts';
+
+const ANY_NAME = /./;
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from './config.ts';
@@ -82,21 +85,9 @@ export async function assertCheckpointDestination(dir: string): Promise<void> {
   }
 }
 
-/** Our temp folders: `<target>.tmp-<pid>-<Date.now()>` (new checkpoint being written). */
-const TEMP_FOLDER = /^.+\.tmp-(\d+)-(\d{13})$/;
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
-  }
-}
-
 /**
- * Removes temp folders left beside `target`'s parent by trainers killed mid-save: only folders named
- * exactly like ours, whose process is gone, and which hold nothing but checkpoint files.
+ * Removes temp folders left in `parent` by trainers killed mid-save: only folders named like ours
+ * whose writer is gone (see isAbandonedTemp), and which hold nothing but checkpoint files.
  * Returns the removed paths.
  */
 export async function sweepStaleTempFolders(parent: string): Promise<string[]> {
@@ -108,12 +99,10 @@ export async function sweepStaleTempFolders(parent: string): Promise<string[]> {
     return removed;
   }
   for (const entry of entries) {
-    const match = TEMP_FOLDER.exec(entry.name);
-    if (!entry.isDirectory() || !match) continue;
-    const pid = Number(match[1]);
-    if (pid === process.pid || processIsAlive(pid)) continue;
+    if (!entry.isDirectory()) continue;
     const folder = path.join(parent, entry.name);
     try {
+      if (!isAbandonedTemp(entry.name, ANY_NAME, (await lstat(folder)).mtimeMs)) continue;
       if (!(await holdsOnlyCheckpointFiles(folder))) continue;
       await rm(folder, { recursive: true, force: true });
       removed.push(folder);
@@ -134,9 +123,8 @@ export async function saveCheckpoint(dir: string, parts: CheckpointParts): Promi
   await assertCheckpointDestination(target);
   await mkdir(path.dirname(target), { recursive: true });
   await sweepStaleTempFolders(path.dirname(target));
-  const stamp = `${process.pid}-${Date.now()}`;
-  const temp = `${target}.tmp-${stamp}`;
-  const previous = `${target}.old-${stamp}`;
+  const temp = tempPathFor(target);
+  const previous = `${target}.old-${process.pid}-${Date.now()}`;
   await mkdir(temp);
   let movedAside = false;
   try {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { hostname } from 'node:os';
 import { ConfigError, parseTrainConfig } from '../../src/train/config.ts';
 import { train, predictFlat } from '../../src/train/trainer.ts';
 import {
@@ -120,12 +121,12 @@ test('a folder holding anything but a checkpoint is refused, and nothing in it i
 test('temp folders of trainers killed mid-save are swept at the next save; live or foreign ones are kept', async (t) => {
   const root = await tempDir(t);
   const dead = await deadPid();
-  const stamp = Date.now();
-  const stale = path.join(root, `ckpt.tmp-${dead}-${stamp}`);
-  const staleOther = path.join(root, `other-run.tmp-${dead}-${stamp}`);
-  const live = path.join(root, `ckpt.tmp-${process.ppid}-${stamp}`); // our parent is alive
-  const foreign = path.join(root, `ckpt.tmp-${dead}-${stamp + 1}`); // holds a file we did not write
-  const notOurs = path.join(root, `ckpt.tmp-${dead}-1`); // not our naming (timestamp)
+  const host = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+  const stale = path.join(root, `ckpt.tmp-${host}-${dead}-00000000000a`);
+  const staleOther = path.join(root, `other-run.tmp-${host}-${dead}-00000000000b`);
+  const live = path.join(root, `ckpt.tmp-${host}-${process.ppid}-00000000000c`); // our parent is alive
+  const foreign = path.join(root, `ckpt.tmp-${host}-${dead}-00000000000d`); // holds a file we did not write
+  const notOurs = path.join(root, `ckpt.tmp-${dead}-1`); // not our naming
   for (const folder of [stale, staleOther, live, foreign, notOurs]) {
     await mkdir(folder);
     await writeFile(path.join(folder, 'model.json'), '{}');
