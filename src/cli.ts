@@ -158,10 +158,14 @@ models
   .argument('<name>')
   .argument('<version>', 'version number', integer)
   .addOption(new Option('--alias <alias>', 'alias to move').default('production'))
+  .option('--force', 'move the alias even to a version the BN guard flagged')
   .option('--json', 'print one JSON object on stdout')
   .action(async (name, version, options) => {
     const { modelsPromote } = await import('./registry/models-command.ts');
-    const out = await withRegistry((registry) => modelsPromote(registry, name, version, options.alias), 'never');
+    const out = await withRegistry(
+      (registry) => modelsPromote(registry, name, version, options.alias, { force: options.force === true }),
+      'never',
+    );
     print(options.json, out.json, out.text);
   });
 

@@ -212,6 +212,7 @@ async function exportAndRegister(
     featureNames: exported.featureNames,
     parityMaxAbsDiff: exported.parityMaxAbsDiff,
     folded: exported.folded,
+    bnGuardWarning: exported.bnGuardWarning,
   });
   return { version, warnings: exported.warnings };
 }

@@ -38,6 +38,8 @@ export interface ExportResult {
   classLabels: string[];
   featureNames: string[];
   task: 'classification' | 'regression';
+  /** The BN guard's finding when it flagged the checkpoint's moving statistics, else null. */
+  bnGuardWarning: string | null;
   warnings: string[];
 }
 
@@ -108,13 +110,11 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
   }
   model.metadataProps!.push({ key: 'parity_max_abs_diff', value: String(parity.maxAbsDiff) });
 
-  const warnings: string[] = [];
-  if (checkpoint.bnGuard?.stale) {
-    warnings.push(
-      `the BatchNormalization moving statistics may be stale (residual ${checkpoint.bnGuard.residual ?? 'unknown'})` +
-        (checkpoint.bnGuard.message ? `: ${checkpoint.bnGuard.message}` : ''),
-    );
-  }
+  const bnGuardWarning = checkpoint.bnGuard?.stale
+    ? `the BatchNormalization moving statistics may be stale (residual ${checkpoint.bnGuard.residual ?? 'unknown'})` +
+      (checkpoint.bnGuard.message ? `: ${checkpoint.bnGuard.message}` : '')
+    : null;
+  const warnings: string[] = bnGuardWarning ? [bnGuardWarning] : [];
   for (const op of ops) {
     if (fold && op.kind === 'scaleShift') warnings.push(`${op.name} could not be folded into a neighbouring layer; it is a Mul + Add`);
   }
@@ -129,6 +129,7 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
     classLabels: preprocessing.classLabels,
     featureNames: preprocessing.featureNames,
     task: preprocessing.task,
+    bnGuardWarning,
     warnings,
   };
 }

@@ -42,7 +42,7 @@ export async function modelsShow(registry: Registry, name: string): Promise<Comm
   for (const v of versions) for (const alias of v.aliases) aliases[alias] = v.version;
   const latest = versions[versions.length - 1];
   const table = formatTable(
-    ['VERSION', 'ALIASES', 'CREATED', 'SHA256', 'SIZE', 'OPSET', 'FOLDED', 'PARITY', 'RUN'],
+    ['VERSION', 'ALIASES', 'CREATED', 'SHA256', 'SIZE', 'OPSET', 'FOLDED', 'PARITY', 'BN GUARD', 'RUN'],
     versions.map((v) => [
       String(v.version),
       v.aliases.join(',') || '-',
@@ -52,6 +52,7 @@ export async function modelsShow(registry: Registry, name: string): Promise<Comm
       String(v.opset),
       v.folded ? 'yes' : 'no',
       v.parityMaxAbsDiff.toExponential(1),
+      v.bnGuardWarning === null ? 'ok' : 'FLAGGED',
       v.runId ?? '-',
     ]),
   );
@@ -59,13 +60,20 @@ export async function modelsShow(registry: Registry, name: string): Promise<Comm
     `model ${name}: ${versions.length} version(s), aliases ${aliasList(aliases)}`,
     `task ${latest.task}; features ${latest.featureNames.join(', ') || '-'}` +
       (latest.classLabels.length > 0 ? `; classes ${latest.classLabels.join(', ')}` : ''),
+    ...versions.filter((v) => v.bnGuardWarning !== null).map((v) => `version ${v.version} flagged by the BN guard: ${v.bnGuardWarning}`),
   ].join('\n');
   return { text: `${header}\n\n${table}`, json: { name, aliases, versions: versions.map(versionJson) } };
 }
 
-export async function modelsPromote(registry: Registry, name: string, version: number, alias = 'production'): Promise<CommandOutput> {
+export async function modelsPromote(
+  registry: Registry,
+  name: string,
+  version: number,
+  alias = 'production',
+  options: { force?: boolean } = {},
+): Promise<CommandOutput> {
   const previous = await registry.getVersion(name, alias).catch(() => null);
-  const promoted = await registry.promote(name, version, alias);
+  const promoted = await registry.promote(name, version, alias, options);
   const from = previous ? (previous.version === version ? ' (unchanged)' : ` (was version ${previous.version})`) : ' (new alias)';
   return {
     text: `${name}: ${alias} → version ${promoted.version}${from}`,

@@ -71,6 +71,7 @@ export function toVersionRecord(row: ModelVersion & { aliases: { alias: string }
     featureNames: row.featureNames as string[],
     parityMaxAbsDiff: row.parityMaxAbsDiff,
     folded: row.folded,
+    bnGuardWarning: row.bnGuardWarning,
     createdAt: row.createdAt,
     aliases: row.aliases.map((a) => a.alias).sort(),
   };

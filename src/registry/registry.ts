@@ -183,6 +183,7 @@ export class PrismaRegistry implements Registry {
             featureNames: [...input.featureNames],
             parityMaxAbsDiff: input.parityMaxAbsDiff,
             folded: input.folded,
+            bnGuardWarning: input.bnGuardWarning ?? null,
             createdAt: this.now(),
           },
           include: WITH_ALIASES,
@@ -235,11 +236,15 @@ export class PrismaRegistry implements Registry {
     if (ref !== undefined) throw new RegistryError('invalid', `a version reference is a number or an alias, got ${typeof ref}`);
     const production = await this.getVersion(name, 'production');
     if (production) return production;
-    const latest = await this.db.modelVersion.findFirst({ where: { name }, orderBy: { version: 'desc' }, include: WITH_ALIASES });
+    const latest = await this.db.modelVersion.findFirst({
+      where: { name, bnGuardWarning: null },
+      orderBy: { version: 'desc' },
+      include: WITH_ALIASES,
+    });
     return latest ? toVersionRecord(latest, this.store.root) : null;
   }
 
-  async promote(name: string, version: number, alias: string): Promise<ModelVersionRecord> {
+  async promote(name: string, version: number, alias: string, options: { force?: boolean } = {}): Promise<ModelVersionRecord> {
     assertModelName(name);
     assertVersionNumber(version);
     assertAlias(alias);
@@ -257,6 +262,13 @@ export class PrismaRegistry implements Registry {
     await this.checkDatabase();
     const target = await this.db.modelVersion.findUnique({ where: { name_version: { name, version } }, include: WITH_ALIASES });
     if (!target) throw await missing();
+    if (target.bnGuardWarning !== null && !options.force) {
+      throw new RegistryError(
+        'refused',
+        `${name} version ${version} was flagged by the BN guard, so alias "${alias}" was not moved: ${target.bnGuardWarning}. ` +
+          'Retrain (more steps, lower momentum), or promote with --force to serve it anyway',
+      );
+    }
     // An alias must never point at an artifact that cannot be served: check it before moving.
     await this.readArtifact(toVersionRecord(target, this.store.root));
     // One upsert statement: readers see the old target or the new one, never no alias.

@@ -46,9 +46,12 @@ export interface RegisterVersionInput {
   featureNames: string[];
   parityMaxAbsDiff: number;
   folded: boolean;
+  /** The BN guard's message when it flagged the run; null (or absent) when it did not. */
+  bnGuardWarning?: string | null;
 }
 
-export interface ModelVersionRecord extends Omit<RegisterVersionInput, 'artifact'> {
+export interface ModelVersionRecord extends Omit<RegisterVersionInput, 'artifact' | 'bnGuardWarning'> {
+  bnGuardWarning: string | null;
   id: number;
   version: number;
   artifactSha256: string;
@@ -79,13 +82,17 @@ export interface Registry {
   registerVersion(input: RegisterVersionInput): Promise<ModelVersionRecord>;
   listModels(): Promise<ModelSummary[]>;
   listVersions(name: string): Promise<ModelVersionRecord[]>;
-  /** version: a number, or an alias name; undefined → the 'production' alias if set, else the latest. */
+  /**
+   * version: a number, or an alias name; undefined → the 'production' alias if set, else the latest
+   * version the BN guard did not flag (a flagged version is served only when asked for by number or alias).
+   */
   getVersion(name: string, ref?: number | string): Promise<ModelVersionRecord | null>;
   /**
    * Moves (or creates) the alias atomically, after checking the version's artifact (sha256);
-   * throws RegistryError('not_found') for a missing version, 'integrity' for a bad artifact.
+   * throws RegistryError('not_found') for a missing version, 'integrity' for a bad artifact, and
+   * 'refused' for a version the BN guard flagged, unless `force` is set.
    */
-  promote(name: string, version: number, alias: string): Promise<ModelVersionRecord>;
+  promote(name: string, version: number, alias: string, options?: { force?: boolean }): Promise<ModelVersionRecord>;
 
   /** Reads an artifact and checks its sha256; throws RegistryError('integrity') on mismatch. */
   readArtifact(version: ModelVersionRecord): Promise<Uint8Array>;
@@ -97,7 +104,7 @@ export interface Registry {
   close(): Promise<void>;
 }
 
-export type RegistryErrorCode = 'not_found' | 'conflict' | 'integrity' | 'invalid' | 'unavailable';
+export type RegistryErrorCode = 'not_found' | 'conflict' | 'integrity' | 'invalid' | 'unavailable' | 'refused';
 
 export class RegistryError extends Error {
   constructor(

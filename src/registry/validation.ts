@@ -57,6 +57,10 @@ export function assertRegisterVersionInput(input: RegisterVersionInput): void {
     invalid(`parityMaxAbsDiff must be a finite number ≥ 0, got ${input.parityMaxAbsDiff}`);
   }
   if (typeof input.folded !== 'boolean') invalid('folded must be a boolean');
+  const warning = input.bnGuardWarning;
+  if (warning !== undefined && warning !== null && (typeof warning !== 'string' || warning.trim() === '')) {
+    invalid('bnGuardWarning must be a non-empty string or null');
+  }
 }
 
 /** Plain JSON copy of a value for a Json column; rejects what JSON cannot hold (cycles, BigInt). */

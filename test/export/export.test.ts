@@ -210,6 +210,7 @@ describe('the parity gate and warnings', () => {
     const r = await exportCheckpoint({ checkpointDir: f.dir });
     assert.equal(r.warnings.length, 1);
     assert.match(r.warnings[0], /stale \(residual 0.37\): only 12 BN updates/);
+    assert.equal(r.bnGuardWarning, r.warnings[0], 'the finding goes to the registry too');
     await assert.rejects(exportCheckpoint({ checkpointDir: f.dir, opset: 9 }), /opset 9 is not supported \(use 13\.\.21/);
     await assert.rejects(exportCheckpoint({ checkpointDir: f.dir, parityRows: [[1, 2, 3]] }), /parity row 0 has 3 values, expected 4/);
   });

@@ -73,8 +73,8 @@ test('models list / show / promote: table text and JSON', async () => {
   const lines = show.text.split('\n');
   assert.equal(lines[0], 'model iris: 2 version(s), aliases production→2');
   assert.match(lines[1], /^task classification; features sepal_length, .*; classes setosa, versicolor, virginica$/);
-  assert.match(lines[3], /^VERSION\s+ALIASES\s+CREATED\s+SHA256\s+SIZE\s+OPSET\s+FOLDED\s+PARITY\s+RUN$/);
-  assert.match(lines[4], /^1\s+-\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+[0-9a-f]{12}\s+256 B\s+17\s+yes\s+2\.5e-7\s+-$/);
+  assert.match(lines[3], /^VERSION\s+ALIASES\s+CREATED\s+SHA256\s+SIZE\s+OPSET\s+FOLDED\s+PARITY\s+BN GUARD\s+RUN$/);
+  assert.match(lines[4], /^1\s+-\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+[0-9a-f]{12}\s+256 B\s+17\s+yes\s+2\.5e-7\s+ok\s+-$/);
   assert.match(lines[5], /^2\s+production\s/);
   const json = show.json as { name: string; aliases: Record<string, number>; versions: { version: number; createdAt: string }[] };
   assert.equal(json.name, 'iris');

@@ -248,6 +248,29 @@ for (const provider of PROVIDERS) {
       assert.equal(existsSync(first.artifactPath), true);
     });
 
+    test('a version flagged by the BN guard is registered with its warning, not served by default, and promoted only with force', async (t) => {
+      const ctx = await setup(t);
+      if (!ctx) return;
+      const r = ctx.registry;
+      const healthy = await r.registerVersion(versionInput('guarded-bn'));
+      const flagged = await r.registerVersion(versionInput('guarded-bn', { bnGuardWarning: 'only 7 BN updates' }));
+      assert.equal(healthy.bnGuardWarning, null);
+      assert.equal(flagged.bnGuardWarning, 'only 7 BN updates');
+      assert.equal((await r.getVersion('guarded-bn', flagged.version))?.bnGuardWarning, 'only 7 BN updates');
+      assert.equal((await r.getVersion('guarded-bn'))?.version, healthy.version, 'the default skips a flagged latest version');
+      await assert.rejects(
+        r.promote('guarded-bn', flagged.version, 'production'),
+        isRegistryError('refused', /BN guard.*only 7 BN updates.*--force/),
+      );
+      assert.equal(await r.getVersion('guarded-bn', 'production'), null, 'the refused promotion moved nothing');
+      assert.deepEqual((await r.promote('guarded-bn', flagged.version, 'production', { force: true })).aliases, ['production']);
+      assert.equal((await r.getVersion('guarded-bn'))?.version, flagged.version, 'a forced alias is served');
+      await assert.rejects(
+        r.registerVersion(versionInput('guarded-bn', { bnGuardWarning: ' ' })),
+        isRegistryError('invalid', /bnGuardWarning/),
+      );
+    });
+
     test('bad registrations are rejected before anything is stored', async (t) => {
       const ctx = await setup(t);
       if (!ctx) return;

@@ -120,6 +120,7 @@ export class FakeRegistry implements Registry {
     const { artifact: _bytes, ...rest } = input;
     const record: ModelVersionRecord = {
       ...rest,
+      bnGuardWarning: input.bnGuardWarning ?? null,
       id: this.nextId++,
       version,
       artifactSha256: digest,
@@ -168,15 +169,18 @@ export class FakeRegistry implements Registry {
         ? ref
         : typeof ref === 'string'
           ? aliases.get(ref)
-          : (aliases.get('production') ?? Math.max(...own.map((v) => v.version)));
+          : (aliases.get('production') ?? Math.max(...own.filter((v) => v.bnGuardWarning === null).map((v) => v.version)));
     const found = own.find((v) => v.version === version);
     return found ? this.withAliases(found) : null;
   }
 
-  async promote(name: string, version: number, alias: string): Promise<ModelVersionRecord> {
+  async promote(name: string, version: number, alias: string, options: { force?: boolean } = {}): Promise<ModelVersionRecord> {
     this.touch('promote');
     const found = this.versions.find((v) => v.name === name && v.version === version);
     if (!found) throw new RegistryError('not_found', `model ${name} has no version ${version}`);
+    if (found.bnGuardWarning !== null && !options.force) {
+      throw new RegistryError('refused', `${name} version ${version} was flagged by the BN guard: ${found.bnGuardWarning}`);
+    }
     if (!this.aliases.has(name)) this.aliases.set(name, new Map());
     this.aliases.get(name)!.set(alias, version);
     return this.withAliases(found);
