@@ -8,11 +8,6 @@ import { elementCount, type ElementArray, type InputDatatype, type ModelElementT
 export const HEADER_LENGTH = 'inference-header-content-length';
 export const BINARY_EXTENSION = 'binary_tensor_data';
 
-/** The binary part of a request body, attached by the body parser to the parsed JSON header. */
-export const BINARY_BODY = Symbol('bnserve.binaryBody');
-
-export type WithBinary<T> = T & { [BINARY_BODY]?: Buffer };
-
 const BYTES_PER: Record<InputDatatype, number> = { FP32: 4, FP64: 8, INT32: 4, INT64: 8 };
 
 const FLOAT32_MAX = 3.4028234663852886e38;

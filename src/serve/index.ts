@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from '../registry/types.ts';
 import { bnserveApp } from './app.ts';
 import { serveConfigFromEnv, type BatchingOptions, type BatchingOverride, type ServeConfig, type ServeLimits } from './config.ts';
@@ -58,7 +58,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const app = Fastify({
     logger: opts.logger ?? false,
     // One line per request instead of two, written by the request-log hook (request-log.ts).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.limits.bodyLimit,
     routerOptions: { maxParamLength: 256 },
     // Errors raised before routing (bad percent-encoding, over-long segments, malformed HTTP)

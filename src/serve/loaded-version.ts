@@ -4,7 +4,7 @@ import { DynamicBatcher, type BatchResult, type SubmitOptions } from './batcher.
 import { DEFAULT_BATCHING, type BatchingOptions } from './config.ts';
 import { InvalidInputError } from './http-errors.ts';
 import { InlineRunner, WorkerPoolRunner, type Feed, type ModelRunner } from './model-runner.ts';
-import type { ExecutionProviderId, ProviderChain } from './providers.ts';
+import { EXECUTION_PROVIDERS, type ExecutionProviderId, type ProviderChain, type ProviderName } from './providers.ts';
 import { elementCount, isModelElementType, type ElementArray, type ModelElementType } from './tensor-data.ts';
 
 export interface TensorInfo {
@@ -33,6 +33,10 @@ export class ModelLoadError extends Error {
 function tensorInfo(meta: ort.InferenceSession.ValueMetadata): TensorInfo {
   if (!meta.isTensor) throw new ModelLoadError(`${meta.name} is not a tensor; only tensor inputs and outputs are served`);
   return { name: meta.name, type: meta.type, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+}
+
+function providerName(id: ExecutionProviderId): ProviderName {
+  return (Object.keys(EXECUTION_PROVIDERS) as ProviderName[]).find((name) => EXECUTION_PROVIDERS[name] === id) ?? 'cpu';
 }
 
 function settingsLookup(batching: LoadOptions['batching'], model: string): () => BatchingOptions {
@@ -88,7 +92,7 @@ export class LoadedVersion {
         runner = await WorkerPoolRunner.start(artifact, specs, instances, {
           ...options.sessionOptions,
           intraOpNumThreads: options.sessionOptions?.intraOpNumThreads ?? WorkerPoolRunner.defaultIntraOpThreads(instances),
-          executionProviders: [provider],
+          executionProviders: [providerName(provider)],
         });
       } else {
         runner = new InlineRunner(session, specs);

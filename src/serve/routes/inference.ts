@@ -1,16 +1,7 @@
 // Request → tensors → session → response, shared by both protocols. No HTTP routing here.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OverloadedError, type SubmitOptions } from '../batcher.ts';
-import {
-  BINARY_BODY,
-  BinaryReader,
-  binaryDataSize,
-  decodeBinaryTensor,
-  encodeBinaryResponse,
-  HEADER_LENGTH,
-  tensorBytes,
-  type WithBinary,
-} from '../binary-tensors.ts';
+import { BinaryReader, binaryDataSize, decodeBinaryTensor, encodeBinaryResponse, HEADER_LENGTH, tensorBytes } from '../binary-tensors.ts';
 import { HttpError, InvalidInputError, badRequest } from '../http-errors.ts';
 import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
 import { predictionOutput } from '../loaded-version.ts';
@@ -178,7 +169,9 @@ function checkShape(info: TensorInfo, shape: readonly number[], where: string): 
 export async function inferTensors(
   app: FastifyInstance,
   v: LoadedVersion,
-  body: WithBinary<InferRequestBody>,
+  body: InferRequestBody,
+  /** The binary part of the body (binary tensor extension), when the request has one. */
+  binary?: Buffer,
 ): Promise<InferResult | BinaryInferResult> {
   const wanted = body.outputs?.map((o) => o.name) ?? v.outputs.map((o) => o.name);
   body.outputs?.forEach((o, i) => {
@@ -193,7 +186,6 @@ export async function inferTensors(
   const opts = submitOptions(body.parameters);
   // A JSON body of N bytes carries at most about N/2 numbers ("0,"): a cheap bound on claimed shapes.
   const maxElements = Math.ceil(app.serveConfig.limits.bodyLimit / 2);
-  const binary = body[BINARY_BODY];
   const reader = binary ? new BinaryReader(binary) : null;
   const feeds: Record<string, { data: ElementArray; dims: number[] }> = {};
   // Binary data follows the order of the request's inputs array, so bind in that order.

@@ -4,8 +4,9 @@ import { HttpError } from '../http-errors.ts';
 import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
 import { errorBody, inferBody, inferResponse, modelMetadata, modelParams, modelReady, versionParams } from '../schemas.ts';
 import { v2Datatype } from '../tensor-data.ts';
-import { BINARY_BODY, HEADER_LENGTH, splitBinaryBody } from '../binary-tensors.ts';
-import { fastJson, inferTensors, sendInferResult, withModel } from './inference.ts';
+import type { FastifyRequest } from 'fastify';
+import { HEADER_LENGTH, splitBinaryBody } from '../binary-tensors.ts';
+import { fastJson, type InferRequestBody, inferTensors, sendInferResult, withModel } from './inference.ts';
 
 const tensorMeta = (t: TensorInfo) => ({ name: t.name, datatype: v2Datatype(t.type), shape: t.shape });
 
@@ -28,6 +29,9 @@ function metadata(app: FastifyInstance, v: LoadedVersion) {
   };
 }
 
+/** The binary part of each binary-extension request, next to its parsed (and validated) JSON header. */
+const binaryBodies = new WeakMap<FastifyRequest, Buffer>();
+
 const errors = { 400: errorBody, 404: errorBody, 413: errorBody, 415: errorBody, 422: errorBody, 503: errorBody };
 
 /** Open Inference Protocol v2 per-model routes, with and without /versions/{v}. */
@@ -49,12 +53,11 @@ export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
     } catch (err) {
       return done(err as Error, undefined);
     }
-    json(request, parts.header, (err, parsed) => {
-      if (err) return done(err, undefined);
-      if (parsed !== null && typeof parsed === 'object') (parsed as Record<symbol, unknown>)[BINARY_BODY] = parts.binary;
-      done(null, parsed);
-    });
+    binaryBodies.set(request, parts.binary);
+    json(request, parts.header, done);
   });
+  const infer = (request: FastifyRequest & { body: InferRequestBody }) => (v: LoadedVersion) =>
+    inferTensors(app, v, request.body, binaryBodies.get(request));
 
   app.get(
     '/v2/models/:model',
@@ -98,19 +101,12 @@ export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v2/models/:model/infer',
     { schema: { tags: ['v2'], params: modelParams, body, response: { 200: inferResponse, ...errors } }, serializerCompiler: fastJson },
-    async (request, reply) =>
-      sendInferResult(
-        reply,
-        await withModel(app, request, reply, request.params.model, undefined, (v) => inferTensors(app, v, request.body)),
-      ),
+    async (request, reply) => sendInferResult(reply, await withModel(app, request, reply, request.params.model, undefined, infer(request))),
   );
   app.post(
     '/v2/models/:model/versions/:version/infer',
     { schema: { tags: ['v2'], params: versionParams, body, response: { 200: inferResponse, ...errors } }, serializerCompiler: fastJson },
     async (request, reply) =>
-      sendInferResult(
-        reply,
-        await withModel(app, request, reply, request.params.model, request.params.version, (v) => inferTensors(app, v, request.body)),
-      ),
+      sendInferResult(reply, await withModel(app, request, reply, request.params.model, request.params.version, infer(request))),
   );
 };
