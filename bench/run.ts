@@ -4,9 +4,11 @@ const benches: Record<string, () => Promise<void>> = {
   train: async () => (await import('./train-backends.ts')).benchTrainBackends(),
   'export-latency': async () => (await import('./export-latency.ts')).benchExportLatency(),
   'serve-load': async () => (await import('./serve-load.ts')).benchServeLoad(),
+  'serve-ceiling': async () => (await import('./serve-ceiling.ts')).benchServeCeiling(),
 };
 
-const wanted = process.argv.slice(2);
+// Names only: "--option value" pairs belong to the benchmarks themselves.
+const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
 for (const name of wanted.length > 0 ? wanted : Object.keys(benches)) {
   const bench = benches[name];
   if (!bench) {

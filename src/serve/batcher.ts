@@ -1,3 +1,8 @@
+// Per-model-version request scheduler: a bounded queue in front of one or more onnxruntime
+// instances, merging queued requests into batches the way Triton's dynamic batcher does.
+import type { BatchingOptions } from './config.ts';
+import { HttpError } from './http-errors.ts';
+import type { Feed } from './model-runner.ts';
 import { elementCount, type ElementArray } from './tensor-data.ts';
 
 export interface OutputTensor {
@@ -17,8 +22,8 @@ export interface OutputTensor {
 }
 export type RunOutputs = Record<string, OutputTensor>;
 
-/** Runs one [rows, ...] input through the model. */
-export type Execute = (data: ElementArray, rows: number) => Promise<RunOutputs>;
+/** Runs one set of model inputs (in the model's input order), each [rows, ...], through the model. */
+export type Execute = (feeds: readonly Feed[]) => Promise<RunOutputs>;
 
 export interface BatchResult {
   outputs: RunOutputs;
@@ -30,79 +35,208 @@ export interface BatchResult {
   batchRows: number;
 }
 
+/** How long a client told to come back should wait (Retry-After, whole seconds). */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** The model's queue is full or a request waited too long: 503 with Retry-After. */
+export class OverloadedError extends HttpError {
+  readonly retryAfterSeconds = RETRY_AFTER_SECONDS;
+  constructor(
+    message: string,
+    readonly reason: 'queue_full' | 'queue_timeout',
+  ) {
+    super(503, message);
+    this.name = 'OverloadedError';
+  }
+}
+
 interface Pending {
-  data: ElementArray;
+  inputs: readonly Feed[];
   rows: number;
   submittedAt: number;
+  /** performance.now() after which the request is dropped from the queue; Infinity = never. */
+  deadline: number;
   resolve: (r: BatchResult) => void;
   reject: (e: unknown) => void;
 }
 
-const nowSeconds = () => performance.now() / 1000;
+export interface SubmitOptions {
+  /** This request's own queue timeout (it can only shorten the model's). */
+  timeoutMicroseconds?: number;
+}
 
 /**
- * Opportunistic batching: a request that finds the model idle runs at once (no timer, no waiting);
- * requests arriving while a run is busy queue up and go together in the next run, up to maxRows.
- * Only valid for models whose rows are independent (inference-mode BN, dense layers).
+ * Requests go into a FIFO queue of at most maxQueueSize; whenever one of instanceCount instances is
+ * free, a batch is formed from the head of the queue:
+ * - maxQueueDelayMicroseconds = 0: at once, with whatever is queued (never waits when idle);
+ * - otherwise when the queued rows reach maxBatchSize or a preferred size, or when the oldest
+ *   request has waited the delay.
+ * A batch is the longest prefix of the queue within maxBatchSize rows, cut at the largest
+ * preferred size such a prefix reaches. Settings are read at every decision, so changes apply live
+ * (instanceCount is fixed by the executor: the caller passes what it was built with).
+ * Only valid for models whose rows are independent (inference-mode BN, dense layers); with
+ * `splittable` false (no batch dimension everywhere) every request runs alone.
  */
-export class OpportunisticBatcher {
+export class DynamicBatcher {
   private readonly queue: Pending[] = [];
-  private busy = false;
+  private running = 0;
+  private delayTimer: NodeJS.Timeout | null = null;
+  private delayTimerAt = Infinity;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweepAt = Infinity;
 
   constructor(
     private readonly execute: Execute,
-    private readonly maxRows: number,
+    private readonly settings: () => BatchingOptions,
+    private readonly instances: number,
+    private readonly splittable = true,
+    private readonly onBatch?: (rows: number, requests: number) => void,
   ) {}
 
+  /** Requests waiting for an instance (Triton's pending request count). */
   get queued(): number {
     return this.queue.length;
   }
 
-  submit(data: ElementArray, rows: number): Promise<BatchResult> {
+  /** Runs in progress (at most the instance count). */
+  get busy(): number {
+    return this.running;
+  }
+
+  /** Queues one request: its feeds in the model's input order, each with `rows` as first dimension. */
+  submit(inputs: readonly Feed[], rows: number, opts: SubmitOptions = {}): Promise<BatchResult> {
+    const s = this.settings();
+    if (this.queue.length >= s.maxQueueSize) {
+      return Promise.reject(
+        new OverloadedError(
+          `the queue of this model is full (${s.maxQueueSize} requests waiting); retry after ${RETRY_AFTER_SECONDS} s`,
+          'queue_full',
+        ),
+      );
+    }
+    const now = performance.now();
+    const limits = [s.queueTimeoutMicroseconds, opts.timeoutMicroseconds ?? 0].filter((t) => t > 0);
+    const deadline = limits.length > 0 ? now + Math.min(...limits) / 1000 : Infinity;
     return new Promise<BatchResult>((resolve, reject) => {
-      this.queue.push({ data, rows, submittedAt: nowSeconds(), resolve, reject });
-      if (!this.busy) void this.drain();
+      this.queue.push({ inputs, rows, submittedAt: now, deadline, resolve, reject });
+      if (deadline < this.sweepAt) this.armSweep(deadline);
+      this.schedule();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.busy = true;
-    try {
-      while (this.queue.length > 0) {
-        const group = this.takeGroup();
-        await this.runGroup(group);
+  private schedule(): void {
+    while (this.running < this.instances && this.queue.length > 0) {
+      const s = this.settings();
+      const now = performance.now();
+      const waitUntil = this.dispatchTime(s, now);
+      if (waitUntil > now) {
+        this.armDelay(waitUntil);
+        return;
       }
-    } finally {
-      this.busy = false;
+      const group = this.takeGroup(s);
+      this.running++;
+      void this.runGroup(group, now).finally(() => {
+        this.running--;
+        this.schedule();
+      });
     }
   }
 
-  private takeGroup(): Pending[] {
-    const group = [this.queue.shift()!];
-    let rows = group[0].rows;
-    while (this.queue.length > 0 && rows + this.queue[0].rows <= this.maxRows) {
-      const next = this.queue.shift()!;
-      rows += next.rows;
-      group.push(next);
+  /** When the head of the queue should be dispatched (≤ now: at once). */
+  private dispatchTime(s: BatchingOptions, now: number): number {
+    if (!s.enabled || !this.splittable || s.maxQueueDelayMicroseconds <= 0) return now;
+    const oldest = this.queue[0].submittedAt + s.maxQueueDelayMicroseconds / 1000;
+    if (oldest <= now) return now;
+    let rows = 0;
+    for (const p of this.queue) {
+      rows += p.rows;
+      if (rows >= s.maxBatchSize || s.preferredBatchSizes.includes(rows)) return now;
     }
-    return group;
+    return oldest;
   }
 
-  private async runGroup(group: Pending[]): Promise<void> {
-    const start = nowSeconds();
+  private takeGroup(s: BatchingOptions): Pending[] {
+    const limit = s.enabled && this.splittable ? s.maxBatchSize : 0;
+    let rows = this.queue[0].rows;
+    let take = 1;
+    let preferred = 0;
+    if (s.preferredBatchSizes.includes(rows)) preferred = take;
+    while (take < this.queue.length && rows + this.queue[take].rows <= limit) {
+      rows += this.queue[take].rows;
+      take++;
+      if (s.preferredBatchSizes.includes(rows)) preferred = take;
+    }
+    return this.queue.splice(0, preferred > 0 ? preferred : take);
+  }
+
+  private async runGroup(group: Pending[], start: number): Promise<void> {
     const rows = group.reduce((n, p) => n + p.rows, 0);
+    this.onBatch?.(rows, group.length);
     try {
-      const input = group.length === 1 ? group[0].data : concatRows(group.map((p) => p.data));
-      const outputs = await this.execute(input, rows);
-      const computeSeconds = nowSeconds() - start;
+      const inputs =
+        group.length === 1
+          ? group[0].inputs
+          : group[0].inputs.map((f, i) => ({ data: concatRows(group.map((p) => p.inputs[i].data)), dims: [rows, ...f.dims.slice(1)] }));
+      const outputs = await this.execute(inputs);
+      const computeSeconds = (performance.now() - start) / 1000;
       let offset = 0;
       for (const p of group) {
         const own = group.length === 1 ? outputs : sliceRows(outputs, offset, p.rows, rows);
         offset += p.rows;
-        p.resolve({ outputs: own, queueSeconds: start - p.submittedAt, computeSeconds, batchRows: rows });
+        p.resolve({ outputs: own, queueSeconds: (start - p.submittedAt) / 1000, computeSeconds, batchRows: rows });
       }
     } catch (err) {
       for (const p of group) p.reject(err);
+    }
+  }
+
+  private armDelay(at: number): void {
+    if (this.delayTimer && this.delayTimerAt <= at) return;
+    if (this.delayTimer) clearTimeout(this.delayTimer);
+    this.delayTimerAt = at;
+    this.delayTimer = setTimeout(
+      () => {
+        this.delayTimer = null;
+        this.delayTimerAt = Infinity;
+        this.schedule();
+      },
+      Math.max(0, at - performance.now()),
+    );
+  }
+
+  private armSweep(at: number): void {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    // +1 ms: timers may fire a little early relative to performance.now().
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, at - performance.now()) + 1);
+  }
+
+  /** Rejects every queued request past its deadline, then re-arms for the next deadline. */
+  private sweep(): void {
+    this.sweepTimer = null;
+    this.sweepAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    let kept = 0;
+    for (const p of this.queue) {
+      if (p.deadline <= now) {
+        p.reject(
+          new OverloadedError(
+            `the request waited ${((now - p.submittedAt) / 1000).toFixed(3)} s in the queue of this model without starting (queue timeout); retry after ${RETRY_AFTER_SECONDS} s`,
+            'queue_timeout',
+          ),
+        );
+      } else {
+        this.queue[kept++] = p;
+        next = Math.min(next, p.deadline);
+      }
+    }
+    this.queue.length = kept;
+    if (next < Infinity) this.armSweep(next);
+    if (kept === 0 && this.delayTimer) {
+      clearTimeout(this.delayTimer);
+      this.delayTimer = null;
+      this.delayTimerAt = Infinity;
     }
   }
 }

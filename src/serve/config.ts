@@ -8,12 +8,101 @@ export interface ServeLimits {
   bodyLimit: number;
 }
 
+// ---- Dynamic batching and model instances (Triton's dynamic_batching / instance_group) ----
+
+/** Per-model scheduling: server-wide defaults from the environment, overridable per model. */
 export interface BatchingOptions {
-  /** Off: every request runs alone. On: requests that arrive while a run is busy are merged. */
+  /** Off: every request runs alone (still through the bounded queue). On: queued requests are merged. */
   enabled: boolean;
-  /** Upper bound on rows merged into one run. */
-  maxRows: number;
+  /** Upper bound on rows merged into one onnxruntime run. */
+  maxBatchSize: number;
+  /** How long the oldest queued request may wait for company; 0 = never wait (run at once when an instance is free). */
+  maxQueueDelayMicroseconds: number;
+  /** Batch sizes to dispatch at as soon as they are reached (within the delay). Empty: none. */
+  preferredBatchSizes: number[];
+  /** Requests waiting per model version; one more gets 503 with Retry-After. */
+  maxQueueSize: number;
+  /** A queued request not started within this gets 503; 0 = no limit. A request may ask for less (parameters.timeout). */
+  queueTimeoutMicroseconds: number;
+  /** Concurrent onnxruntime runs per model version: 1 runs on the main thread, N > 1 in N worker threads. */
+  instanceCount: number;
 }
+
+export const DEFAULT_BATCHING: BatchingOptions = {
+  enabled: true,
+  maxBatchSize: 512,
+  maxQueueDelayMicroseconds: 0,
+  preferredBatchSizes: [],
+  maxQueueSize: 1024,
+  queueTimeoutMicroseconds: 0,
+  instanceCount: 1,
+};
+
+const batchingOverride = z
+  .object({
+    enabled: z.boolean(),
+    maxBatchSize: z.number().int().min(1).max(1_000_000),
+    maxQueueDelayMicroseconds: z.number().int().min(0).max(10_000_000),
+    preferredBatchSizes: z.array(z.number().int().min(1).max(1_000_000)).max(32),
+    maxQueueSize: z.number().int().min(1).max(1_000_000),
+    queueTimeoutMicroseconds: z.number().int().min(0).max(3_600_000_000),
+    instanceCount: z.number().int().min(1).max(64),
+  })
+  .partial()
+  .strict();
+/** One model's override of the server-wide batching settings (what BNSERVE_MODEL_BATCHING and the admin API take). */
+export const batchingOverrideSchema = batchingOverride;
+export type BatchingOverride = z.infer<typeof batchingOverride>;
+
+const batchingEnv = {
+  BNSERVE_BATCHING: z.enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v)),
+  BNSERVE_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(1_000_000),
+  BNSERVE_BATCH_MAX_QUEUE_DELAY_US: z.coerce.number().int().min(0).max(10_000_000),
+  BNSERVE_BATCH_PREFERRED_SIZES: z
+    .string()
+    .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'a comma-separated list of positive integers')
+    .transform((s) => s.split(',').map(Number)),
+  BNSERVE_MAX_QUEUE_SIZE: z.coerce.number().int().min(1).max(1_000_000),
+  BNSERVE_QUEUE_TIMEOUT_US: z.coerce.number().int().min(0).max(3_600_000_000),
+  BNSERVE_INSTANCE_COUNT: z.coerce.number().int().min(1).max(64),
+  /** JSON object: model name → BatchingOverride, e.g. {"mnist": {"maxQueueDelayMicroseconds": 500}}. */
+  BNSERVE_MODEL_BATCHING: z.string().transform((text, ctx) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not valid JSON (expected {"model": {"maxBatchSize": 64, ...}})' });
+      return z.NEVER;
+    }
+    const parsed = z.record(z.string(), batchingOverride).safeParse(value);
+    if (!parsed.success) {
+      ctx.addIssue({ code: 'custom', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+      return z.NEVER;
+    }
+    return parsed.data;
+  }),
+};
+
+function batchingFromEnv(e: { [K in keyof typeof batchingEnv]?: z.infer<(typeof batchingEnv)[K]> }): {
+  batching: BatchingOptions;
+  modelBatching: Record<string, BatchingOverride>;
+} {
+  const d = DEFAULT_BATCHING;
+  return {
+    batching: {
+      enabled: e.BNSERVE_BATCHING ?? d.enabled,
+      maxBatchSize: e.BNSERVE_BATCH_MAX_ROWS ?? d.maxBatchSize,
+      maxQueueDelayMicroseconds: e.BNSERVE_BATCH_MAX_QUEUE_DELAY_US ?? d.maxQueueDelayMicroseconds,
+      preferredBatchSizes: e.BNSERVE_BATCH_PREFERRED_SIZES ?? d.preferredBatchSizes,
+      maxQueueSize: e.BNSERVE_MAX_QUEUE_SIZE ?? d.maxQueueSize,
+      queueTimeoutMicroseconds: e.BNSERVE_QUEUE_TIMEOUT_US ?? d.queueTimeoutMicroseconds,
+      instanceCount: e.BNSERVE_INSTANCE_COUNT ?? d.instanceCount,
+    },
+    modelBatching: e.BNSERVE_MODEL_BATCHING ?? {},
+  };
+}
+
+// ---- end of batching settings ----
 
 export interface ServeConfig {
   host: string;
@@ -22,6 +111,8 @@ export interface ServeConfig {
   adminToken: string | undefined;
   limits: ServeLimits;
   batching: BatchingOptions;
+  /** Per-model overrides of `batching` (BNSERVE_MODEL_BATCHING; the admin API changes them at run time). */
+  modelBatching: Record<string, BatchingOverride>;
   /** How often aliases are re-read from the registry; 0 disables the timer. */
   refreshIntervalMs: number;
   /** ORT intra-op threads per session; undefined lets onnxruntime choose. */
@@ -55,7 +146,8 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   providers: ['cuda', 'cpu'],
   adminToken: undefined,
   limits: { maxRows: 1024, bodyLimit: 4 * 1024 * 1024 },
-  batching: { enabled: true, maxRows: 512 },
+  batching: DEFAULT_BATCHING,
+  modelBatching: {},
   refreshIntervalMs: 5000,
   intraOpThreads: undefined,
   staleRunMs: DEFAULT_STALE_RUN_MS,
@@ -63,7 +155,6 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
 };
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const flag = z.enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
 
 const envSchema = z.object({
   HOST: z.string().min(1).optional(),
@@ -72,8 +163,7 @@ const envSchema = z.object({
   BNSERVE_ADMIN_TOKEN: z.string().optional(),
   BNSERVE_MAX_ROWS: intFrom(1, 1_000_000).optional(),
   BNSERVE_BODY_LIMIT_BYTES: intFrom(1024, 1024 * 1024 * 1024).optional(),
-  BNSERVE_BATCHING: flag.optional(),
-  BNSERVE_BATCH_MAX_ROWS: intFrom(1, 1_000_000).optional(),
+  ...Object.fromEntries(Object.entries(batchingEnv).map(([k, v]) => [k, v.optional()])),
   BNSERVE_REFRESH_MS: intFrom(0, 24 * 3600 * 1000).optional(),
   BNSERVE_INTRA_OP_THREADS: intFrom(1, 1024).optional(),
   // Same rule as staleRunMs() in src/registry/index.ts, which reads it at startup (keep well above the 5 s heartbeat).
@@ -89,7 +179,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ServeConfigError(`invalid serving configuration: ${detail}`);
   }
-  const e = parsed.data;
+  const e = parsed.data as z.infer<typeof envSchema> & Parameters<typeof batchingFromEnv>[0];
   const d = DEFAULT_SERVE_CONFIG;
   return {
     host: e.HOST ?? d.host,
@@ -100,10 +190,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
       maxRows: e.BNSERVE_MAX_ROWS ?? d.limits.maxRows,
       bodyLimit: e.BNSERVE_BODY_LIMIT_BYTES ?? d.limits.bodyLimit,
     },
-    batching: {
-      enabled: e.BNSERVE_BATCHING ?? d.batching.enabled,
-      maxRows: e.BNSERVE_BATCH_MAX_ROWS ?? d.batching.maxRows,
-    },
+    ...batchingFromEnv(e),
     refreshIntervalMs: e.BNSERVE_REFRESH_MS ?? d.refreshIntervalMs,
     intraOpThreads: e.BNSERVE_INTRA_OP_THREADS ?? d.intraOpThreads,
     staleRunMs: e.BNSERVE_STALE_RUN_SECONDS !== undefined ? e.BNSERVE_STALE_RUN_SECONDS * 1000 : d.staleRunMs,

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from '../registry/types.ts';
 import { bnserveApp } from './app.ts';
-import { serveConfigFromEnv, type BatchingOptions, type ServeConfig, type ServeLimits } from './config.ts';
+import { serveConfigFromEnv, type BatchingOptions, type BatchingOverride, type ServeConfig, type ServeLimits } from './config.ts';
 import { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts';
 import { parseProviderList, setOrtLogLevel } from './providers.ts';
+import { serveLoggerOptions } from './request-log.ts';
 
 export { serveConfigFromEnv, ServeConfigError, type ServeConfig } from './config.ts';
 export { ModelManager } from './model-manager.ts';
@@ -20,6 +21,8 @@ export interface BuildAppOptions {
   logger?: boolean | object;
   limits?: Partial<ServeLimits>;
   batching?: Partial<BatchingOptions>;
+  /** Per-model batching overrides (default: BNSERVE_MODEL_BATCHING). */
+  modelBatching?: Record<string, BatchingOverride>;
   refreshIntervalMs?: number;
   intraOpThreads?: number;
   /** Training runs without a heartbeat for this long are marked failed on each poll (default: BNSERVE_STALE_RUN_SECONDS or 30 s). */
@@ -38,6 +41,7 @@ export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port
     adminToken: opts.adminToken ?? base.adminToken,
     limits: { ...base.limits, ...opts.limits },
     batching: { ...base.batching, ...opts.batching },
+    modelBatching: opts.modelBatching ?? base.modelBatching,
     refreshIntervalMs: opts.refreshIntervalMs ?? base.refreshIntervalMs,
     intraOpThreads: opts.intraOpThreads ?? base.intraOpThreads,
     staleRunMs: opts.staleRunMs ?? base.staleRunMs,
@@ -53,6 +57,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   setOrtLogLevel(config.ortLogLevel);
   const app = Fastify({
     logger: opts.logger ?? false,
+    // One line per request instead of two, written by the request-log hook (request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.limits.bodyLimit,
     routerOptions: { maxParamLength: 256 },
     // Errors raised before routing (bad percent-encoding, over-long segments, malformed HTTP)
@@ -84,7 +90,7 @@ export interface RunningServer {
 /** Builds the app, loads and warms the models, and listens (HOST/PORT, default 127.0.0.1:8080). */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const config = resolveServeConfig(opts);
-  const app = await buildApp({ ...opts, logger: opts.logger ?? { level: process.env.BNSERVE_LOG_LEVEL ?? 'info' } });
+  const app = await buildApp({ ...opts, logger: opts.logger ?? serveLoggerOptions() });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {

@@ -1,7 +1,10 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { ModelVersionRecord } from '../registry/types.ts';
-import { OpportunisticBatcher, type BatchResult, type RunOutputs, type OutputTensor } from './batcher.ts';
-import type { ExecutionProviderId, ProviderChain } from './providers.ts';
+import { DynamicBatcher, type BatchResult, type SubmitOptions } from './batcher.ts';
+import { DEFAULT_BATCHING, type BatchingOptions } from './config.ts';
+import { InvalidInputError } from './http-errors.ts';
+import { InlineRunner, WorkerPoolRunner, type Feed, type ModelRunner } from './model-runner.ts';
+import { EXECUTION_PROVIDERS, type ExecutionProviderId, type ProviderChain, type ProviderName } from './providers.ts';
 import { elementCount, isModelElementType, type ElementArray, type ModelElementType } from './tensor-data.ts';
 
 export interface TensorInfo {
@@ -13,8 +16,11 @@ export interface TensorInfo {
 }
 
 export interface LoadOptions {
-  batching: { enabled: boolean; maxRows: number };
+  /** Settings, or a lookup by model name read at every scheduling decision (live overrides). */
+  batching: (Partial<BatchingOptions> & { /** old name of maxBatchSize */ maxRows?: number }) | ((model: string) => BatchingOptions);
   sessionOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'>;
+  /** Called once per onnxruntime run with its rows and the number of requests merged into it. */
+  onBatch?: (model: string, version: number, rows: number, requests: number) => void;
 }
 
 export class ModelLoadError extends Error {
@@ -29,12 +35,15 @@ function tensorInfo(meta: ort.InferenceSession.ValueMetadata): TensorInfo {
   return { name: meta.name, type: meta.type, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
 }
 
-function toOutputs(results: ort.InferenceSession.ReturnType): RunOutputs {
-  const out: RunOutputs = {};
-  for (const [name, value] of Object.entries(results)) {
-    out[name] = { type: value.type, dims: value.dims, data: value.data as OutputTensor['data'] };
-  }
-  return out;
+function providerName(id: ExecutionProviderId): ProviderName {
+  return (Object.keys(EXECUTION_PROVIDERS) as ProviderName[]).find((name) => EXECUTION_PROVIDERS[name] === id) ?? 'cpu';
+}
+
+function settingsLookup(batching: LoadOptions['batching'], model: string): () => BatchingOptions {
+  if (typeof batching === 'function') return () => batching(model);
+  const { maxRows, ...rest } = batching;
+  const fixed = { ...DEFAULT_BATCHING, ...(maxRows !== undefined ? { maxBatchSize: maxRows } : {}), ...rest };
+  return () => fixed;
 }
 
 /**
@@ -45,20 +54,21 @@ export class LoadedVersion {
   private inflight = 0;
   private retired = false;
   private releasing: Promise<void> | null = null;
-  private readonly batcher: OpportunisticBatcher | null;
+  private readonly batcher: DynamicBatcher;
   lastUsed = Date.now();
 
   private constructor(
     readonly record: ModelVersionRecord,
-    private readonly session: ort.InferenceSession,
+    private readonly runner: ModelRunner,
     readonly provider: ExecutionProviderId,
     readonly inputs: TensorInfo[],
     readonly outputs: TensorInfo[],
     readonly loadedAt: Date,
-    batching: LoadOptions['batching'],
+    settings: () => BatchingOptions,
+    onBatch?: LoadOptions['onBatch'],
   ) {
-    this.batcher =
-      batching.enabled && this.batchable ? new OpportunisticBatcher((data, rows) => this.runOnce(data, rows), batching.maxRows) : null;
+    const observe = onBatch ? (rows: number, requests: number) => onBatch(record.name, record.version, rows, requests) : undefined;
+    this.batcher = new DynamicBatcher((feeds) => this.runner.run(feeds), settings, runner.instances, this.batchable, observe);
   }
 
   static async load(
@@ -68,15 +78,30 @@ export class LoadedVersion {
     options: LoadOptions,
   ): Promise<LoadedVersion> {
     const { session, provider } = await providers.createSession(artifact, options.sessionOptions);
+    const settings = settingsLookup(options.batching, record.name);
+    let runner: ModelRunner | null = null;
     try {
       const inputs = session.inputMetadata.map(tensorInfo);
       const outputs = session.outputMetadata.map(tensorInfo);
       checkSignature(record, inputs, outputs);
-      const loaded = new LoadedVersion(record, session, provider, inputs, outputs, new Date(), options.batching);
+      const instances = settings().instanceCount;
+      const specs = inputs.map((t) => ({ name: t.name, type: t.type as ModelElementType }));
+      if (instances > 1) {
+        // The main-thread session only served to read the signature and pick the provider.
+        await session.release();
+        runner = await WorkerPoolRunner.start(artifact, specs, instances, {
+          ...options.sessionOptions,
+          intraOpNumThreads: options.sessionOptions?.intraOpNumThreads ?? WorkerPoolRunner.defaultIntraOpThreads(instances),
+          executionProviders: [providerName(provider)],
+        });
+      } else {
+        runner = new InlineRunner(session, specs);
+      }
+      const loaded = new LoadedVersion(record, runner, provider, inputs, outputs, new Date(), settings, options.onBatch);
       await loaded.warmUp();
       return loaded;
     } catch (err) {
-      await session.release().catch(() => {});
+      await (runner ?? session).release().catch(() => {});
       throw err instanceof ModelLoadError ? err : new ModelLoadError(`warm-up failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
@@ -115,9 +140,25 @@ export class LoadedVersion {
     return this.inputs.length === 1 && this.rowShape.every((d) => d >= 0);
   }
 
-  /** Rows can be merged across requests: row input, and every tensor has a leading dynamic batch dimension. */
-  private get batchable(): boolean {
-    return this.takesRows && [...this.inputs, ...this.outputs].every((t) => t.shape.length >= 1 && t.shape[0] === -1);
+  /**
+   * Requests can be merged: every input and output has a leading dynamic batch dimension, and the
+   * inputs' other dimensions are fixed (so rows of different requests line up).
+   */
+  get batchable(): boolean {
+    return (
+      [...this.inputs, ...this.outputs].every((t) => t.shape.length >= 1 && t.shape[0] === -1) &&
+      this.inputs.every((t) => t.shape.slice(1).every((d) => d >= 0))
+    );
+  }
+
+  /** Requests waiting for an instance of this version (Triton's pending request count). */
+  get queuedRequests(): number {
+    return this.batcher.queued;
+  }
+
+  /** onnxruntime runs in progress for this version. */
+  get runningBatches(): number {
+    return this.batcher.busy;
   }
 
   /** Marks a request as in flight; call the returned function exactly once when it is done. */
@@ -142,43 +183,32 @@ export class LoadedVersion {
   }
 
   /** Runs rows of the single model input (see takesRows), merged with concurrent requests when batching is on. */
-  async runRows(data: ElementArray, rows: number): Promise<BatchResult> {
-    if (this.batcher) return this.batcher.submit(data, rows);
-    const start = performance.now();
-    const outputs = await this.runOnce(data, rows);
-    return { outputs, queueSeconds: 0, computeSeconds: (performance.now() - start) / 1000, batchRows: rows };
+  runRows(data: ElementArray, rows: number, opts?: SubmitOptions): Promise<BatchResult> {
+    return this.batcher.submit([{ data, dims: [rows, ...this.rowShape] }], rows, opts);
   }
 
-  /** Runs named inputs as given (Open Inference Protocol requests with several inputs). */
-  async runFeeds(feeds: Record<string, { data: ElementArray; dims: number[] }>): Promise<BatchResult> {
-    if (this.takesRows) {
-      const only = feeds[this.input.name];
-      return this.runRows(only.data, only.dims[0]);
+  /** Runs named inputs (Open Inference Protocol requests), merged with others when every tensor is batched. */
+  runFeeds(feeds: Record<string, Feed>, opts?: SubmitOptions): Promise<BatchResult> {
+    const ordered = this.inputs.map((info) => feeds[info.name]);
+    const rows = ordered[0].dims[0];
+    if (this.batchable) {
+      const other = ordered.findIndex((f) => f.dims[0] !== rows);
+      if (other > 0) {
+        throw new InvalidInputError(
+          `inputs "${this.inputs[0].name}" and "${this.inputs[other].name}" disagree on the batch dimension (${rows} vs ${ordered[other].dims[0]})`,
+        );
+      }
     }
-    const start = performance.now();
-    const tensors: Record<string, ort.Tensor> = {};
-    for (const info of this.inputs) {
-      const f = feeds[info.name];
-      tensors[info.name] = new ort.Tensor(info.type as ModelElementType, f.data, f.dims);
-    }
-    const outputs = toOutputs(await this.session.run(tensors));
-    return {
-      outputs,
-      queueSeconds: 0,
-      computeSeconds: (performance.now() - start) / 1000,
-      batchRows: feeds[this.input.name]?.dims[0] ?? 0,
-    };
+    return this.batcher.submit(ordered, rows, opts);
   }
 
-  private async runOnce(data: ElementArray, rows: number): Promise<RunOutputs> {
-    const dims = [rows, ...this.rowShape];
-    const feeds = { [this.input.name]: new ort.Tensor(this.inputType, data, dims) };
-    return toOutputs(await this.session.run(feeds));
-  }
-
+  /** One run per instance, all at once, so that every worker has run the model before serving. */
   private async warmUp(): Promise<void> {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const info of this.inputs) {
+    await Promise.all(Array.from({ length: this.runner.instances }, () => this.runner.run(this.warmUpFeeds())));
+  }
+
+  private warmUpFeeds(): Feed[] {
+    return this.inputs.map((info) => {
       const dims = info.shape.map((d) => (d === -1 ? 1 : d));
       const n = elementCount(dims);
       const type = info.type as ModelElementType;
@@ -190,13 +220,12 @@ export class LoadedVersion {
             : type === 'float64'
               ? new Float64Array(n)
               : new Float32Array(n);
-      feeds[info.name] = new ort.Tensor(type, data, dims);
-    }
-    await this.session.run(feeds);
+      return { data, dims };
+    });
   }
 
   private releaseSession(): Promise<void> {
-    this.releasing ??= this.session.release().catch(() => {});
+    this.releasing ??= this.runner.release().catch(() => {});
     return this.releasing;
   }
 }

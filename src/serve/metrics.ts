@@ -3,6 +3,25 @@ import type { ModelManager } from './model-manager.ts';
 import type { ProviderChain } from './providers.ts';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/** "/v1/models/:model(^[^:/]+)::predict" → "/v1/models/:model:predict" (as clients write it). */
+export function routeLabel(url: string | undefined): string {
+  return url === undefined ? 'unmatched' : url.replace(/\(\^[^)]*\)/g, '').replace(/::/g, ':');
+}
+
+/** Memoises one value per key (label children: prom-client hashes label objects on every call otherwise). */
+function memo<T>(make: (key: string) => T): (key: string) => T {
+  const cache = new Map<string, T>();
+  return (key) => {
+    let v = cache.get(key);
+    if (v === undefined) {
+      v = make(key);
+      cache.set(key, v);
+    }
+    return v;
+  };
+}
 
 /** Prometheus metrics of one server, in their own registry (several apps can share a process). */
 export class ServeMetrics {
@@ -25,7 +44,7 @@ export class ServeMetrics {
 
   readonly queueDuration = new Histogram({
     name: 'bnserve_queue_duration_seconds',
-    help: 'Time an inference waited for the model to be free (micro-batching queue).',
+    help: 'Time an inference waited in the model queue before its run started (Triton: queue time).',
     labelNames: ['model', 'version'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
@@ -33,7 +52,7 @@ export class ServeMetrics {
 
   readonly computeDuration = new Histogram({
     name: 'bnserve_compute_duration_seconds',
-    help: 'onnxruntime run time of the (possibly merged) batch that served an inference.',
+    help: 'onnxruntime run time of the (possibly merged) batch that served an inference (Triton: compute time).',
     labelNames: ['model', 'version'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
@@ -41,9 +60,32 @@ export class ServeMetrics {
 
   readonly batchRows = new Histogram({
     name: 'bnserve_batch_rows',
-    help: 'Rows in the onnxruntime run that served an inference (larger than the request when merged).',
+    help: 'Rows in the onnxruntime run that served an inference, observed once per request (larger than the request when merged).',
     labelNames: ['model', 'version'] as const,
-    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly batchSize = new Histogram({
+    name: 'bnserve_batch_size',
+    help: 'Rows per onnxruntime run, observed once per run (the dynamic batcher at work).',
+    labelNames: ['model', 'version'] as const,
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly batchRequests = new Histogram({
+    name: 'bnserve_batch_requests',
+    help: 'Requests merged into one onnxruntime run, observed once per run.',
+    labelNames: ['model', 'version'] as const,
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly queueRejections = new Counter({
+    name: 'bnserve_queue_rejections_total',
+    help: 'Inferences answered 503 by the scheduler: reason queue_full (maxQueueSize reached) or queue_timeout.',
+    labelNames: ['model', 'version', 'reason'] as const,
     registers: [this.registry],
   });
 
@@ -54,6 +96,26 @@ export class ServeMetrics {
     registers: [this.registry],
   });
 
+  private readonly requestChildren = memo((key) => {
+    const [url, model, version, status] = key.split('\0');
+    const route = routeLabel(url === '' ? undefined : url);
+    return {
+      count: this.requests.labels(route, model, version, status),
+      duration: this.requestDuration.labels(route, model, version),
+    };
+  });
+
+  private readonly inferenceChildren = memo((key) => {
+    const [model, version] = key.split('\0');
+    return {
+      queue: this.queueDuration.labels(model, version),
+      compute: this.computeDuration.labels(model, version),
+      rows: this.batchRows.labels(model, version),
+      batchSize: this.batchSize.labels(model, version),
+      batchRequests: this.batchRequests.labels(model, version),
+    };
+  });
+
   constructor(models: () => ModelManager, providers: ProviderChain) {
     new Gauge({
       name: 'bnserve_models_loaded',
@@ -61,6 +123,26 @@ export class ServeMetrics {
       registers: [this.registry],
       collect() {
         this.set(models().loadedVersions().length);
+      },
+    });
+    new Gauge({
+      name: 'bnserve_inference_pending_request_count',
+      help: "Requests waiting in each model version's queue for an instance (Triton's nv_inference_pending_request_count): the signal to autoscale on.",
+      labelNames: ['model', 'version'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const v of models().loadedVersions()) this.set({ model: v.name, version: String(v.version) }, v.queuedRequests);
+      },
+    });
+    new Gauge({
+      name: 'bnserve_inference_running_batches',
+      help: 'onnxruntime runs in progress per model version (at most its instanceCount).',
+      labelNames: ['model', 'version'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const v of models().loadedVersions()) this.set({ model: v.name, version: String(v.version) }, v.runningBatches);
       },
     });
     new Gauge({
@@ -86,10 +168,27 @@ export class ServeMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'bnserve_' });
   }
 
+  /** One finished HTTP request: routeUrl is the route pattern (undefined when no route matched). */
+  observeRequest(routeUrl: string | undefined, served: { model: string; version: number } | null, status: number, seconds: number): void {
+    const c = this.requestChildren(`${routeUrl ?? ''}\0${served?.model ?? ''}\0${served ? served.version : ''}\0${status}`);
+    c.count.inc();
+    c.duration.observe(seconds);
+  }
+
   observeInference(model: string, version: number, r: { queueSeconds: number; computeSeconds: number; batchRows: number }): void {
-    const labels = { model, version: String(version) };
-    this.queueDuration.observe(labels, r.queueSeconds);
-    this.computeDuration.observe(labels, r.computeSeconds);
-    this.batchRows.observe(labels, r.batchRows);
+    const c = this.inferenceChildren(`${model}\0${version}`);
+    c.queue.observe(r.queueSeconds);
+    c.compute.observe(r.computeSeconds);
+    c.rows.observe(r.batchRows);
+  }
+
+  observeBatch(model: string, version: number, rows: number, requests: number): void {
+    const c = this.inferenceChildren(`${model}\0${version}`);
+    c.batchSize.observe(rows);
+    c.batchRequests.observe(requests);
+  }
+
+  observeRejection(model: string, version: number, reason: string): void {
+    this.queueRejections.inc({ model, version: String(version), reason });
   }
 }

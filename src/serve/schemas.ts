@@ -50,13 +50,21 @@ export function inferBody(limits: ServeLimits) {
       .refine((s) => s[0] >= 1, 'the first (batch) dimension must be at least 1')
       .refine((s) => s[0] <= limits.maxRows, `the batch dimension is limited to ${limits.maxRows} rows per request`),
     datatype: z.enum(INPUT_DATATYPES),
-    parameters,
-    data: z.array(z.unknown()).min(1, 'data is empty').meta({ description: 'Row-major tensor contents, flat or nested to match shape.' }),
+    parameters: parameters.meta({
+      description: 'binary_data_size: byte count of this input in the binary part of the body (binary tensor extension).',
+    }),
+    // Checked element by element (with the datatype and the model's type) when decoded, not here:
+    // a per-element schema pass would double the cost of large tensors.
+    data: z.array(z.unknown()).min(1, 'data is empty').optional().meta({
+      description: 'Row-major tensor contents, flat or nested to match shape; omitted when parameters.binary_data_size is given.',
+    }),
   });
   return z
     .object({
       id: z.string().max(256).optional(),
-      parameters,
+      parameters: parameters.meta({
+        description: 'binary_data_output: true asks for every output as binary data; timeout: queue timeout in microseconds.',
+      }),
       inputs: z
         .array(input, {
           error: (issue) =>
@@ -84,7 +92,8 @@ export const inferResponse = z
         name: z.string(),
         shape: z.array(z.number()),
         datatype: z.string(),
-        data: z.array(z.number()),
+        data: z.array(z.number()).optional(),
+        parameters: z.object({ binary_data_size: z.number() }).optional(),
       }),
     ),
   })

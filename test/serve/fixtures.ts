@@ -183,3 +183,64 @@ export function cudaLibraryPresent(): boolean {
   const dist = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
   return existsSync(path.join(dist, '..', 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so'));
 }
+
+/**
+ * A folded BN MLP as the exporter writes it (Gemm → Relu per hidden layer, Softmax head) with
+ * random weights: e.g. sizes [784, 1024, 1024, 10] is the 784-1024-BN-1024-BN-10 network after
+ * folding. Weights go in raw_data (float32 little-endian) so that large layers encode quickly.
+ */
+export function deepMlpOnnx(seed: number, sizes: readonly number[]): Uint8Array {
+  const r = uniformSigned(seed);
+  const raw = (name: string, dims: number[], scale: number) => {
+    const values = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < values.length; i++) values[i] = r() * scale;
+    return onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(values.buffer) });
+  };
+  const nodes: ReturnType<typeof node>[] = [];
+  const initializer: ReturnType<typeof raw>[] = [];
+  let current = 'input';
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    const last = l + 2 === sizes.length;
+    initializer.push(raw(`w${l}`, [sizes[l], sizes[l + 1]], Math.sqrt(3 / sizes[l])), raw(`b${l}`, [sizes[l + 1]], 0.1));
+    const z = last ? 'logits' : `z${l}`;
+    nodes.push(node('Gemm', [current, `w${l}`, `b${l}`], [z]));
+    if (!last) {
+      nodes.push(node('Relu', [z], [`a${l}`]));
+      current = `a${l}`;
+    }
+  }
+  nodes.push(
+    node(
+      'Softmax',
+      ['logits'],
+      ['probabilities'],
+      [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 })],
+    ),
+  );
+  const graph = onnx.GraphProto.create({
+    name: 'bnserve_deep_mlp',
+    node: nodes,
+    initializer,
+    input: [valueInfo('input', ['batch', sizes[0]])],
+    output: [valueInfo('probabilities', ['batch', sizes[sizes.length - 1]])],
+  });
+  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph })).finish();
+}
+
+/** Registry input for deepMlpOnnx: classification over sizes.at(-1) classes, no feature names. */
+export function deepMlpVersionInput(name: string, seed: number, sizes: readonly number[]): RegisterVersionInput {
+  const classes = sizes[sizes.length - 1];
+  return {
+    name,
+    runId: null,
+    artifact: deepMlpOnnx(seed, sizes),
+    opset: 17,
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, sizes[0]] }],
+    outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, classes] }],
+    task: 'classification',
+    classLabels: Array.from({ length: classes }, (_, k) => `class_${k}`),
+    featureNames: [],
+    parityMaxAbsDiff: 0,
+    folded: true,
+  };
+}

@@ -1,8 +1,10 @@
 import type { Registry } from '../../registry/types.ts';
+import { BatchingSettings } from '../batching-settings.ts';
 import type { ServeConfig } from '../config.ts';
 import { ServeMetrics } from '../metrics.ts';
 import { ModelManager } from '../model-manager.ts';
 import { ProviderChain } from '../providers.ts';
+import { addRequestLog } from '../request-log.ts';
 import { globalPlugin } from './global-plugin.ts';
 
 declare module 'fastify' {
@@ -11,16 +13,12 @@ declare module 'fastify' {
     models: ModelManager;
     metrics: ServeMetrics;
     serveConfig: ServeConfig;
+    batchingSettings: BatchingSettings;
   }
   interface FastifyRequest {
     /** The model version that served this request, for metrics; null when none was resolved. */
     served: { model: string; version: number } | null;
   }
-}
-
-/** "/v1/models/:model(^[^:/]+)::predict" → "/v1/models/:model:predict" (as clients write it). */
-export function routeLabel(url: string | undefined): string {
-  return url === undefined ? 'unmatched' : url.replace(/\(\^[^)]*\)/g, '').replace(/::/g, ':');
 }
 
 export interface DomainOptions {
@@ -33,11 +31,13 @@ export interface DomainOptions {
 export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async (app, { registry, config }) => {
   const providers = new ProviderChain(config.providers, (message, failure) => app.log.warn({ provider: failure.provider }, message));
   const metrics = new ServeMetrics(() => models, providers);
+  const batching = new BatchingSettings(config.batching, config.modelBatching);
   const models: ModelManager = new ModelManager({
     registry,
     providers,
     load: {
-      batching: config.batching,
+      batching: (model) => batching.get(model),
+      onBatch: (model, version, rows, requests) => metrics.observeBatch(model, version, rows, requests),
       sessionOptions: config.intraOpThreads !== undefined ? { intraOpNumThreads: config.intraOpThreads } : undefined,
     },
     log: app.log,
@@ -49,14 +49,12 @@ export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async
   app.decorate('models', models);
   app.decorate('metrics', metrics);
   app.decorate('serveConfig', config);
+  app.decorate('batchingSettings', batching);
   app.decorateRequest('served', null);
 
+  addRequestLog(app);
   app.addHook('onResponse', async (request, reply) => {
-    const route = routeLabel(request.routeOptions.url);
-    const model = request.served?.model ?? '';
-    const version = request.served ? String(request.served.version) : '';
-    metrics.requests.inc({ route, model, version, status: String(reply.statusCode) });
-    metrics.requestDuration.observe({ route, model, version }, reply.elapsedTime / 1000);
+    metrics.observeRequest(request.routeOptions.url, request.served, reply.statusCode, reply.elapsedTime / 1000);
   });
 
   // While closing, answer in-flight requests with "Connection: close": a keep-alive socket that

@@ -27,7 +27,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/v2', { schema: { tags: ['health'], response: { 200: serverMetadata } } }, async () => ({
     name: SERVER_NAME,
     version: SERVER_VERSION,
-    extensions: ['model_repository', 'tf_serving_predict'],
+    extensions: ['model_repository', 'tf_serving_predict', 'binary_tensor_data'],
   }));
 
   app.get('/metrics', { schema: { tags: ['operations'], description: 'Prometheus metrics.' } }, async (_request, reply) => {

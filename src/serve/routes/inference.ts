@@ -1,6 +1,8 @@
 // Request → tensors → session → response, shared by both protocols. No HTTP routing here.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidInputError, badRequest } from '../http-errors.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { OverloadedError, type SubmitOptions } from '../batcher.ts';
+import { BinaryReader, binaryDataSize, decodeBinaryTensor, encodeBinaryResponse, HEADER_LENGTH, tensorBytes } from '../binary-tensors.ts';
+import { HttpError, InvalidInputError, badRequest } from '../http-errors.ts';
 import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
 import { predictionOutput } from '../loaded-version.ts';
 import type { Lease } from '../model-manager.ts';
@@ -23,10 +25,21 @@ import {
 
 type VersionRef = number | string | undefined;
 
-/** Acquires the serving version, records it for metrics, and releases it when fn is done. */
+/**
+ * Serialiser for the inference routes: plain JSON.stringify. Their responses are built by this
+ * module with fixed shapes (typed above); validating them again with zod on every reply was a
+ * measurable share of a request's CPU time. The zod schemas still document them in /docs.
+ */
+export const fastJson = () => (data: unknown) => JSON.stringify(data);
+
+/**
+ * Acquires the serving version, records it for metrics, and releases it when fn is done. A request
+ * the scheduler turns away (queue full, queue timeout) gets Retry-After with its 503.
+ */
 export async function withModel<T>(
   app: FastifyInstance,
   request: FastifyRequest,
+  reply: FastifyReply,
   name: string,
   ref: VersionRef,
   fn: (v: LoadedVersion) => Promise<T>,
@@ -35,6 +48,12 @@ export async function withModel<T>(
   request.served = { model: lease.version.name, version: lease.version.version };
   try {
     return await fn(lease.version);
+  } catch (err) {
+    if (err instanceof OverloadedError) {
+      reply.header('retry-after', String(err.retryAfterSeconds));
+      app.metrics.observeRejection(lease.version.name, lease.version.version, err.reason);
+    }
+    throw err;
   } finally {
     lease.release();
   }
@@ -61,17 +80,51 @@ export async function predictRows(app: FastifyInstance, v: LoadedVersion, instan
   return { predictions, model_version: v.version };
 }
 
+type Parameters = Record<string, unknown> | undefined;
+
 export interface InferRequestBody {
   id?: string;
-  inputs: { name: string; shape: number[]; datatype: InputDatatype; data: unknown[] }[];
-  outputs?: { name: string }[];
+  parameters?: Parameters;
+  inputs: { name: string; shape: number[]; datatype: InputDatatype; data?: unknown[]; parameters?: Parameters }[];
+  outputs?: { name: string; parameters?: Parameters }[];
+}
+
+export interface InferOutput {
+  name: string;
+  shape: number[];
+  datatype: string;
+  data?: number[];
+  parameters?: { binary_data_size: number };
 }
 
 export interface InferResult {
   model_name: string;
   model_version: string;
   id?: string;
-  outputs: { name: string; shape: number[]; datatype: string; data: number[] }[];
+  outputs: InferOutput[];
+}
+
+/** A response with binary outputs: the bytes to send and the JSON header's length. */
+export interface BinaryInferResult {
+  body: Buffer;
+  headerLength: number;
+}
+
+/** Triton's per-request queue timeout: parameters.timeout in microseconds (only shortens the model's). */
+function submitOptions(parameters: Parameters): SubmitOptions {
+  const t = parameters?.timeout;
+  if (t === undefined) return {};
+  if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) {
+    throw new InvalidInputError(`parameters.timeout: expected microseconds (a non-negative integer), got ${JSON.stringify(t)}`);
+  }
+  return { timeoutMicroseconds: t };
+}
+
+/** Whether an output is asked for as binary: its own binary_data, else the request's binary_data_output. */
+function wantsBinary(output: { parameters?: Parameters } | undefined, request: Parameters): boolean {
+  const own = output?.parameters?.binary_data;
+  if (own !== undefined) return own === true;
+  return request?.binary_data_output === true;
 }
 
 /**
@@ -113,37 +166,90 @@ function checkShape(info: TensorInfo, shape: readonly number[], where: string): 
   });
 }
 
-export async function inferTensors(app: FastifyInstance, v: LoadedVersion, body: InferRequestBody): Promise<InferResult> {
+export async function inferTensors(
+  app: FastifyInstance,
+  v: LoadedVersion,
+  body: InferRequestBody,
+  /** The binary part of the body (binary tensor extension), when the request has one. */
+  binary?: Buffer,
+): Promise<InferResult | BinaryInferResult> {
   const wanted = body.outputs?.map((o) => o.name) ?? v.outputs.map((o) => o.name);
+  body.outputs?.forEach((o, i) => {
+    if (o.parameters?.binary_data !== undefined && typeof o.parameters.binary_data !== 'boolean')
+      throw new InvalidInputError(`outputs[${i}].parameters.binary_data: expected true or false`);
+  });
   for (const name of wanted) {
     if (!v.outputs.some((o) => o.name === name)) {
       throw new InvalidInputError(`unknown output "${name}" (model outputs: ${v.outputs.map((o) => o.name).join(', ')})`);
     }
   }
+  const opts = submitOptions(body.parameters);
   // A JSON body of N bytes carries at most about N/2 numbers ("0,"): a cheap bound on claimed shapes.
   const maxElements = Math.ceil(app.serveConfig.limits.bodyLimit / 2);
+  const reader = binary ? new BinaryReader(binary) : null;
   const feeds: Record<string, { data: ElementArray; dims: number[] }> = {};
-  for (const [info, { index, input }] of bindInputs(v, body.inputs)) {
+  // Binary data follows the order of the request's inputs array, so bind in that order.
+  const bound = [...bindInputs(v, body.inputs)].sort((a, b) => a[1].index - b[1].index);
+  for (const [info, { index, input }] of bound) {
     const where = `inputs[${index}]`;
     checkShape(info, input.shape, where);
-    const data = decodeTensorData(input.data, input.shape, {
-      datatype: input.datatype,
-      target: info.type as ModelElementType,
-      where: `${where}.data`,
-      maxElements,
-    });
+    const size = binaryDataSize(input.parameters, where);
+    let data: ElementArray;
+    if (size !== undefined) {
+      if (!reader)
+        throw new InvalidInputError(
+          `${where}.parameters.binary_data_size is set but the request has no binary data (send Inference-Header-Content-Length)`,
+        );
+      if (input.data !== undefined) throw new InvalidInputError(`${where}: give either data or parameters.binary_data_size, not both`);
+      data = decodeBinaryTensor(reader.take(size, where), {
+        datatype: input.datatype,
+        shape: input.shape,
+        target: info.type as ModelElementType,
+        where: `${where}.data`,
+      });
+    } else {
+      if (input.data === undefined)
+        throw new InvalidInputError(`${where}.data: required (or parameters.binary_data_size with binary data)`);
+      data = decodeTensorData(input.data, input.shape, {
+        datatype: input.datatype,
+        target: info.type as ModelElementType,
+        where: `${where}.data`,
+        maxElements,
+      });
+    }
     feeds[info.name] = { data, dims: input.shape };
   }
-  const result = await v.runFeeds(feeds).catch((err: unknown) => {
+  reader?.finish();
+  const result = await v.runFeeds(feeds, opts).catch((err: unknown) => {
     // Row models are fully checked above; several inputs can still disagree (e.g. batch sizes).
-    if (v.takesRows) throw err;
+    if (v.takesRows || err instanceof HttpError) throw err;
     throw new InvalidInputError(`the model rejected the inputs: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   });
   app.metrics.observeInference(v.name, v.version, result);
-  const outputs = wanted.map((name) => {
+  const parts: Buffer[] = [];
+  const outputs = wanted.map((name): InferOutput => {
     const t = result.outputs[name];
     assertFiniteOutput(name, t);
-    return { name, shape: [...t.dims], datatype: v2Datatype(t.type), data: toJsonNumbers(t.data) };
+    const shape = [...t.dims];
+    const datatype = v2Datatype(t.type);
+    if (
+      wantsBinary(
+        body.outputs?.find((o) => o.name === name),
+        body.parameters,
+      )
+    ) {
+      const bytes = tensorBytes(t.data);
+      parts.push(bytes);
+      return { name, shape, datatype, parameters: { binary_data_size: bytes.length } };
+    }
+    return { name, shape, datatype, data: toJsonNumbers(t.data) };
   });
-  return { model_name: v.name, model_version: String(v.version), ...(body.id !== undefined ? { id: body.id } : {}), outputs };
+  const header = { model_name: v.name, model_version: String(v.version), ...(body.id !== undefined ? { id: body.id } : {}), outputs };
+  return parts.length > 0 ? encodeBinaryResponse(header, parts) : header;
+}
+
+/** Sends an inference result: JSON, or the binary extension's header + bytes. */
+export function sendInferResult(reply: FastifyReply, result: InferResult | BinaryInferResult): FastifyReply | InferResult {
+  if (!('body' in result)) return result;
+  return reply.header(HEADER_LENGTH, String(result.headerLength)).type('application/octet-stream').send(result.body);
 }

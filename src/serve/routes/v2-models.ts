@@ -4,7 +4,9 @@ import { HttpError } from '../http-errors.ts';
 import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
 import { errorBody, inferBody, inferResponse, modelMetadata, modelParams, modelReady, versionParams } from '../schemas.ts';
 import { v2Datatype } from '../tensor-data.ts';
-import { inferTensors, withModel } from './inference.ts';
+import type { FastifyRequest } from 'fastify';
+import { HEADER_LENGTH, splitBinaryBody } from '../binary-tensors.ts';
+import { fastJson, type InferRequestBody, inferTensors, sendInferResult, withModel } from './inference.ts';
 
 const tensorMeta = (t: TensorInfo) => ({ name: t.name, datatype: v2Datatype(t.type), shape: t.shape });
 
@@ -27,21 +29,45 @@ function metadata(app: FastifyInstance, v: LoadedVersion) {
   };
 }
 
+/** The binary part of each binary-extension request, next to its parsed (and validated) JSON header. */
+const binaryBodies = new WeakMap<FastifyRequest, Buffer>();
+
 const errors = { 400: errorBody, 404: errorBody, 413: errorBody, 415: errorBody, 422: errorBody, 503: errorBody };
 
 /** Open Inference Protocol v2 per-model routes, with and without /versions/{v}. */
 export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
   const body = inferBody(app.serveConfig.limits);
 
+  // Binary tensor extension: whatever the content type (application/octet-stream, JSON, or none as
+  // Triton's sync client sends), a body with Inference-Header-Content-Length is a JSON header
+  // followed by raw tensor bytes; without it, the body is JSON. Scoped to this plugin's routes.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', '*']);
+  app.addContentTypeParser(['application/json', 'application/octet-stream', '*'], { parseAs: 'buffer' }, (request, raw, done) => {
+    const headerLength = request.headers[HEADER_LENGTH];
+    const buffer = raw as Buffer;
+    if (headerLength === undefined) return json(request, buffer.toString('utf8'), done);
+    let parts: { header: string; binary: Buffer };
+    try {
+      parts = splitBinaryBody(buffer, String(headerLength));
+    } catch (err) {
+      return done(err as Error, undefined);
+    }
+    binaryBodies.set(request, parts.binary);
+    json(request, parts.header, done);
+  });
+  const infer = (request: FastifyRequest & { body: InferRequestBody }) => (v: LoadedVersion) =>
+    inferTensors(app, v, request.body, binaryBodies.get(request));
+
   app.get(
     '/v2/models/:model',
     { schema: { tags: ['v2'], params: modelParams, response: { 200: modelMetadata, ...errors } } },
-    async (request) => withModel(app, request, request.params.model, undefined, async (v) => metadata(app, v)),
+    async (request, reply) => withModel(app, request, reply, request.params.model, undefined, async (v) => metadata(app, v)),
   );
   app.get(
     '/v2/models/:model/versions/:version',
     { schema: { tags: ['v2'], params: versionParams, response: { 200: modelMetadata, ...errors } } },
-    async (request) => withModel(app, request, request.params.model, request.params.version, async (v) => metadata(app, v)),
+    async (request, reply) => withModel(app, request, reply, request.params.model, request.params.version, async (v) => metadata(app, v)),
   );
 
   const ready = async (model: string, version: number | undefined) => {
@@ -74,12 +100,13 @@ export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post(
     '/v2/models/:model/infer',
-    { schema: { tags: ['v2'], params: modelParams, body, response: { 200: inferResponse, ...errors } } },
-    async (request) => withModel(app, request, request.params.model, undefined, (v) => inferTensors(app, v, request.body)),
+    { schema: { tags: ['v2'], params: modelParams, body, response: { 200: inferResponse, ...errors } }, serializerCompiler: fastJson },
+    async (request, reply) => sendInferResult(reply, await withModel(app, request, reply, request.params.model, undefined, infer(request))),
   );
   app.post(
     '/v2/models/:model/versions/:version/infer',
-    { schema: { tags: ['v2'], params: versionParams, body, response: { 200: inferResponse, ...errors } } },
-    async (request) => withModel(app, request, request.params.model, request.params.version, (v) => inferTensors(app, v, request.body)),
+    { schema: { tags: ['v2'], params: versionParams, body, response: { 200: inferResponse, ...errors } }, serializerCompiler: fastJson },
+    async (request, reply) =>
+      sendInferResult(reply, await withModel(app, request, reply, request.params.model, request.params.version, infer(request))),
   );
 };

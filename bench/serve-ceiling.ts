@@ -1,0 +1,291 @@
+// `npm run bench serve-ceiling [--duration 3] [--rounds 3]`: bnserve next to its ceiling in one run.
+// A bare Fastify 5 echo route (same body) sets the HTTP ceiling; in-process onnxruntime rows/s sets
+// the model's own. Scenarios run interleaved (A B C … A B C …); the table shows medians of the rounds.
+// Every server runs in its own process, started once; the load generator is autocannon.
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { deepMlpOnnx } from '../test/serve/fixtures.ts';
+import { ortRowsPerSecond } from './ort-rows.ts';
+import { MLP_SIZES, type ServerChild, startServerChild, stopServerChild } from './serve-child.ts';
+
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodeStats?: Record<string, { count: number }>;
+}
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+
+type ServerName = 'echo' | 'on' | 'off' | 'delay' | 'instances' | 'tinyQueue';
+const SERVERS: Record<ServerName, { kind: 'echo' | 'bnserve'; env: NodeJS.ProcessEnv; label: string }> = {
+  echo: { kind: 'echo', env: {}, label: 'bare Fastify echo' },
+  on: { kind: 'bnserve', env: {}, label: 'bnserve defaults (batching on, delay 0)' },
+  off: { kind: 'bnserve', env: { BNSERVE_BATCHING: 'off' }, label: 'batching off' },
+  delay: {
+    kind: 'bnserve',
+    env: { BNSERVE_MODEL_BATCHING: JSON.stringify({ mlp: { maxQueueDelayMicroseconds: 2000, preferredBatchSizes: [32, 64] } }) },
+    label: 'mlp delay 2 ms, preferred 32/64',
+  },
+  instances: {
+    kind: 'bnserve',
+    env: { BNSERVE_MODEL_BATCHING: JSON.stringify({ mlp: { instanceCount: 2 } }) },
+    label: 'mlp instanceCount 2 (worker threads)',
+  },
+  tinyQueue: {
+    kind: 'bnserve',
+    env: { BNSERVE_MODEL_BATCHING: JSON.stringify({ mlp: { maxQueueSize: 2, maxBatchSize: 1 } }) },
+    label: 'mlp maxQueueSize 2',
+  },
+};
+
+interface Scenario {
+  id: string;
+  server: ServerName;
+  path: string;
+  body: string | Buffer;
+  headers: Record<string, string>;
+  connections: number;
+  /** Scenario id of the echo row with the same body (ratio denominator). */
+  ceiling?: string;
+}
+
+interface Row {
+  id: string;
+  rps: number[];
+  p50: number[];
+  p99: number[];
+  bad: number;
+  status503: number;
+}
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function scenarios(): Scenario[] {
+  const json = { 'content-type': 'application/json' };
+  const irisRow = [5.1, 3.5, 1.4, 0.2];
+  const mlpRow = Array.from({ length: MLP_SIZES[0] }, (_, i) => Math.fround(((i * 37) % 255) / 255));
+  const predict = (row: number[]) => JSON.stringify({ instances: [row] });
+  const v2 = (row: number[]) => JSON.stringify({ inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', data: row }] });
+  const binary = (row: number[]) => {
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', parameters: { binary_data_size: row.length * 4 } }],
+        outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],
+      }),
+    );
+    return {
+      body: Buffer.concat([header, Buffer.from(Float32Array.from(row).buffer)]),
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+    };
+  };
+  const ib = binary(irisRow);
+  const mb = binary(mlpRow);
+  return [
+    { id: 'iris echo c=1', server: 'echo', path: '/echo', body: predict(irisRow), headers: json, connections: 1 },
+    {
+      id: 'iris :predict c=1',
+      server: 'on',
+      path: '/v1/models/iris:predict',
+      body: predict(irisRow),
+      headers: json,
+      connections: 1,
+      ceiling: 'iris echo c=1',
+    },
+    { id: 'iris echo c=64', server: 'echo', path: '/echo', body: predict(irisRow), headers: json, connections: 64 },
+    {
+      id: 'iris :predict c=64',
+      server: 'on',
+      path: '/v1/models/iris:predict',
+      body: predict(irisRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'iris echo c=64',
+    },
+    {
+      id: 'iris v2 JSON c=64',
+      server: 'on',
+      path: '/v2/models/iris/infer',
+      body: v2(irisRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'iris echo c=64',
+    },
+    {
+      id: 'iris v2 binary c=64',
+      server: 'on',
+      path: '/v2/models/iris/infer',
+      body: ib.body,
+      headers: ib.headers,
+      connections: 64,
+      ceiling: 'iris echo c=64',
+    },
+    { id: 'mlp echo c=64', server: 'echo', path: '/echo', body: predict(mlpRow), headers: json, connections: 64 },
+    {
+      id: 'mlp :predict off c=64',
+      server: 'off',
+      path: '/v1/models/mlp:predict',
+      body: predict(mlpRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'mlp echo c=64',
+    },
+    {
+      id: 'mlp :predict on c=64',
+      server: 'on',
+      path: '/v1/models/mlp:predict',
+      body: predict(mlpRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'mlp echo c=64',
+    },
+    {
+      id: 'mlp :predict delay c=64',
+      server: 'delay',
+      path: '/v1/models/mlp:predict',
+      body: predict(mlpRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'mlp echo c=64',
+    },
+    {
+      id: 'mlp :predict 2 inst c=64',
+      server: 'instances',
+      path: '/v1/models/mlp:predict',
+      body: predict(mlpRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'mlp echo c=64',
+    },
+    {
+      id: 'mlp v2 JSON c=64',
+      server: 'on',
+      path: '/v2/models/mlp/infer',
+      body: v2(mlpRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'mlp echo c=64',
+    },
+    {
+      id: 'mlp v2 binary c=64',
+      server: 'on',
+      path: '/v2/models/mlp/infer',
+      body: mb.body,
+      headers: mb.headers,
+      connections: 64,
+      ceiling: 'mlp echo c=64',
+    },
+    {
+      id: 'mlp queue 2 c=64 (503s)',
+      server: 'tinyQueue',
+      path: '/v1/models/mlp:predict',
+      body: predict(mlpRow),
+      headers: json,
+      connections: 64,
+    },
+  ];
+}
+
+export async function benchServeCeiling(): Promise<void> {
+  const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+  const duration = Math.min(30, Math.max(1, Number(option('duration', '3'))));
+  const rounds = Math.max(1, Number(option('rounds', '3')));
+  const all = scenarios();
+  const children = new Map<ServerName, ServerChild>();
+  const rows = new Map<string, Row>(all.map((s) => [s.id, { id: s.id, rps: [], p50: [], p99: [], bad: 0, status503: 0 }]));
+  const startedAt = new Date();
+  try {
+    for (const name of Object.keys(SERVERS) as ServerName[]) {
+      children.set(name, await startServerChild(SERVERS[name].kind, SERVERS[name].env));
+    }
+    for (const s of all) {
+      const url = children.get(s.server)!.url + s.path;
+      await autocannon({ url, method: 'POST', headers: s.headers, body: s.body, connections: s.connections, duration: 1 }); // warm-up
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const s of all) {
+        const url = children.get(s.server)!.url + s.path;
+        const r = await autocannon({ url, method: 'POST', headers: s.headers, body: s.body, connections: s.connections, duration });
+        const row = rows.get(s.id)!;
+        row.rps.push(r.requests.average);
+        row.p50.push(r.latency.p50);
+        row.p99.push(r.latency.p99);
+        const s503 = r.statusCodeStats?.['503']?.count ?? 0;
+        row.status503 += s503;
+        row.bad += r.non2xx - s503 + r.errors + r.timeouts;
+      }
+      process.stderr.write(`serve-ceiling: round ${round + 1}/${rounds} done\n`);
+    }
+  } finally {
+    for (const c of children.values()) await stopServerChild(c.child);
+  }
+
+  const ort = await ortRowsPerSecond(deepMlpOnnx(11, MLP_SIZES), MLP_SIZES[0], [1, 16, 64, 256], 1);
+  const bestOrt = ort.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
+
+  const med = (id: string) => median(rows.get(id)!.rps);
+  const table = all.map((s) => {
+    const r = rows.get(s.id)!;
+    return {
+      scenario: s.id,
+      server: SERVERS[s.server].label,
+      rps: med(s.id),
+      p50: median(r.p50),
+      p99: median(r.p99),
+      vsEcho: s.ceiling ? med(s.id) / med(s.ceiling) : null,
+      status503: r.status503,
+      otherFailures: r.bad,
+    };
+  });
+  const cpu = os.cpus();
+  const machine = `${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}, load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`;
+  const lines = [
+    `serve-ceiling: 1-row requests, ${rounds} interleaved rounds × ${duration} s, medians; ${machine}`,
+    '| scenario | req/s | p50 ms | p99 ms | × echo (same body) | 503 | other failures |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...table.map(
+      (t) =>
+        `| ${t.scenario} | ${t.rps.toFixed(0)} | ${t.p50.toFixed(2)} | ${t.p99.toFixed(2)} | ${t.vsEcho === null ? '' : `${t.vsEcho.toFixed(2)}×`} | ${t.status503} | ${t.otherFailures} |`,
+    ),
+  ];
+  const ratio = (a: string, b: string) => med(a) / med(b);
+  const ratios = {
+    'iris :predict / echo c=1 (target ≥ 0.75)': ratio('iris :predict c=1', 'iris echo c=1'),
+    'iris :predict / echo c=64 (target ≥ 1.0)': ratio('iris :predict c=64', 'iris echo c=64'),
+    'mlp batching on / off c=64 (target ≥ 3)': ratio('mlp :predict on c=64', 'mlp :predict off c=64'),
+    'mlp p99 on / off (target ≤ 1)': median(rows.get('mlp :predict on c=64')!.p99) / median(rows.get('mlp :predict off c=64')!.p99),
+    'mlp :predict / echo c=64 (target ≥ 1.0)': ratio('mlp :predict on c=64', 'mlp echo c=64'),
+    'mlp v2 binary / v2 JSON c=64 (target ≥ 3)': ratio('mlp v2 binary c=64', 'mlp v2 JSON c=64'),
+    'mlp best served rows/s / onnxruntime best (target ≥ 0.40)':
+      Math.max(...['mlp :predict on c=64', 'mlp :predict delay c=64', 'mlp :predict 2 inst c=64', 'mlp v2 binary c=64'].map(med)) /
+      bestOrt.rowsPerSecond,
+  };
+  lines.push(
+    '',
+    `in-process onnxruntime, ${MLP_SIZES.join('-')} MLP: ${ort.map((o) => `batch ${o.batch} ${o.rowsPerSecond.toFixed(0)} rows/s`).join(', ')}`,
+  );
+  lines.push('', 'targets:');
+  for (const [k, v] of Object.entries(ratios)) lines.push(`  ${k}: ${v.toFixed(2)}`);
+  console.log(lines.join('\n'));
+  const out = fileURLToPath(new URL('./results.json', import.meta.url));
+  writeFileSync(
+    out,
+    `${JSON.stringify({ startedAt, machine, duration, rounds, table, onnxruntime: ort, ratios, raw: [...rows.values()] }, null, 2)}\n`,
+  );
+  console.log(`written to ${out}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await benchServeCeiling();
+}

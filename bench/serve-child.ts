@@ -1,0 +1,103 @@
+// The servers the HTTP benchmarks load, each in its own process (so autocannon and the server do
+// not share an event loop): `bnserve` as `bnserve serve` starts it (default logger at info, to
+// stdout, which the parent discards) with an Iris-sized model and the 784-1024-BN-1024-BN-10 MLP,
+// or `echo`, a bare Fastify 5 route that parses the JSON body and sends it back (the ceiling).
+// The parent reads the URL from the IPC channel.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const MLP_SIZES = [784, 1024, 1024, 10] as const;
+
+async function bnserveChild(): Promise<string> {
+  const { startServer } = await import('../src/serve/index.ts');
+  const { FakeRegistry } = await import('../test/serve/fake-registry.ts');
+  const { randomMlp, versionInput, deepMlpVersionInput } = await import('../test/serve/fixtures.ts');
+  const registry = new FakeRegistry();
+  // Iris-sized network as the trainer exports it: 4 → 64 → 3, standardisation inside the graph.
+  await registry.registerVersion(versionInput('iris', randomMlp(7, 4, 64, 3), 'classification'));
+  await registry.registerVersion(deepMlpVersionInput('mlp', 11, MLP_SIZES));
+  const server = await startServer({ registry, host: '127.0.0.1', port: 0, refreshIntervalMs: 0 });
+  process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+  return server.url;
+}
+
+async function echoChild(): Promise<string> {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify();
+  app.post('/echo', async (request) => request.body);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+}
+
+export interface ServerChild {
+  child: ChildProcess;
+  url: string;
+}
+
+/** Starts a server process; env is added to the parent's; execArgv e.g. ['--cpu-prof']. */
+export function startServerChild(kind: 'bnserve' | 'echo', env: NodeJS.ProcessEnv = {}, execArgv: string[] = []): Promise<ServerChild> {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve-child', kind], {
+    env: { ...process.env, BNSERVE_EXECUTION_PROVIDERS: 'cpu', ...env },
+    execArgv: ['--import', 'tsx', ...execArgv],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (url) => resolve({ child, url: String(url) }));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code} before listening`)));
+  });
+}
+
+export async function stopServerChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** CPU profile of the server process between two calls, taken with node:inspector (no start-up noise). */
+async function profilerControl(): Promise<void> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  process.on('message', (msg: { cmd?: string; file?: string }) => {
+    if (msg.cmd === 'profile-start') void session.post('Profiler.start').then(() => process.send?.('profiling'));
+    if (msg.cmd === 'profile-stop' && msg.file) {
+      void session.post('Profiler.stop').then(async ({ profile }) => {
+        const { writeFileSync } = await import('node:fs');
+        writeFileSync(msg.file!, JSON.stringify(profile));
+        process.send?.('profiled');
+      });
+    }
+  });
+}
+
+/** Asks a child started with BNSERVE_BENCH_PROFILE=1 to profile while fn runs; writes the .cpuprofile to file. */
+export async function profileWhile<T>(child: ChildProcess, file: string, fn: () => Promise<T>): Promise<T> {
+  const reply = (want: string) =>
+    new Promise<void>((r) =>
+      child.on('message', function on(m) {
+        if (m === want) {
+          child.off('message', on);
+          r();
+        }
+      }),
+    );
+  const started = reply('profiling');
+  child.send({ cmd: 'profile-start' });
+  await started;
+  const result = await fn();
+  const stopped = reply('profiled');
+  child.send({ cmd: 'profile-stop', file });
+  await stopped;
+  return result;
+}
+
+const i = process.argv.indexOf('--serve-child');
+if (i >= 0) {
+  const url = process.argv[i + 1] === 'echo' ? await echoChild() : await bnserveChild();
+  if (process.env.BNSERVE_BENCH_PROFILE === '1') await profilerControl();
+  process.send?.(url);
+}

@@ -1,0 +1,65 @@
+// One log line per request (Fastify's default writes two: "incoming request" and "request
+// completed"), and a stdout writer that hands pino's lines to the OS once per event-loop turn
+// rather than once per line.
+import { writeSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * A pino destination: lines are joined and written once per turn of the event loop (one write
+ * system call for every line logged while serving that turn's requests). Whatever is still
+ * buffered when the process exits is written synchronously.
+ */
+export class TurnBufferedStdout {
+  private pending: string[] = [];
+  private scheduled = false;
+  private readonly onExit = () => this.flushSync();
+
+  constructor(private readonly fd = 1) {
+    process.on('exit', this.onExit);
+  }
+
+  write(line: string): boolean {
+    this.pending.push(line);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flushSync());
+    }
+    return true;
+  }
+
+  flushSync(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    try {
+      writeSync(this.fd, text);
+    } catch {
+      // stdout closed (EPIPE): nothing sensible left to do with log lines.
+    }
+  }
+}
+
+/** Logger options for a serving process: level from BNSERVE_LOG_LEVEL (info), buffered stdout. */
+export function serveLoggerOptions(level = process.env.BNSERVE_LOG_LEVEL ?? 'info'): object {
+  return { level, stream: new TurnBufferedStdout() };
+}
+
+/**
+ * The request log: one line when the response is sent, with what an operator greps for. Needs
+ * Fastify's own request logging off (disableRequestLogging).
+ */
+export function addRequestLog(app: FastifyInstance): void {
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+        ...(request.served ? { model: request.served.model, version: request.served.version } : {}),
+      },
+      'request completed',
+    );
+  });
+}
