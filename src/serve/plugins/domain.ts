@@ -4,6 +4,7 @@ import { ServeMetrics } from '../metrics.ts';
 import { ModelManager } from '../model-manager.ts';
 import { ProviderChain } from '../providers.ts';
 import { globalPlugin } from './global-plugin.ts';
+import { routeLabel } from './route-label.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,6 +12,7 @@ declare module 'fastify' {
     models: ModelManager;
     metrics: ServeMetrics;
     serveConfig: ServeConfig;
+    lifecycle: Lifecycle;
   }
   interface FastifyRequest {
     /** The model version that served this request, for metrics; null when none was resolved. */
@@ -18,9 +20,9 @@ declare module 'fastify' {
   }
 }
 
-/** "/v1/models/:model(^[^:/]+)::predict" → "/v1/models/:model:predict" (as clients write it). */
-export function routeLabel(url: string | undefined): string {
-  return url === undefined ? 'unmatched' : url.replace(/\(\^[^)]*\)/g, '').replace(/::/g, ':');
+export interface Lifecycle {
+  /** Set when shutdown begins: readiness turns 503 and every response says "Connection: close". */
+  draining: boolean;
 }
 
 export interface DomainOptions {
@@ -49,6 +51,8 @@ export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async
   app.decorate('models', models);
   app.decorate('metrics', metrics);
   app.decorate('serveConfig', config);
+  const lifecycle: Lifecycle = { draining: false };
+  app.decorate('lifecycle', lifecycle);
   app.decorateRequest('served', null);
 
   app.addHook('onResponse', async (request, reply) => {
@@ -59,21 +63,22 @@ export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async
     metrics.requestDuration.observe({ route, model, version }, reply.elapsedTime / 1000);
   });
 
-  // While closing, answer in-flight requests with "Connection: close": a keep-alive socket that
-  // became idle after close() began would otherwise hold the server open until its client hangs up.
-  let closing = false;
+  // While draining, every response says "Connection: close", so its client stops reusing the
+  // socket, which closes once the response is written (see drain.ts).
   app.addHook('preClose', async () => {
-    closing = true;
+    lifecycle.draining = true;
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    if (closing) reply.header('connection', 'close');
+    if (lifecycle.draining) reply.header('connection', 'close');
   });
 
   // Models are loaded and warmed before the server listens; a registry that cannot be read
   // leaves the server live but not ready, and polling retries.
   app.addHook('onReady', async () => {
-    await models.refreshAll().catch((err) => app.log.error({ err }, 'initial model load failed'));
+    if (await models.checkRegistry()) {
+      await models.refreshAll().catch((err) => app.log.error({ err }, 'initial model load failed'));
+    }
     models.startPolling(config.refreshIntervalMs);
   });
   app.addHook('onClose', async () => {

@@ -76,14 +76,16 @@ export interface InferResult {
 
 /**
  * Binds request inputs to model inputs by name. A single-input model also takes a single input
- * under another name ("input-0" in KServe's examples), as KServe's own runtimes do.
+ * under another name ("input-0" in KServe's examples), as KServe's own runtimes do, unless
+ * strictNames (BNSERVE_STRICT_INPUT_NAMES) asks for exact names.
  */
 function bindInputs(
   v: LoadedVersion,
   inputs: InferRequestBody['inputs'],
+  strictNames: boolean,
 ): Map<TensorInfo, { index: number; input: InferRequestBody['inputs'][number] }> {
   const bound = new Map<TensorInfo, { index: number; input: InferRequestBody['inputs'][number] }>();
-  if (v.inputs.length === 1 && inputs.length === 1) {
+  if (v.inputs.length === 1 && inputs.length === 1 && !strictNames) {
     bound.set(v.inputs[0], { index: 0, input: inputs[0] });
     return bound;
   }
@@ -123,7 +125,7 @@ export async function inferTensors(app: FastifyInstance, v: LoadedVersion, body:
   // A JSON body of N bytes carries at most about N/2 numbers ("0,"): a cheap bound on claimed shapes.
   const maxElements = Math.ceil(app.serveConfig.limits.bodyLimit / 2);
   const feeds: Record<string, { data: ElementArray; dims: number[] }> = {};
-  for (const [info, { index, input }] of bindInputs(v, body.inputs)) {
+  for (const [info, { index, input }] of bindInputs(v, body.inputs, app.serveConfig.strictInputNames)) {
     const where = `inputs[${index}]`;
     checkShape(info, input.shape, where);
     const data = decodeTensorData(input.data, input.shape, {
