@@ -124,7 +124,8 @@ const envSchema = z.object({
   BNSERVE_LOG_LEVEL: oneOf(LOG_LEVELS).optional(),
   BNSERVE_HEADERS_TIMEOUT_MS: intFrom(100, HOUR_MS).optional(),
   BNSERVE_REQUEST_TIMEOUT_MS: intFrom(100, HOUR_MS).optional(),
-  BNSERVE_KEEP_ALIVE_TIMEOUT_MS: intFrom(100, HOUR_MS).optional(),
+  // Node clients reuse a connection only while more than 1 s of its advertised timeout is left.
+  BNSERVE_KEEP_ALIVE_TIMEOUT_MS: intFrom(2000, HOUR_MS).optional(),
   BNSERVE_CONNECTION_TIMEOUT_MS: intFrom(0, HOUR_MS).optional(),
   BNSERVE_SHUTDOWN_TIMEOUT_MS: intFrom(0, HOUR_MS).optional(),
   BNSERVE_STRICT_INPUT_NAMES: flag.optional(),
