@@ -43,9 +43,9 @@ export class OverloadedError extends HttpError {
   readonly retryAfterSeconds = RETRY_AFTER_SECONDS;
   constructor(
     message: string,
-    readonly reason: 'queue_full' | 'queue_timeout',
+    override readonly reason: 'queue_full' | 'queue_timeout',
   ) {
-    super(503, message);
+    super(503, message, reason);
     this.name = 'OverloadedError';
   }
 }

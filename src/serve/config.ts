@@ -124,10 +124,35 @@ export interface ServeConfig {
    * machine without it) already throws, and bnserve logs that once in its own log.
    */
   ortLogLevel: OrtLogLevel;
+  /** bnserve's own (pino) log level. */
+  logLevel: LogLevel;
+  timeouts: HttpTimeouts;
+  /**
+   * Open Inference Protocol input names are matched exactly even for single-input models. Off by
+   * default: a single-input model takes its one input under any name, as KServe's runtimes do.
+   */
+  strictInputNames: boolean;
+}
+
+/** What a slow or silent client may hold, and how long a shutdown may wait (milliseconds). */
+export interface HttpTimeouts {
+  /** From the connection (or the previous request) to the end of the request headers (node's headersTimeout). */
+  headersMs: number;
+  /** From the start of a request to its last body byte; a client still sending gets 408 and is cut off (requestTimeout). */
+  requestMs: number;
+  /** How long an idle keep-alive connection stays open between requests (keepAliveTimeout, advertised in Keep-Alive). */
+  keepAliveMs: number;
+  /** A socket with no traffic either way for this long is closed; 0 = never (Fastify's connectionTimeout). */
+  connectionMs: number;
+  /** On SIGTERM: how long to wait for in-flight requests and open connections before cutting them. */
+  shutdownMs: number;
 }
 
 export const ORT_LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'] as const;
 export type OrtLogLevel = (typeof ORT_LOG_LEVELS)[number];
+/** pino's levels. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * A bad serving setting in the environment. Named 'ConfigError' so that the CLI reports it like
@@ -152,9 +177,24 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   intraOpThreads: undefined,
   staleRunMs: DEFAULT_STALE_RUN_MS,
   ortLogLevel: 'fatal',
+  logLevel: 'info',
+  timeouts: { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, connectionMs: 60_000, shutdownMs: 15_000 },
+  strictInputNames: false,
 };
 
-const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const shown = (input: unknown) => JSON.stringify(input);
+const intFrom = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, { error: (i) => `must be a whole number from ${min} to ${max} (got ${shown(i.input)})` })
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (i) => `must be one of ${values.join(', ')} (got ${shown(i.input)})` });
+const FLAG_VALUES = ['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'] as const;
+const flag = oneOf(FLAG_VALUES).transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+const HOUR_MS = 3600 * 1000;
 
 const envSchema = z.object({
   HOST: z.string().min(1).optional(),
@@ -167,8 +207,19 @@ const envSchema = z.object({
   BNSERVE_REFRESH_MS: intFrom(0, 24 * 3600 * 1000).optional(),
   BNSERVE_INTRA_OP_THREADS: intFrom(1, 1024).optional(),
   // Same rule as staleRunMs() in src/registry/index.ts, which reads it at startup (keep well above the 5 s heartbeat).
-  BNSERVE_STALE_RUN_SECONDS: z.coerce.number().positive().optional(),
-  BNSERVE_ORT_LOG_LEVEL: z.enum(ORT_LOG_LEVELS).optional(),
+  BNSERVE_STALE_RUN_SECONDS: z.coerce
+    .number({ error: (i) => `must be a number of seconds above 0 (got ${shown(i.input)})` })
+    .positive('must be a number of seconds above 0')
+    .optional(),
+  BNSERVE_ORT_LOG_LEVEL: oneOf(ORT_LOG_LEVELS).optional(),
+  BNSERVE_LOG_LEVEL: oneOf(LOG_LEVELS).optional(),
+  BNSERVE_HEADERS_TIMEOUT_MS: intFrom(100, HOUR_MS).optional(),
+  BNSERVE_REQUEST_TIMEOUT_MS: intFrom(100, HOUR_MS).optional(),
+  // Node clients reuse a connection only while more than 1 s of its advertised timeout is left.
+  BNSERVE_KEEP_ALIVE_TIMEOUT_MS: intFrom(2000, HOUR_MS).optional(),
+  BNSERVE_CONNECTION_TIMEOUT_MS: intFrom(0, HOUR_MS).optional(),
+  BNSERVE_SHUTDOWN_TIMEOUT_MS: intFrom(0, HOUR_MS).optional(),
+  BNSERVE_STRICT_INPUT_NAMES: flag.optional(),
 });
 
 /** Reads the serving configuration from the environment; throws one readable error for bad values. */
@@ -181,6 +232,14 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
   }
   const e = parsed.data as z.infer<typeof envSchema> & Parameters<typeof batchingFromEnv>[0];
   const d = DEFAULT_SERVE_CONFIG;
+  const timeouts: HttpTimeouts = {
+    headersMs: e.BNSERVE_HEADERS_TIMEOUT_MS ?? d.timeouts.headersMs,
+    requestMs: e.BNSERVE_REQUEST_TIMEOUT_MS ?? d.timeouts.requestMs,
+    keepAliveMs: e.BNSERVE_KEEP_ALIVE_TIMEOUT_MS ?? d.timeouts.keepAliveMs,
+    connectionMs: e.BNSERVE_CONNECTION_TIMEOUT_MS ?? d.timeouts.connectionMs,
+    shutdownMs: e.BNSERVE_SHUTDOWN_TIMEOUT_MS ?? d.timeouts.shutdownMs,
+  };
+  checkTimeouts(timeouts);
   return {
     host: e.HOST ?? d.host,
     port: e.PORT ?? d.port,
@@ -195,7 +254,19 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     intraOpThreads: e.BNSERVE_INTRA_OP_THREADS ?? d.intraOpThreads,
     staleRunMs: e.BNSERVE_STALE_RUN_SECONDS !== undefined ? e.BNSERVE_STALE_RUN_SECONDS * 1000 : d.staleRunMs,
     ortLogLevel: e.BNSERVE_ORT_LOG_LEVEL ?? d.ortLogLevel,
+    logLevel: e.BNSERVE_LOG_LEVEL ?? d.logLevel,
+    timeouts,
+    strictInputNames: e.BNSERVE_STRICT_INPUT_NAMES ?? d.strictInputNames,
   };
+}
+
+/** node refuses a headers timeout longer than the request timeout (the request includes its headers). */
+export function checkTimeouts(t: HttpTimeouts): void {
+  if (t.headersMs > t.requestMs) {
+    throw new ServeConfigError(
+      `invalid serving configuration: BNSERVE_HEADERS_TIMEOUT_MS (${t.headersMs}) must not exceed BNSERVE_REQUEST_TIMEOUT_MS (${t.requestMs})`,
+    );
+  }
 }
 
 function providersFromEnv(text: string): ProviderName[] {

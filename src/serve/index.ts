@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from '../registry/types.ts';
 import { bnserveApp } from './app.ts';
-import { serveConfigFromEnv, type BatchingOptions, type BatchingOverride, type ServeConfig, type ServeLimits } from './config.ts';
+import {
+  checkTimeouts,
+  serveConfigFromEnv,
+  type BatchingOptions,
+  type BatchingOverride,
+  type ServeConfig,
+  type ServeLimits,
+} from './config.ts';
+import { drainConnections } from './drain.ts';
 import { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts';
 import { parseProviderList, setOrtLogLevel } from './providers.ts';
 import { serveLoggerOptions } from './request-log.ts';
@@ -27,6 +35,8 @@ export interface BuildAppOptions {
   intraOpThreads?: number;
   /** Training runs without a heartbeat for this long are marked failed on each poll (default: BNSERVE_STALE_RUN_SECONDS or 30 s). */
   staleRunMs?: number;
+  timeouts?: Partial<ServeConfig['timeouts']>;
+  strictInputNames?: boolean;
   /** Environment that supplies defaults (default process.env); tests pass {}. */
   env?: NodeJS.ProcessEnv;
   extend?: (app: FastifyInstance) => Promise<void> | void;
@@ -34,7 +44,7 @@ export interface BuildAppOptions {
 
 export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port?: number }): ServeConfig {
   const base = serveConfigFromEnv(opts.env ?? process.env);
-  return {
+  const config: ServeConfig = {
     host: opts.host ?? base.host,
     port: opts.port ?? base.port,
     providers: opts.providers ? parseProviderList(opts.providers.join(',')) : base.providers,
@@ -46,7 +56,12 @@ export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port
     intraOpThreads: opts.intraOpThreads ?? base.intraOpThreads,
     staleRunMs: opts.staleRunMs ?? base.staleRunMs,
     ortLogLevel: base.ortLogLevel,
+    logLevel: base.logLevel,
+    timeouts: { ...base.timeouts, ...opts.timeouts },
+    strictInputNames: opts.strictInputNames ?? base.strictInputNames,
   };
+  checkTimeouts(config.timeouts);
+  return config;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -55,11 +70,18 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const config = resolveServeConfig(opts);
   setOrtLogLevel(config.ortLogLevel);
+  const t = config.timeouts;
   const app = Fastify({
     logger: opts.logger ?? false,
     // One line per request instead of two, written by the request-log hook (request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.limits.bodyLimit,
+    // Slow or silent clients are cut off (408) instead of holding a socket forever; node checks
+    // these every connectionsCheckingInterval, so keep that short.
+    http: { headersTimeout: t.headersMs, connectionsCheckingInterval: Math.min(1000, t.headersMs) },
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    connectionTimeout: t.connectionMs,
     routerOptions: { maxParamLength: 256 },
     // Errors raised before routing (bad percent-encoding, over-long segments, malformed HTTP)
     // get the same {"error": message} body as every other 4xx.
@@ -83,14 +105,18 @@ export interface StartServerOptions extends BuildAppOptions {
 export interface RunningServer {
   app: FastifyInstance;
   url: string;
-  /** Stops accepting connections, lets in-flight requests finish, then releases every session. */
+  /**
+   * Drains, then releases every session: stops accepting connections, answers in-flight requests
+   * (with "Connection: close"), waits for keep-alive connections to close by themselves (at most
+   * BNSERVE_SHUTDOWN_TIMEOUT_MS), then closes the app.
+   */
   close(): Promise<void>;
 }
 
 /** Builds the app, loads and warms the models, and listens (HOST/PORT, default 127.0.0.1:8080). */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const config = resolveServeConfig(opts);
-  const app = await buildApp({ ...opts, logger: opts.logger ?? serveLoggerOptions() });
+  const app = await buildApp({ ...opts, logger: opts.logger ?? serveLoggerOptions(config.logLevel) });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
@@ -104,6 +130,14 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   return {
     app,
     url: `http://${host}:${port}`,
-    close: () => (closing ??= app.close()),
+    close: () => (closing ??= drainThenClose(app, config.timeouts.shutdownMs)),
   };
+}
+
+async function drainThenClose(app: FastifyInstance, timeoutMs: number): Promise<void> {
+  app.lifecycle.draining = true;
+  app.log.info({ timeoutMs }, 'shutting down: no new connections; answering in-flight requests');
+  const { forced } = await drainConnections(app.server, timeoutMs);
+  if (forced > 0) app.log.warn({ connections: forced, timeoutMs }, 'shutdown timeout reached: remaining connections were cut');
+  await app.close();
 }

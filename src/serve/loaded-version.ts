@@ -24,7 +24,11 @@ export interface LoadOptions {
 }
 
 export class ModelLoadError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** 'signature': the graph cannot serve its registry row (permanent); 'warm-up': the first run failed. */
+    readonly kind: 'signature' | 'warm-up' = 'signature',
+  ) {
     super(message);
     this.name = 'ModelLoadError';
   }
@@ -102,7 +106,9 @@ export class LoadedVersion {
       return loaded;
     } catch (err) {
       await (runner ?? session).release().catch(() => {});
-      throw err instanceof ModelLoadError ? err : new ModelLoadError(`warm-up failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw err instanceof ModelLoadError
+        ? err
+        : new ModelLoadError(`warm-up failed: ${err instanceof Error ? err.message : String(err)}`, 'warm-up');
     }
   }
 

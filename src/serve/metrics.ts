@@ -116,7 +116,25 @@ export class ServeMetrics {
     };
   });
 
+  readonly unavailable = new Counter({
+    name: 'bnserve_unavailable_responses_total',
+    help:
+      '503 answers by reason: load_failed (the version asked for failed to load), not_loaded (not loaded yet), ' +
+      'registry_unavailable, and overload (queue_full, queue_timeout).',
+    labelNames: ['route', 'model', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(models: () => ModelManager, providers: ProviderChain) {
+    new Gauge({
+      name: 'bnserve_registry_up',
+      help: '1 while the model registry passes its check (database present and answering), 0 while it does not.',
+      registers: [this.registry],
+      collect() {
+        this.set(models().registryAvailable ? 1 : 0);
+      },
+    });
+
     new Gauge({
       name: 'bnserve_models_loaded',
       help: 'Model versions loaded and ready.',

@@ -2,6 +2,7 @@ import type { ModelSummary, Registry } from '../registry/types.ts';
 import { RegistryError } from '../registry/types.ts';
 import { DEFAULT_STALE_RUN_MS } from './config.ts';
 import { HttpError, notFound, unavailable, unprocessable } from './http-errors.ts';
+import { classifyLoadFailure, retryDelayMs, type LoadStage } from './load-failure.ts';
 import { LoadedVersion, type LoadOptions } from './loaded-version.ts';
 import type { ProviderChain } from './providers.ts';
 
@@ -13,14 +14,32 @@ export interface ManagerLog {
 
 export interface LoadFailure {
   version: number;
+  /** Full detail (may name files): for logs and authenticated admin answers only. */
   message: string;
+  /** Short reason, safe for anyone: "artifact missing", "sha256 mismatch", … */
+  reason: string;
   at: Date;
   /**
-   * True when loading again cannot help (sha256 mismatch, invalid ONNX, session or warm-up failure):
-   * polls skip the version until an admin load. False for registry or file-read errors, retried on the next poll.
+   * True when loading again cannot help (sha256 mismatch of present bytes, invalid ONNX, a graph that
+   * disagrees with its registry row): polls skip the version until an admin load. False for missing
+   * files, read errors, registry errors and warm-up failures: retried with backoff.
    */
   permanent: boolean;
+  /** Failed attempts in a row. */
+  attempts: number;
+  /** When polls may try a transient failure again (null for permanent ones). */
+  retryAt: Date | null;
 }
+
+/** Whether everything that should serve does; reasons are short and safe for unauthenticated callers. */
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+/** Backoff between retries of transiently failing versions: 5 s, 10 s, 20 s, … capped at 5 min. */
+export const LOAD_RETRY_BASE_MS = 5_000;
+export const LOAD_RETRY_MAX_MS = 300_000;
 
 /** What requests read: replaced as a whole, never mutated, so a swap is one assignment. */
 interface ServingTable {
@@ -90,12 +109,11 @@ export interface ModelManagerOptions {
   missRefreshMs?: number;
   /** Each poll marks training runs without a heartbeat for this long as failed (default 30 s). */
   staleRunMs?: number;
-}
-
-/** Whether a load failure comes from the version itself, so that retrying cannot help. */
-function isPermanentLoadFailure(err: unknown, stage: 'fetch' | 'load'): boolean {
-  // 'load' covers invalid ONNX, session creation, a row that disagrees with the graph, and warm-up.
-  return stage === 'load' || (err instanceof RegistryError && err.code === 'integrity');
+  /** Retry backoff for transient load failures (defaults LOAD_RETRY_BASE_MS, LOAD_RETRY_MAX_MS). */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** Clock for retry backoff (tests). */
+  now?: () => number;
 }
 
 type VersionRef = number | string | undefined;
@@ -113,12 +131,97 @@ export class ModelManager {
   private refreshedOnce = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Detail of the failing registry check, null while checkDatabase() passes. */
+  private registryDown: string | null = null;
+  /** Detail of the failing registry read (listModels), null while reads work. */
+  private registryUnreadable: string | null = null;
 
   constructor(private readonly opts: ModelManagerOptions) {}
 
+  private now(): number {
+    return this.opts.now?.() ?? Date.now();
+  }
+
   /** True once the registry has been read and every version it asked for was loaded or reported. */
   get ready(): boolean {
-    return this.refreshedOnce && !this.closed;
+    return this.readiness().ready;
+  }
+
+  get registryAvailable(): boolean {
+    return this.registryDown === null && this.registryUnreadable === null;
+  }
+
+  /**
+   * Server readiness (Triton's rule: ready when every model that should be ready is): the registry
+   * was read and answers its checks now, and for every model not unloaded by an admin, the default
+   * version and every alias target are served, none of them having failed its last load. Versions
+   * being loaded for the first time do not count (they serve nothing yet and have not failed), nor
+   * do versions loaded on demand by number.
+   */
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    if (this.closed) reasons.push('shutting down');
+    if (!this.refreshedOnce) reasons.push('the model registry has not been read yet');
+    if (!this.registryAvailable) reasons.push('the model registry is unavailable');
+    for (const name of [...this.models.keys()].sort()) reasons.push(...this.problems(this.models.get(name)!));
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /** A model's readiness: the same rule as the server's, for this model only. */
+  modelReadiness(name: string): Readiness {
+    const model = this.models.get(name);
+    if (!model) throw notFound(`model "${name}" not found`);
+    const reasons = this.problems(model);
+    if (!model.unloaded && reasons.length === 0 && model.table.defaultVersion === null)
+      reasons.push(`model "${name}" has no version ready`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /** Default and alias targets whose last load failed, with what answers instead. */
+  private problems(model: ServedModel): string[] {
+    if (model.unloaded || model.latestVersion === 0) return [];
+    const wanted: { version: number; label: string; served: number | null }[] = [
+      { version: model.registryAliases[DEFAULT_ALIAS] ?? model.latestVersion, label: 'default', served: model.table.defaultVersion },
+      ...Object.entries(model.registryAliases).map(([alias, version]) => ({
+        version,
+        label: `alias "${alias}"`,
+        served: model.table.aliases.get(alias) ?? null,
+      })),
+    ];
+    const problems: string[] = [];
+    for (const version of new Set(wanted.map((w) => w.version))) {
+      const failure = model.failures.get(version);
+      if (!failure || model.table.versions.has(version)) continue;
+      const refs = wanted.filter((w) => w.version === version);
+      const instead = refs
+        .map((r) => `${r.label}: ${r.served !== null ? `version ${r.served} keeps serving` : 'requests get 503'}`)
+        .join(', ');
+      problems.push(`model "${model.name}" ${describeFailure(failure)} (${instead})`);
+    }
+    return problems;
+  }
+
+  /**
+   * Runs the registry's own health check (database file still there, server answering). Logs only
+   * transitions: once when it starts failing, once when it passes again.
+   */
+  async checkRegistry(): Promise<boolean> {
+    try {
+      await this.opts.registry.checkDatabase();
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      if (this.registryDown === null) {
+        this.opts.log.error(
+          { err: detail },
+          'the model registry is unavailable: not ready, loaded models keep serving, admin writes are refused; checking again on every poll',
+        );
+      }
+      this.registryDown = detail;
+      return false;
+    }
+    if (this.registryDown !== null) this.opts.log.info({}, 'the model registry is available again');
+    this.registryDown = null;
+    return true;
   }
 
   /** Calls poll() every intervalMs (0: never). */
@@ -135,6 +238,8 @@ export class ModelManager {
   poll(): Promise<void> {
     this.polling ??= (async () => {
       if (this.closed) return;
+      // A registry that fails its check may still answer reads from a deleted file: read nothing then.
+      if (!(await this.checkRegistry())) return;
       await this.failStaleRuns();
       await this.refreshAll().catch(() => {}); // refreshAll logs its own failure
     })().finally(() => {
@@ -166,9 +271,12 @@ export class ModelManager {
     try {
       summaries = await this.opts.registry.listModels();
     } catch (err) {
-      this.opts.log.warn({ err }, 'could not read the model registry; serving what is loaded');
+      if (this.registryUnreadable === null) this.opts.log.warn({ err }, 'could not read the model registry; serving what is loaded');
+      this.registryUnreadable = err instanceof Error ? err.message : String(err);
       throw err;
     }
+    if (this.registryUnreadable !== null) this.opts.log.info({}, 'the model registry can be read again');
+    this.registryUnreadable = null;
     this.lastRefreshAt = Date.now();
     const seen = new Set<string>();
     for (const summary of summaries) {
@@ -253,9 +361,10 @@ export class ModelManager {
   }
 
   private async tryLoad(model: ServedModel, version: number, force: boolean): Promise<LoadedVersion | null> {
-    if (model.failures.get(version)?.permanent && !force) return null;
+    const previous = model.failures.get(version);
+    if (previous && !force && (previous.permanent || (previous.retryAt !== null && this.now() < previous.retryAt.getTime()))) return null;
     const started = performance.now();
-    let stage: 'fetch' | 'load' = 'fetch';
+    let stage: LoadStage = 'fetch';
     try {
       const record = await this.opts.registry.getVersion(model.name, version);
       if (!record) throw new RegistryError('not_found', `version ${version} is not in the registry`);
@@ -270,13 +379,16 @@ export class ModelManager {
       return loaded;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const permanent = isPermanentLoadFailure(err, stage);
-      model.failures.set(version, { version, message, at: new Date(), permanent });
+      const { reason, permanent } = classifyLoadFailure(err, stage);
+      const attempts = (previous?.permanent === false ? previous.attempts : 0) + 1;
+      const delay = retryDelayMs(attempts, this.opts.retryBaseMs ?? LOAD_RETRY_BASE_MS, this.opts.retryMaxMs ?? LOAD_RETRY_MAX_MS);
+      const retryAt = permanent ? null : new Date(this.now() + delay);
+      model.failures.set(version, { version, message, reason, at: new Date(this.now()), permanent, attempts, retryAt });
       this.opts.log.error(
-        { model: model.name, version, err: message, retry: !permanent },
+        { model: model.name, version, reason, err: message, retry: !permanent, attempts, ...(permanent ? {} : { retryInMs: delay }) },
         permanent
-          ? 'model version failed to load; the previous version keeps serving'
-          : 'model version failed to load; the previous version keeps serving, and the next poll retries',
+          ? 'model version failed to load; the previous version keeps serving; it is not retried until an admin load'
+          : 'model version failed to load; the previous version keeps serving, and a later poll retries',
       );
       this.opts.onLoadFailure?.(model.name, version);
       return null;
@@ -317,8 +429,10 @@ export class ModelManager {
     if (v === null || v === undefined) {
       if (alias !== undefined && !(alias in model.registryAliases)) throw notFound(`model "${model.name}" has no alias "${alias}"`);
       const target = alias === undefined ? (model.registryAliases[DEFAULT_ALIAS] ?? model.latestVersion) : model.registryAliases[alias];
-      const failed = model.failures.has(target) ? `: version ${target} failed to load (see model metadata)` : '';
-      throw unavailable(`model "${model.name}"${alias ? ` alias "${alias}"` : ''} has no version ready${failed}`);
+      const failure = model.failures.get(target);
+      const what = `model "${model.name}"${alias ? ` alias "${alias}"` : ''} has no version ready`;
+      if (failure) throw unavailable(`${what}: ${describeFailure(failure)}`, 'load_failed');
+      throw unavailable(`${what} yet`, 'not_loaded');
     }
     return table.versions.get(v)!;
   }
@@ -335,7 +449,13 @@ export class ModelManager {
         const record = await this.opts.registry.getVersion(model.name, version);
         if (!record) throw notFound(`model "${model.name}" has no version ${version}`);
         loaded = (await this.tryLoad(model, version, false)) ?? undefined;
-        if (!loaded) throw unavailable(`model "${model.name}" version ${version} failed to load (see model metadata)`);
+        if (!loaded) {
+          const failure = model.failures.get(version);
+          throw unavailable(
+            `model "${model.name}" ${failure ? describeFailure(failure) : `version ${version} failed to load`}`,
+            'load_failed',
+          );
+        }
         model.onDemand.add(version);
         this.evictOnDemand(model, version);
         this.swap(model, this.tableFor(model, new Map([...model.table.versions, [version, loaded]])));
@@ -355,6 +475,8 @@ export class ModelManager {
    * If the version does not load, neither the registry nor the server changes.
    */
   async promote(name: string, version: number, alias: string): Promise<{ previous: number | null; version: LoadedVersion }> {
+    // Refuse before loading anything: the registry write would fail anyway.
+    await this.opts.registry.checkDatabase();
     const model = await this.knownModel(name);
     return model.locked(async () => {
       let loaded = model.table.versions.get(version);
@@ -388,6 +510,7 @@ export class ModelManager {
 
   /** Admin load: clears "unloaded" and remembered failures, then loads what the registry says. */
   async load(name: string): Promise<ModelStatus> {
+    await this.opts.registry.checkDatabase();
     const summaries = await this.opts.registry.listModels();
     const summary = summaries.find((s) => s.name === name);
     if (!summary) throw notFound(`model "${name}" not found in the registry`);
@@ -425,6 +548,11 @@ export class ModelManager {
     };
   }
 
+  /** The last load failure of a version, if its last attempt failed. */
+  failure(name: string, version: number): LoadFailure | null {
+    return this.models.get(name)?.failures.get(version) ?? null;
+  }
+
   /** Every known model, as Triton's repository index lists them. */
   async index(): Promise<RepositoryEntry[]> {
     if (this.registryReadIsStale()) await this.refreshAll().catch(() => {});
@@ -433,7 +561,7 @@ export class ModelManager {
       const s = this.status(name);
       if (s.unloaded) entries.push({ name, version: '', state: 'UNAVAILABLE', reason: 'unloaded' });
       for (const v of s.loaded) entries.push({ name, version: String(v.version), state: 'READY', reason: '' });
-      for (const f of s.failures) entries.push({ name, version: String(f.version), state: 'UNAVAILABLE', reason: f.message });
+      for (const f of s.failures) entries.push({ name, version: String(f.version), state: 'UNAVAILABLE', reason: f.reason });
     }
     return entries;
   }
@@ -455,4 +583,9 @@ export class ModelManager {
     }
     await Promise.all(retiring);
   }
+}
+
+/** "version 3 failed to load: artifact missing (retrying)": short, no paths. */
+export function describeFailure(f: LoadFailure): string {
+  return `version ${f.version} failed to load: ${f.reason}${f.permanent ? '' : ' (retrying)'}`;
 }

@@ -130,7 +130,10 @@ export const predictResponse = z
   .meta({ id: 'PredictResponse' });
 
 const tensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number()) });
-const loadError = z.object({ version: z.number(), error: z.string(), at: z.string() });
+/** Public: a short reason only ("artifact missing", "sha256 mismatch"); the detail is in the server log. */
+const loadError = z.object({ version: z.number(), error: z.string(), at: z.string(), retrying: z.boolean() });
+/** Admin answers (authenticated) add the full detail. */
+const adminLoadError = loadError.extend({ detail: z.string() });
 
 export const modelMetadata = z
   .object({
@@ -147,10 +150,20 @@ export const modelMetadata = z
     feature_names: z.array(z.string()),
     aliases: z.record(z.string(), z.number()),
     load_errors: z.array(loadError),
+    /** Why the model is not ready (a default or alias target failed to load); empty when it is. */
+    reasons: z.array(z.string()),
   })
   .meta({ id: 'ModelMetadata' });
 
-export const modelReady = z.object({ name: z.string(), version: z.string().optional(), ready: z.boolean(), error: z.string().optional() });
+export const modelReady = z.object({
+  name: z.string(),
+  version: z.string().optional(),
+  ready: z.boolean(),
+  error: z.string().optional(),
+  reasons: z.array(z.string()).optional(),
+});
+
+export const serverReady = z.object({ ready: z.boolean(), reasons: z.array(z.string()).optional() });
 
 export const serverMetadata = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) });
 
@@ -167,7 +180,8 @@ export const modelStatus = z
     aliases: z.record(z.string(), z.number()),
     registry_aliases: z.record(z.string(), z.number()),
     loaded_versions: z.array(z.object({ version: z.number(), execution_provider: z.string(), inflight: z.number() })),
-    load_errors: z.array(loadError),
+    load_errors: z.array(adminLoadError),
+    reasons: z.array(z.string()),
   })
   .meta({ id: 'ModelStatus' });
 

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { reportError } from '../../src/commands/errors.ts';
 import { DEFAULT_SERVE_CONFIG, serveConfigFromEnv } from '../../src/serve/config.ts';
+import { startServer } from '../../src/serve/index.ts';
+import { FakeRegistry } from './fake-registry.ts';
 
 describe('serveConfigFromEnv', () => {
   it('reads every variable, and defaults the rest', () => {
@@ -26,6 +28,17 @@ describe('serveConfigFromEnv', () => {
     [{ BNSERVE_STALE_RUN_SECONDS: '0' }, /BNSERVE_STALE_RUN_SECONDS: /],
     [{ BNSERVE_STALE_RUN_SECONDS: 'soon' }, /BNSERVE_STALE_RUN_SECONDS: /],
     [{ BNSERVE_EXECUTION_PROVIDERS: 'tpu' }, /BNSERVE_EXECUTION_PROVIDERS: unknown execution provider "tpu"/],
+    [{ BNSERVE_LOG_LEVEL: 'loud' }, /BNSERVE_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/],
+    [{ BNSERVE_REQUEST_TIMEOUT_MS: '30s' }, /BNSERVE_REQUEST_TIMEOUT_MS: must be a whole number from 100 to 3600000 \(got "30s"\)/],
+    [{ BNSERVE_KEEP_ALIVE_TIMEOUT_MS: '500' }, /BNSERVE_KEEP_ALIVE_TIMEOUT_MS: must be at least 2000/],
+    [{ BNSERVE_HEADERS_TIMEOUT_MS: '-1' }, /BNSERVE_HEADERS_TIMEOUT_MS: must be at least 100/],
+    [{ BNSERVE_SHUTDOWN_TIMEOUT_MS: 'soon' }, /BNSERVE_SHUTDOWN_TIMEOUT_MS: /],
+    [
+      { BNSERVE_HEADERS_TIMEOUT_MS: '20000', BNSERVE_REQUEST_TIMEOUT_MS: '10000' },
+      /BNSERVE_HEADERS_TIMEOUT_MS \(20000\) must not exceed BNSERVE_REQUEST_TIMEOUT_MS/,
+    ],
+    [{ BNSERVE_STRICT_INPUT_NAMES: 'strict' }, /BNSERVE_STRICT_INPUT_NAMES: must be one of 1, 0, true, false/],
+    [{ BNSERVE_MAX_ROWS: '2.5' }, /BNSERVE_MAX_ROWS: must be a whole number/],
   ];
   for (const [env, message] of bad) {
     it(`rejects ${JSON.stringify(env)} with a ConfigError`, () => {
@@ -36,10 +49,43 @@ describe('serveConfigFromEnv', () => {
     });
   }
 
+  it('reads the HTTP timeouts, the log level and strict input names', () => {
+    const config = serveConfigFromEnv({
+      BNSERVE_HEADERS_TIMEOUT_MS: '2000',
+      BNSERVE_REQUEST_TIMEOUT_MS: '4000',
+      BNSERVE_KEEP_ALIVE_TIMEOUT_MS: '65000',
+      BNSERVE_CONNECTION_TIMEOUT_MS: '0',
+      BNSERVE_SHUTDOWN_TIMEOUT_MS: '25000',
+      BNSERVE_LOG_LEVEL: 'warn',
+      BNSERVE_STRICT_INPUT_NAMES: 'true',
+    });
+    assert.deepEqual(config.timeouts, { headersMs: 2000, requestMs: 4000, keepAliveMs: 65000, connectionMs: 0, shutdownMs: 25000 });
+    assert.equal(config.logLevel, 'warn');
+    assert.equal(config.strictInputNames, true);
+    assert.deepEqual(DEFAULT_SERVE_CONFIG.timeouts, {
+      headersMs: 10_000,
+      requestMs: 30_000,
+      keepAliveMs: 5_000,
+      connectionMs: 60_000,
+      shutdownMs: 15_000,
+    });
+    assert.equal(DEFAULT_SERVE_CONFIG.strictInputNames, false);
+  });
+
+  it('startServer checks every setting before it listens', async () => {
+    const registry = new FakeRegistry();
+    await assert.rejects(
+      // (a server that did start is closed again, so that a failure here cannot hang the run)
+      startServer({ registry, env: { BNSERVE_LOG_LEVEL: 'loud' }, port: 0 }).then((s) => s.close()),
+      (err: Error) => err.name === 'ConfigError' && /BNSERVE_LOG_LEVEL: must be one of fatal, error/.test(err.message),
+    );
+    assert.equal(registry.calls.size, 0, 'nothing was read before the settings were checked');
+  });
+
   it('is reported by the CLI as a usage error (exit code 2, message only, no stack)', () => {
     let error: unknown;
     try {
-      serveConfigFromEnv({ PORT: 'abc' });
+      serveConfigFromEnv({ PORT: 'abc', BNSERVE_LOG_LEVEL: 'loud' });
     } catch (err) {
       error = err;
     }
@@ -55,7 +101,7 @@ describe('serveConfigFromEnv', () => {
       write.mock.restore();
     }
     assert.equal(code, 2);
-    assert.match(written.join(''), /^bnserve: error: invalid serving configuration: PORT: .*\n$/);
+    assert.match(written.join(''), /^bnserve: error: invalid serving configuration: PORT: .*; BNSERVE_LOG_LEVEL: must be one of .*\n$/);
     assert.doesNotMatch(written.join(''), /unexpected error|\n\s+at /);
   });
 });

@@ -10,6 +10,17 @@ import {
   type TrainingRunRecord,
 } from '../../src/registry/types.ts';
 
+const WRITES = new Set([
+  'checkDatabase',
+  'startRun',
+  'recordEpoch',
+  'heartbeat',
+  'finishRun',
+  'failStaleRuns',
+  'registerVersion',
+  'promote',
+]);
+
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 export class FakeRegistry implements Registry {
@@ -25,6 +36,13 @@ export class FakeRegistry implements Registry {
   /** When set, every method rejects with this error (registry down). */
   failWith: Error | null = null;
   private readonly failNext = new Map<string, Error>();
+  /**
+   * When set, checkDatabase() and every write reject with RegistryError('unavailable'), while reads
+   * still answer: what a SQLite file deleted under the process looks like (its inode lives on).
+   */
+  databaseGone: string | null = null;
+  /** Artifacts taken out of the store (removeArtifact), by sha256. */
+  private readonly removed = new Map<string, Uint8Array>();
 
   /** Makes the next call of one method reject with err (a transient fault). */
   failOnce(method: keyof Registry, err: Error): void {
@@ -34,6 +52,7 @@ export class FakeRegistry implements Registry {
   private touch(method: string): void {
     this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
     if (this.failWith) throw this.failWith;
+    if (this.databaseGone !== null && WRITES.has(method)) throw new RegistryError('unavailable', this.databaseGone);
     const once = this.failNext.get(method);
     if (once) {
       this.failNext.delete(method);
@@ -189,7 +208,8 @@ export class FakeRegistry implements Registry {
   async readArtifact(version: ModelVersionRecord): Promise<Uint8Array> {
     this.touch('readArtifact');
     const bytes = this.artifacts.get(version.artifactSha256);
-    if (!bytes) throw new RegistryError('not_found', `artifact ${version.artifactSha256} is missing`);
+    // The same error as src/registry/artifact-store.ts gives for a missing file.
+    if (!bytes) throw new RegistryError('integrity', `artifact ${version.artifactPath} is missing from the store`);
     const actual = sha256(bytes);
     if (actual !== version.artifactSha256) {
       throw new RegistryError(
@@ -206,6 +226,26 @@ export class FakeRegistry implements Registry {
     if (!record) throw new Error(`no ${name} v${version}`);
     const bytes = this.artifacts.get(record.artifactSha256)!;
     bytes[bytes.length - 1] ^= 0xff;
+  }
+
+  /** Takes a version's artifact out of the store (a file deleted or not yet synced); restoreArtifact puts it back. */
+  removeArtifact(name: string, version: number): void {
+    const sha = this.record(name, version).artifactSha256;
+    this.removed.set(sha, this.artifacts.get(sha)!);
+    this.artifacts.delete(sha);
+  }
+
+  restoreArtifact(name: string, version: number): void {
+    const sha = this.record(name, version).artifactSha256;
+    const bytes = this.removed.get(sha);
+    if (bytes) this.artifacts.set(sha, bytes);
+    this.removed.delete(sha);
+  }
+
+  private record(name: string, version: number): ModelVersionRecord {
+    const record = this.versions.find((v) => v.name === name && v.version === version);
+    if (!record) throw new Error(`no ${name} v${version}`);
+    return record;
   }
 
   async checkDatabase(): Promise<void> {

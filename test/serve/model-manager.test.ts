@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { HttpError } from '../../src/serve/http-errors.ts';
-import { ModelManager, type ManagerLog } from '../../src/serve/model-manager.ts';
+import { RegistryError } from '../../src/registry/types.ts';
+import { ModelManager, type ManagerLog, type ModelManagerOptions } from '../../src/serve/model-manager.ts';
 import { ProviderChain } from '../../src/serve/providers.ts';
 import { FakeRegistry } from './fake-registry.ts';
 import { IRIS_ROWS, maxAbsDiff, mlpReference, randomMlp, versionInput } from './fixtures.ts';
@@ -16,7 +17,7 @@ function recordingLog() {
   return { lines, log };
 }
 
-async function setup(versions = 2, staleRunMs?: number) {
+async function setup(versions = 2, staleRunMs?: number, extra: Partial<ModelManagerOptions> = {}) {
   const registry = new FakeRegistry();
   const params = Array.from({ length: versions }, (_, i) => randomMlp(100 + i));
   for (const p of params) await registry.registerVersion(versionInput('iris', p, 'classification'));
@@ -30,6 +31,7 @@ async function setup(versions = 2, staleRunMs?: number) {
     onLoadFailure: (name, version) => failures.push(`${name}@${version}`),
     missRefreshMs: 0,
     staleRunMs,
+    ...extra,
   });
   return { registry, params, manager, lines, failures };
 }
@@ -266,7 +268,7 @@ describe('ModelManager', () => {
   });
 
   it('retries a version on the next poll after a transient registry or file-read error', async () => {
-    const { registry, manager, failures, lines } = await setup(1);
+    const { registry, manager, failures, lines } = await setup(1, undefined, { retryBaseMs: 0 });
     try {
       await manager.refreshAll();
       await registry.registerVersion(versionInput('iris', randomMlp(600), 'classification'));
@@ -277,7 +279,7 @@ describe('ModelManager', () => {
         manager.status('iris').failures.map((f) => [f.version, f.permanent]),
         [[2, false]],
       );
-      assert.ok(lines.some((l) => l.level === 'error' && /next poll retries/.test(l.msg)));
+      assert.ok(lines.some((l) => l.level === 'error' && /a later poll retries/.test(l.msg)));
 
       await manager.refreshAll();
       assert.equal(await servedVersion(manager), 2, 'the next poll loads it');
@@ -348,14 +350,143 @@ describe('ModelManager', () => {
       manager.startPolling(5_000);
       assert.deepEqual(registry.staleRunChecks, []);
       mock.timers.tick(5_000);
-      assert.deepEqual(registry.staleRunChecks, [20_000], 'the timer started a round');
-      await manager.poll(); // joins that round rather than starting another
-      assert.deepEqual(registry.staleRunChecks, [20_000]);
+      await manager.poll(); // joins the round the timer started (it checks the database first) rather than starting another
+      assert.deepEqual(registry.staleRunChecks, [20_000], 'the timer started one round, and poll() joined it');
       mock.timers.tick(5_000);
-      assert.deepEqual(registry.staleRunChecks, [20_000, 20_000]);
       await manager.poll();
+      assert.deepEqual(registry.staleRunChecks, [20_000, 20_000]);
     } finally {
       mock.timers.reset();
+      await manager.close();
+    }
+  });
+
+  it('retries a missing artifact with exponential, capped backoff; a sha256 mismatch of present bytes stays failed', async () => {
+    let now = 1_000_000;
+    const { registry, manager, lines } = await setup(1, undefined, { retryBaseMs: 1000, retryMaxMs: 4000, now: () => now });
+    try {
+      await manager.refreshAll();
+      await registry.registerVersion(versionInput('iris', randomMlp(700), 'classification'));
+      registry.removeArtifact('iris', 2);
+      const reads = () => registry.calls.get('readArtifact') ?? 0;
+      const failure = () => manager.status('iris').failures.find((f) => f.version === 2)!;
+
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 1, 'v1 keeps serving');
+      assert.equal(failure().reason, 'artifact missing');
+      assert.equal(failure().permanent, false);
+      assert.match(failure().message, /is missing from the store/, 'the detail keeps the store message');
+      const delays: number[] = [];
+      for (let attempt = 1; attempt <= 4; attempt++) {
+        const f = failure();
+        assert.equal(f.attempts, attempt);
+        const delay = f.retryAt!.getTime() - now;
+        delays.push(delay);
+        const before = reads();
+        now += delay - 1;
+        await manager.refreshAll();
+        assert.equal(reads(), before, `attempt ${attempt}: not retried before its backoff ends`);
+        now += 1;
+        await manager.refreshAll();
+        assert.equal(reads(), before + 1, `attempt ${attempt}: retried once its backoff ends`);
+      }
+      assert.deepEqual(delays, [1000, 2000, 4000, 4000], 'doubling, capped at retryMaxMs');
+      assert.ok(lines.some((l) => l.level === 'error' && (l.obj as { retryInMs?: number }).retryInMs === 4000));
+
+      registry.restoreArtifact('iris', 2);
+      now = failure().retryAt!.getTime();
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 2, 'the file came back: the next retry loads it');
+      assert.deepEqual(manager.status('iris').failures, []);
+
+      await registry.registerVersion(versionInput('iris', randomMlp(701), 'classification'));
+      registry.corruptArtifact('iris', 3);
+      await manager.refreshAll();
+      const corrupt = manager.status('iris').failures.find((f) => f.version === 3)!;
+      assert.deepEqual([corrupt.reason, corrupt.permanent, corrupt.retryAt], ['sha256 mismatch', true, null]);
+      const before = reads();
+      now += 10 * 3_600_000;
+      await manager.refreshAll();
+      assert.equal(reads(), before, 'a corrupt artifact is not read again by polls, however long after');
+      assert.equal(await servedVersion(manager), 2);
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('is not ready while a default or alias target failed to load, and says why without paths', async () => {
+    const { registry, manager } = await setup(2, undefined, { retryBaseMs: 0 });
+    try {
+      await registry.promote('iris', 1, 'production');
+      await manager.refreshAll();
+      assert.deepEqual(manager.readiness(), { ready: true, reasons: [] });
+
+      registry.corruptArtifact('iris', 2);
+      await registry.promote('iris', 2, 'production');
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 1, 'the previous version keeps serving');
+      const r = manager.readiness();
+      assert.equal(r.ready, false);
+      assert.deepEqual(r.reasons, [
+        'model "iris" version 2 failed to load: sha256 mismatch (default: version 1 keeps serving, alias "production": version 1 keeps serving)',
+      ]);
+      assert.equal(manager.modelReadiness('iris').ready, false);
+
+      await registry.promote('iris', 1, 'production'); // an operator moves the alias back
+      await manager.refreshAll();
+      assert.equal(manager.readiness().ready, true, 'a failed version nothing points to does not count');
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('after a restart with the alias on a corrupt version: not ready, and 503 says which version failed and why', async () => {
+    const { registry, manager } = await setup(2);
+    try {
+      registry.corruptArtifact('iris', 2);
+      await registry.promote('iris', 2, 'production');
+      await manager.refreshAll();
+      assert.equal(manager.readiness().ready, false);
+      assert.match(manager.readiness().reasons[0], /version 2 failed to load: sha256 mismatch \(default: requests get 503/);
+      await assert.rejects(
+        manager.acquire('iris'),
+        (e) =>
+          statusOf(e) === 503 &&
+          (e as HttpError).reason === 'load_failed' &&
+          /has no version ready: version 2 failed to load: sha256 mismatch$/.test((e as Error).message),
+      );
+      assert.equal(await servedVersion(manager, 1), 1, 'other versions keep serving');
+      assert.equal(manager.readiness().ready, false, 'a version loaded by number does not make the alias ready');
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('while the registry fails its check: not ready, serves what is loaded, refuses promote, logs each transition once', async () => {
+    const { registry, manager, lines } = await setup(2);
+    try {
+      await manager.poll();
+      assert.equal(manager.ready, true);
+      registry.databaseGone = 'the registry database /tmp/x.db was deleted while bnserve was running';
+      await manager.poll();
+      await manager.poll();
+      await manager.poll();
+      assert.equal(manager.registryAvailable, false);
+      assert.deepEqual(manager.readiness().reasons, ['the model registry is unavailable']);
+      assert.equal(await servedVersion(manager), 2, 'inference goes on');
+      const down = lines.filter((l) => /the model registry is unavailable/.test(l.msg));
+      assert.equal(down.length, 1, 'logged once, not every poll');
+      assert.equal(down[0].level, 'error');
+      await assert.rejects(manager.promote('iris', 1, 'production'), (e) => e instanceof RegistryError && e.code === 'unavailable');
+      assert.equal(registry.calls.get('promote') ?? 0, 0);
+
+      registry.databaseGone = null;
+      await manager.poll();
+      await manager.poll();
+      assert.equal(manager.registryAvailable, true);
+      assert.equal(manager.ready, true, 'ready again by itself');
+      assert.equal(lines.filter((l) => /available again/.test(l.msg)).length, 1);
+    } finally {
       await manager.close();
     }
   });

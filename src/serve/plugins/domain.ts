@@ -14,11 +14,17 @@ declare module 'fastify' {
     metrics: ServeMetrics;
     serveConfig: ServeConfig;
     batchingSettings: BatchingSettings;
+    lifecycle: Lifecycle;
   }
   interface FastifyRequest {
     /** The model version that served this request, for metrics; null when none was resolved. */
     served: { model: string; version: number } | null;
   }
+}
+
+export interface Lifecycle {
+  /** Set when shutdown begins: readiness turns 503 and every response says "Connection: close". */
+  draining: boolean;
 }
 
 export interface DomainOptions {
@@ -50,6 +56,8 @@ export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async
   app.decorate('metrics', metrics);
   app.decorate('serveConfig', config);
   app.decorate('batchingSettings', batching);
+  const lifecycle: Lifecycle = { draining: false };
+  app.decorate('lifecycle', lifecycle);
   app.decorateRequest('served', null);
 
   addRequestLog(app);
@@ -57,21 +65,22 @@ export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async
     metrics.observeRequest(request.routeOptions.url, request.served, reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  // While closing, answer in-flight requests with "Connection: close": a keep-alive socket that
-  // became idle after close() began would otherwise hold the server open until its client hangs up.
-  let closing = false;
+  // While draining, every response says "Connection: close", so its client stops reusing the
+  // socket, which closes once the response is written (see drain.ts).
   app.addHook('preClose', async () => {
-    closing = true;
+    lifecycle.draining = true;
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    if (closing) reply.header('connection', 'close');
+    if (lifecycle.draining) reply.header('connection', 'close');
   });
 
   // Models are loaded and warmed before the server listens; a registry that cannot be read
   // leaves the server live but not ready, and polling retries.
   app.addHook('onReady', async () => {
-    await models.refreshAll().catch((err) => app.log.error({ err }, 'initial model load failed'));
+    if (await models.checkRegistry()) {
+      await models.refreshAll().catch((err) => app.log.error({ err }, 'initial model load failed'));
+    }
     models.startPolling(config.refreshIntervalMs);
   });
   app.addHook('onClose', async () => {

@@ -2,7 +2,9 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { RegistryError } from '../../registry/types.ts';
 import { HttpError } from '../http-errors.ts';
+import { routeLabel } from '../metrics.ts';
 import { globalPlugin } from './global-plugin.ts';
 
 /** "/inputs/0/datatype" → "inputs[0].datatype" */
@@ -33,6 +35,15 @@ export const errorHandling = globalPlugin('bnserve-errors', async (app) => {
         error: `request body is larger than the limit of ${request.server.serveConfig.limits.bodyLimit} bytes (BNSERVE_BODY_LIMIT_BYTES)`,
       });
     }
+    if (err instanceof RegistryError && err.code === 'unavailable') {
+      // The detail names the database file or host: log it, answer with what the caller can act on.
+      request.log.error({ err: err.message }, 'request failed: the model registry is unavailable');
+      countUnavailable(request, 'registry_unavailable');
+      return reply.code(503).send({
+        error: 'the model registry is unavailable, so nothing was changed; try again once GET /v2/health/ready answers 200',
+      });
+    }
+    if (err instanceof HttpError && err.statusCode === 503) countUnavailable(request, err.reason ?? 'unavailable');
     const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
     if (err instanceof HttpError || (status >= 400 && status < 500)) {
       if (status >= 500) request.log.warn({ err: err.message }, 'request failed');
@@ -47,6 +58,16 @@ export const errorHandling = globalPlugin('bnserve-errors', async (app) => {
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
   });
 });
+
+function countUnavailable(request: FastifyRequest, reason: string): void {
+  const route = routeLabel(request.routeOptions.url);
+  request.server.metrics?.unavailable.inc({ route, model: request.served?.model ?? modelParam(request), reason });
+}
+
+function modelParam(request: FastifyRequest): string {
+  const model = (request.params as { model?: unknown } | undefined)?.model;
+  return typeof model === 'string' ? model : '';
+}
 
 const shown = (url: string | undefined) => JSON.stringify((url ?? '').slice(0, 200));
 

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { HttpError } from '../http-errors.ts';
-import type { ModelStatus } from '../model-manager.ts';
+import type { ModelManager, ModelStatus } from '../model-manager.ts';
 import { errorBody, modelParams, modelStatus, promoteBody, promoteResponse, repositoryIndex } from '../schemas.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -12,15 +12,24 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   return match !== null && timingSafeEqual(digest(match[1].trim()), digest(token));
 }
 
-function statusBody(s: ModelStatus) {
+/** READY only when the model serves a default version and every alias target it should (see modelReadiness). */
+function statusBody(models: ModelManager, s: ModelStatus) {
+  const { ready, reasons } = s.unloaded ? { ready: false, reasons: ['unloaded by an admin'] } : models.modelReadiness(s.name);
   return {
     name: s.name,
-    state: s.loaded.length > 0 ? ('READY' as const) : ('UNAVAILABLE' as const),
+    state: ready ? ('READY' as const) : ('UNAVAILABLE' as const),
     default_version: s.defaultVersion,
     aliases: s.aliases,
     registry_aliases: s.registryAliases,
     loaded_versions: s.loaded.map((v) => ({ version: v.version, execution_provider: v.provider, inflight: v.inflightRequests })),
-    load_errors: s.failures.map((f) => ({ version: f.version, error: f.message, at: f.at.toISOString() })),
+    load_errors: s.failures.map((f) => ({
+      version: f.version,
+      error: f.reason,
+      retrying: !f.permanent,
+      at: f.at.toISOString(),
+      detail: f.message,
+    })),
+    reasons,
   };
 }
 
@@ -40,7 +49,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   const security = [{ adminToken: [] }];
-  const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 422: errorBody };
+  const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 422: errorBody, 503: errorBody };
 
   app.post('/v2/repository/index', { schema: { tags: ['admin'], security, response: { 200: repositoryIndex, ...errors } } }, async () =>
     app.models.index(),
@@ -49,13 +58,13 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v2/repository/models/:model/load',
     { schema: { tags: ['admin'], security, params: modelParams, response: { 200: modelStatus, ...errors } } },
-    async (request) => statusBody(await app.models.load(request.params.model)),
+    async (request) => statusBody(app.models, await app.models.load(request.params.model)),
   );
 
   app.post(
     '/v2/repository/models/:model/unload',
     { schema: { tags: ['admin'], security, params: modelParams, response: { 200: modelStatus, ...errors } } },
-    async (request) => statusBody(await app.models.unload(request.params.model)),
+    async (request) => statusBody(app.models, await app.models.unload(request.params.model)),
   );
 
   app.post(

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SERVER_NAME, SERVER_VERSION } from '../plugins/external.ts';
-import { serverMetadata } from '../schemas.ts';
+import { serverMetadata, serverReady } from '../schemas.ts';
 
 /** Open Inference Protocol health and server metadata. */
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -14,13 +14,16 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['health'],
-        description: '200 once every model version the registry asks for is loaded (or reported as failed).',
-        response: { 200: z.object({ ready: z.boolean() }), 503: z.object({ ready: z.boolean() }) },
+        description:
+          '200 when every model that should be ready is: the registry was read and passes its check, and the default ' +
+          'version and every alias target of each model are served (none failed its last load). 503 with the reasons otherwise.',
+        response: { 200: serverReady, 503: serverReady },
       },
     },
     async (_request, reply) => {
-      const ready = app.models.ready;
-      return reply.code(ready ? 200 : 503).send({ ready });
+      const { ready, reasons } = app.models.readiness();
+      if (app.lifecycle.draining) reasons.unshift('shutting down');
+      return reasons.length === 0 ? reply.code(200).send({ ready }) : reply.code(503).send({ ready: false, reasons });
     },
   );
 

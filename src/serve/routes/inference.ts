@@ -129,14 +129,16 @@ function wantsBinary(output: { parameters?: Parameters } | undefined, request: P
 
 /**
  * Binds request inputs to model inputs by name. A single-input model also takes a single input
- * under another name ("input-0" in KServe's examples), as KServe's own runtimes do.
+ * under another name ("input-0" in KServe's examples), as KServe's own runtimes do, unless
+ * strictNames (BNSERVE_STRICT_INPUT_NAMES) asks for exact names.
  */
 function bindInputs(
   v: LoadedVersion,
   inputs: InferRequestBody['inputs'],
+  strictNames: boolean,
 ): Map<TensorInfo, { index: number; input: InferRequestBody['inputs'][number] }> {
   const bound = new Map<TensorInfo, { index: number; input: InferRequestBody['inputs'][number] }>();
-  if (v.inputs.length === 1 && inputs.length === 1) {
+  if (v.inputs.length === 1 && inputs.length === 1 && !strictNames) {
     bound.set(v.inputs[0], { index: 0, input: inputs[0] });
     return bound;
   }
@@ -189,7 +191,7 @@ export async function inferTensors(
   const reader = binary ? new BinaryReader(binary) : null;
   const feeds: Record<string, { data: ElementArray; dims: number[] }> = {};
   // Binary data follows the order of the request's inputs array, so bind in that order.
-  const bound = [...bindInputs(v, body.inputs)].sort((a, b) => a[1].index - b[1].index);
+  const bound = [...bindInputs(v, body.inputs, app.serveConfig.strictInputNames)].sort((a, b) => a[1].index - b[1].index);
   for (const [info, { index, input }] of bound) {
     const where = `inputs[${index}]`;
     checkShape(info, input.shape, where);

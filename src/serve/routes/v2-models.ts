@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { HttpError } from '../http-errors.ts';
 import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
+import { describeFailure } from '../model-manager.ts';
 import { errorBody, inferBody, inferResponse, modelMetadata, modelParams, modelReady, versionParams } from '../schemas.ts';
 import { v2Datatype } from '../tensor-data.ts';
 import type { FastifyRequest } from 'fastify';
@@ -12,6 +13,7 @@ const tensorMeta = (t: TensorInfo) => ({ name: t.name, datatype: v2Datatype(t.ty
 
 function metadata(app: FastifyInstance, v: LoadedVersion) {
   const status = app.models.status(v.name);
+  const readiness = app.models.modelReadiness(v.name);
   return {
     name: v.name,
     versions: status.loaded.map((l) => String(l.version)),
@@ -20,12 +22,13 @@ function metadata(app: FastifyInstance, v: LoadedVersion) {
     outputs: v.outputs.map(tensorMeta),
     version: String(v.version),
     execution_provider: v.provider,
-    ready: !v.isReleased,
     task: v.record.task,
     labels: v.record.classLabels,
     feature_names: v.record.featureNames,
     aliases: status.aliases,
-    load_errors: status.failures.map((f) => ({ version: f.version, error: f.message, at: f.at.toISOString() })),
+    load_errors: status.failures.map((f) => ({ version: f.version, error: f.reason, retrying: !f.permanent, at: f.at.toISOString() })),
+    ready: !v.isReleased && readiness.ready,
+    reasons: readiness.reasons,
   };
 }
 
@@ -70,13 +73,26 @@ export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => withModel(app, request, reply, request.params.model, request.params.version, async (v) => metadata(app, v)),
   );
 
+  // A model is ready when its default version and every alias target are served (Triton: all the
+  // versions that should be ready are); a version by number when it is loaded.
   const ready = async (model: string, version: number | undefined) => {
     try {
       const v = app.models.peek(model, version);
+      const reasons = version === undefined ? app.models.modelReadiness(model).reasons : [];
+      if (reasons.length > 0) {
+        return { code: 503 as const, body: { name: model, version: String(v.version), ready: false, error: reasons.join('; '), reasons } };
+      }
       return { code: 200 as const, body: { name: model, version: String(v.version), ready: !v.isReleased } };
     } catch (err) {
-      if (err instanceof HttpError && err.statusCode === 503)
-        return { code: 503 as const, body: { name: model, ready: false, error: err.message } };
+      const failure =
+        version !== undefined && err instanceof HttpError && err.statusCode === 404 ? app.models.failure(model, version) : null;
+      if (failure) {
+        const error = `model "${model}" ${describeFailure(failure)}`;
+        return { code: 503 as const, body: { name: model, version: String(version), ready: false, error, reasons: [error] } };
+      }
+      if (err instanceof HttpError && err.statusCode === 503) {
+        return { code: 503 as const, body: { name: model, ready: false, error: err.message, reasons: [err.message] } };
+      }
       throw err;
     }
   };

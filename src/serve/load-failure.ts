@@ -1,0 +1,53 @@
+// Why a model version did not load: a short reason anyone may read, and whether retrying can help.
+import { RegistryError } from '../registry/types.ts';
+import { ModelLoadError } from './loaded-version.ts';
+import { SessionCreateError } from './providers.ts';
+
+export type LoadStage = 'fetch' | 'load';
+
+export interface FailureKind {
+  /** Short and safe to show unauthenticated callers: no paths, no stack, no internals. */
+  reason: string;
+  /**
+   * True when the same bytes can never load (sha256 mismatch of present bytes, invalid ONNX, a graph
+   * that disagrees with its registry row): polls stop trying until an admin load. Everything else is
+   * retried with backoff.
+   */
+  permanent: boolean;
+}
+
+/**
+ * The artifact store reports a missing file as RegistryError('integrity', 'artifact … is missing from
+ * the store'), the same code as a sha256 mismatch; only the message tells them apart. Kept in this one
+ * function until src/registry gives a missing file its own signal.
+ */
+export function isMissingArtifact(err: unknown): boolean {
+  return err instanceof RegistryError && err.code === 'integrity' && /\bis missing from the store\b/.test(err.message);
+}
+
+function errnoCode(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : null;
+}
+
+export function classifyLoadFailure(err: unknown, stage: LoadStage): FailureKind {
+  if (stage === 'fetch') {
+    if (isMissingArtifact(err)) return { reason: 'artifact missing', permanent: false };
+    if (err instanceof RegistryError) {
+      if (err.code === 'integrity') return { reason: 'sha256 mismatch', permanent: true };
+      if (err.code === 'not_found') return { reason: 'version not in the registry', permanent: false };
+      if (err.code === 'unavailable') return { reason: 'registry unavailable', permanent: false };
+    }
+    const code = errnoCode(err);
+    return { reason: code ? `artifact or registry read failed (${code})` : 'artifact or registry read failed', permanent: false };
+  }
+  if (err instanceof SessionCreateError) return { reason: 'invalid ONNX model (onnxruntime could not load it)', permanent: true };
+  if (err instanceof ModelLoadError && err.kind === 'warm-up') return { reason: 'warm-up failed', permanent: false };
+  if (err instanceof ModelLoadError) return { reason: 'model does not match its registry entry', permanent: true };
+  return { reason: 'model failed to load', permanent: true };
+}
+
+/** Exponential backoff between retries of a transiently failing version: base · 2^(failures−1), capped. */
+export function retryDelayMs(failures: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(failures - 1, 30)));
+}
