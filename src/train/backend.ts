@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmConvBackpropFilter, wasmCanTrainConv } from './wasm-conv-kernels.ts';
+import { registerWasmConvBackpropFilter, unregisterWasmConvBackpropFilter, wasmCanTrainConv } from './wasm-conv-kernels.ts';
 import { installFastWasmKernels, restoreOriginalWasmKernels } from './wasm-kernels.ts';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -45,6 +45,7 @@ async function tryWasm(needsConvTraining: boolean): Promise<boolean> {
     registerWasmConvBackpropFilter();
   } else {
     restoreOriginalWasmKernels();
+    unregisterWasmConvBackpropFilter();
   }
   return !needsConvTraining || wasmCanTrainConv();
 }
