@@ -25,7 +25,7 @@ function random(shape: number[], seed: number): Float32Array {
 }
 
 /** Runs `f` with the fast kernels, then with tfjs's originals; returns both outputs as arrays. */
-function fastAndOriginal(f: () => tf.Tensor | tf.Tensor[]): { fast: Float32Array[]; original: Float32Array[]; shapes: number[][][] } {
+function fastAndOriginal(f: () => tf.Tensor | tf.Tensor[]): { fast: Float32Array[]; original: Float32Array[]; shapes: number[][] } {
   const run = () => {
     const out = tf.tidy(f);
     const list = Array.isArray(out) ? out : [out];
@@ -70,7 +70,7 @@ test('initBackend installs the fast kernels on wasm, and restore puts the origin
   restoreOriginalWasmKernels();
   const original = replacedWasmKernels.map((name) => tf.getKernel(name, 'wasm')?.kernelFunc);
   installFastWasmKernels();
-  replacedWasmKernels.forEach((name, i) => assert.notEqual(fast[i], original[i], `${name} is replaced`));
+  for (const [i, name] of replacedWasmKernels.entries()) assert.notEqual(fast[i], original[i], `${name} is replaced`);
   assert.ok(tf.getKernel(FUSED_ADAM, 'wasm'));
 });
 
@@ -217,9 +217,9 @@ test("the fused Adam update equals tfjs's Adam step for step (vector body and sc
     const variables = shapes.map((shape, i) => tf.variable(tf.tensor(random(shape, 100 + i), shape)));
     const optimizer = tf.train.adam(0.05, 0.8, 0.95, 1e-4);
     for (let step = 0; step < 6; step++) {
-      const grads = Object.fromEntries(variables.map((v, i) => [v.name, tf.tensor(random(v.shape, 200 + 10 * step + i), v.shape)]));
+      const grads = variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(random(v.shape, 200 + 10 * step + i), v.shape) }));
       optimizer.applyGradients(grads);
-      tf.dispose(Object.values(grads));
+      tf.dispose(grads.map((g) => g.tensor));
     }
     const values = variables.map((v) => v.clone());
     optimizer.dispose();
@@ -228,7 +228,7 @@ test("the fused Adam update equals tfjs's Adam step for step (vector body and sc
   });
   assertClose(fast, original, 'Adam');
   // Same float32 operations in the same order: not just close, identical.
-  fast.forEach((values, i) => assert.deepEqual(values, original[i], `Adam variable ${i} is bit-identical`));
+  for (const [i, values] of fast.entries()) assert.deepEqual(values, original[i], `Adam variable ${i} is bit-identical`);
 });
 
 test('Conv2DBackpropFilter (im2col + matMul) and Conv2DBackpropInput on wasm equal the cpu backend', async () => {
@@ -251,8 +251,8 @@ test('Conv2DBackpropFilter (im2col + matMul) and Conv2DBackpropInput on wasm equ
         const x = tf.tensor4d(xv, [...c.x] as [number, number, number, number]);
         const f = tf.tensor4d(fv, [...c.f] as [number, number, number, number]);
         // A weighted sum keeps the gradients of order 1 (a fixed random weight per output).
-        const loss = (a: tf.Tensor4D, b: tf.Tensor4D) => {
-          const y = tf.conv2d(a, b, c.strides as [number, number], c.pad);
+        const loss = (a: tf.Tensor, b: tf.Tensor) => {
+          const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides as [number, number], c.pad);
           const w = tf.tensor(
             Array.from({ length: y.size }, (_, i) => probe[i % probe.length]),
             y.shape,
