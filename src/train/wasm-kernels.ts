@@ -184,6 +184,58 @@ function fastTile(original: KernelFunc): KernelFunc {
   };
 }
 
+// ---- Sum / Mean over leading axes ------------------------------------------------------------------
+// tfjs's wasm Sum and Mean reduce over the last axis only; any other axis first goes through its
+// slow C++ transpose. Reductions over the leading axes (bias and BN gradients: [batch, units] → [units])
+// are summed here row by row in float32, in the order the original sums each column.
+
+/** Σ over the first `outer` rows of a row-major [outer, inner] array, each addition rounded to float32. */
+export function sumLeadingRows(x: Float32Array, out: Float32Array, outer: number, inner: number, divideBy = 1): void {
+  out.fill(0);
+  for (let i = 0; i < outer; i++) {
+    const row = i * inner;
+    for (let j = 0; j < inner; j++) out[j] += x[row + j];
+  }
+  if (divideBy !== 1) for (let j = 0; j < inner; j++) out[j] /= divideBy;
+}
+
+/** [outer, inner] when `axes` are exactly the leading axes of `shape` (size-1 axes ignored), else null. */
+function leadingReduction(shape: readonly number[], axes: readonly number[]): [number, number] | null {
+  const reduced = new Set(axes);
+  let seenKept = false;
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    if (reduced.has(d) && seenKept) return null;
+    if (!reduced.has(d)) seenKept = true;
+  }
+  const outer = sizeOf(shape.filter((_, d) => reduced.has(d)));
+  return [outer, sizeOf(shape) / Math.max(outer, 1)];
+}
+
+function fastLeadingReduction(original: KernelFunc, mean: boolean): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    if (x.dtype !== 'float32' || x.shape.length === 0) return original(args);
+    const axes = tf.util.parseAxisParam(axis, x.shape);
+    const plan = leadingReduction(x.shape, axes);
+    // A full reduction (inner 1) is a last-axis reduction: the original is fast there.
+    if (!plan || plan[0] === 0 || plan[1] < 4) return original(args);
+    const shape = keepDims ? x.shape.map((n, d) => (axes.includes(d) ? 1 : n)) : x.shape.filter((_, d) => !axes.includes(d));
+    const backend = wasm(args);
+    const out = backend.makeOutput(shape, 'float32');
+    const [outer, inner] = plan;
+    sumLeadingRows(
+      backend.typedArrayFromHeap(x) as Float32Array,
+      backend.typedArrayFromHeap(out) as Float32Array,
+      outer,
+      inner,
+      mean ? outer : 1,
+    );
+    return out;
+  };
+}
+
 // ---- Adam: one pass instead of ~13 elementwise kernels per variable --------------------------------
 
 /** Name of the fused Adam kernel this module registers for wasm. */
@@ -360,7 +412,7 @@ function replace(kernelName: string, kernelFunc: KernelFunc): void {
 }
 
 /** Names of the wasm kernels this module replaces (plus the fused Adam kernel it adds). */
-export const replacedWasmKernels = ['Transpose', 'BatchMatMul', '_FusedMatMul', 'Tile'] as const;
+export const replacedWasmKernels = ['Transpose', 'BatchMatMul', '_FusedMatMul', 'Tile', 'Sum', 'Mean'] as const;
 
 /**
  * Replaces the slow wasm kernels with the fast ones and routes Adam's update through one fused
@@ -388,6 +440,8 @@ export function installFastWasmKernels(options: { fusedAdam?: boolean } = {}): v
     ),
   );
   replace('Tile', fastTile(original('Tile')));
+  replace('Sum', fastLeadingReduction(original('Sum'), false));
+  replace('Mean', fastLeadingReduction(original('Mean'), true));
   if (!tf.getKernel(FUSED_ADAM, 'wasm')) tf.registerKernel({ kernelName: FUSED_ADAM, backendName: 'wasm', kernelFunc: fusedAdamKernel });
   if (options.fusedAdam ?? true) patchAdam();
 }

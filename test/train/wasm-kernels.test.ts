@@ -211,6 +211,29 @@ test('Tile equals the original on ranks 1–4, odd sizes and int32', () => {
   }
 });
 
+test('Sum and Mean over leading axes (and the cases left to the original) equal the original', () => {
+  const cases: [number[], number | number[], boolean][] = [
+    [[6, 5], 0, false],
+    [[6, 5], 0, true],
+    [[33, 17], [0], false],
+    [[1, 1, 7, 5], [0, 1, 2], false],
+    [[1, 1, 7, 5], [0, 1, 2], true],
+    [[3, 4, 5], [0, 1], false],
+    [[3, 4, 5], [1, 0], true],
+    [[3, 4, 5], 1, false],
+    [[3, 4, 5], -1, false],
+    [[9, 3], [0, 1], false],
+  ];
+  let seed = 400;
+  for (const [shape, axis, keepDims] of cases) {
+    const values = random(shape, seed++);
+    for (const op of [tf.sum, tf.mean]) {
+      const { fast, original } = fastAndOriginal(() => op(tf.tensor(values, shape), axis, keepDims));
+      assertClose(fast, original, `${op === tf.sum ? 'sum' : 'mean'} ${shape} axis ${axis} keepDims ${keepDims}`);
+    }
+  }
+});
+
 test("the fused Adam update equals tfjs's Adam step for step (vector body and scalar tail)", () => {
   const shapes = [[7, 3], [1001], [4], [2, 5, 3]];
   const { fast, original } = fastAndOriginal(() => {
