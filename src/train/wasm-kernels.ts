@@ -17,6 +17,7 @@ type TypedArray = Float32Array | Int32Array | Uint8Array;
 
 /** The parts of the wasm backend the replacements use. */
 interface WasmBackend {
+  incRef(dataId: object): void;
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): TypedArray;
   disposeData(dataId: object): boolean;
@@ -180,6 +181,53 @@ function fastTile(original: KernelFunc): KernelFunc {
       x.dtype,
     );
     if (sizeOf(out.shape) > 0) tileInto(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out), x.shape, reps);
+    return out;
+  };
+}
+
+// ---- Identity, same-dtype Cast, contiguous Gather: no copies ---------------------------------------
+// tfjs tensors are immutable (a Variable's assign swaps its dataId), so an identity may share its
+// input's memory, as the cpu backend's Identity does; the wasm one copies every time (85 calls per
+// training step of a two-BN-layer MLP).
+
+function sharedIdentity(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    if (x.dtype === 'string') return original(args);
+    wasm(args).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
+function sharedSameTypeCast(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
+    if (x.dtype !== dtype || dtype === 'string') return original(args);
+    wasm(args).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype };
+  };
+}
+
+/** First index when `indices` is s, s+1, …, s+n−1 (what fit's batch slicing passes), else null. */
+function contiguousStart(indices: Int32Array): number | null {
+  for (let i = 1; i < indices.length; i++) if (indices[i] !== indices[0] + i) return null;
+  return indices.length > 0 ? indices[0] : null;
+}
+
+function contiguousGather(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, indices } = args.inputs as { x: TensorInfo; indices: TensorInfo };
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims?: number };
+    const backend = wasm(args);
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32' || indices.shape.length !== 1) return original(args);
+    if ((batchDims ?? 0) !== 0 || tf.util.parseAxisParam(axis, x.shape)[0] !== 0) return original(args);
+    const start = contiguousStart(backend.typedArrayFromHeap(indices) as Int32Array);
+    const rows = indices.shape[0];
+    if (start === null || start < 0 || start + rows > x.shape[0]) return original(args);
+    const out = backend.makeOutput([rows, ...x.shape.slice(1)], x.dtype);
+    const row = sizeOf(x.shape.slice(1));
+    backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(x).subarray(start * row, (start + rows) * row));
     return out;
   };
 }
@@ -412,7 +460,17 @@ function replace(kernelName: string, kernelFunc: KernelFunc): void {
 }
 
 /** Names of the wasm kernels this module replaces (plus the fused Adam kernel it adds). */
-export const replacedWasmKernels = ['Transpose', 'BatchMatMul', '_FusedMatMul', 'Tile', 'Sum', 'Mean'] as const;
+export const replacedWasmKernels = [
+  'Transpose',
+  'BatchMatMul',
+  '_FusedMatMul',
+  'Tile',
+  'Sum',
+  'Mean',
+  'Identity',
+  'Cast',
+  'GatherV2',
+] as const;
 
 /**
  * Replaces the slow wasm kernels with the fast ones and routes Adam's update through one fused
@@ -442,6 +500,9 @@ export function installFastWasmKernels(options: { fusedAdam?: boolean } = {}): v
   replace('Tile', fastTile(original('Tile')));
   replace('Sum', fastLeadingReduction(original('Sum'), false));
   replace('Mean', fastLeadingReduction(original('Mean'), true));
+  replace('Identity', sharedIdentity(original('Identity')));
+  replace('Cast', sharedSameTypeCast(original('Cast')));
+  replace('GatherV2', contiguousGather(original('GatherV2')));
   if (!tf.getKernel(FUSED_ADAM, 'wasm')) tf.registerKernel({ kernelName: FUSED_ADAM, backendName: 'wasm', kernelFunc: fusedAdamKernel });
   if (options.fusedAdam ?? true) patchAdam();
 }

@@ -234,6 +234,48 @@ test('Sum and Mean over leading axes (and the cases left to the original) equal 
   }
 });
 
+test('Identity and same-dtype Cast share memory safely; GatherV2 with contiguous rows equals the original', () => {
+  const values = random([5, 3], 500);
+  const { fast, original } = fastAndOriginal(() => {
+    const x = tf.tensor2d(values, [5, 3]);
+    const copies = [tf.clone(x), x.cast('float32')];
+    x.dispose(); // the copies must outlive their source
+    const v = tf.variable(tf.tensor2d(values, [5, 3]));
+    const snapshot = v.clone();
+    v.assign(tf.zeros([5, 3]));
+    v.dispose();
+    return [...copies, snapshot];
+  });
+  assertClose(fast, original, 'identity/cast');
+  for (const out of fast) assert.deepEqual(out, Float32Array.from(values), 'copies keep the values');
+
+  const table = random([9, 4], 501);
+  const gathers: [number[], number][] = [
+    [[2, 3, 4, 5], 0],
+    [[0], 0],
+    [[8, 7], 0],
+    [[0, 2, 4], 0],
+    [[1, 2], 1],
+  ];
+  for (const [indices, axis] of gathers) {
+    for (const dtype of ['float32', 'int32'] as const) {
+      const r = fastAndOriginal(() =>
+        tf
+          .gather(
+            tf
+              .tensor2d(table, [9, 4])
+              .mul(dtype === 'int32' ? 100 : 1)
+              .cast(dtype),
+            tf.tensor1d(indices, 'int32'),
+            axis,
+          )
+          .toFloat(),
+      );
+      assertClose(r.fast, r.original, `gather ${indices} axis ${axis} ${dtype}`);
+    }
+  }
+});
+
 test("the fused Adam update equals tfjs's Adam step for step (vector body and scalar tail)", () => {
   const shapes = [[7, 3], [1001], [4], [2, 5, 3]];
   const { fast, original } = fastAndOriginal(() => {
