@@ -131,11 +131,11 @@ interface Rate {
 /** Throughput of model.fit (as `bnserve train` runs it) for about SECONDS. */
 async function measure(net: Net): Promise<Rate> {
   const model = compiledModel(net);
-  const warm = trainingData(net, net.batch * 2);
-  await model.fit(warm.x, warm.y, { epochs: 1, batchSize: net.batch, shuffle: false, verbose: 0 }); // kernels compiled, weights packed
+  const warm = trainingData(net, net.batch);
+  await model.fit(warm.x, warm.y, { epochs: 1, batchSize: net.batch, shuffle: false, verbose: 0 }); // first-call costs
   let started = performance.now();
   await model.fit(warm.x, warm.y, { epochs: 1, batchSize: net.batch, shuffle: false, verbose: 0 });
-  const stepSeconds = (performance.now() - started) / 2000;
+  const stepSeconds = (performance.now() - started) / 1000;
   tf.dispose([warm.x, warm.y]);
   const steps = Math.min(400, Math.max(2, Math.round(SECONDS / stepSeconds)));
   const data = trainingData(net, steps * net.batch);
