@@ -27,7 +27,9 @@ export async function profileTrainingStep(
     byName.set(k.name, entry);
   }
   const kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
-  return { kernels, totalMs: kernels.reduce((s, k) => s + k.ms, 0) };
+  // tf.profile also records ops with a custom gradient (e.g. fusedMatMul__op) around the kernels they
+  // run: listed, but not added to the total twice.
+  return { kernels, totalMs: kernels.filter((k) => !k.name.endsWith('__op')).reduce((s, k) => s + k.ms, 0) };
 }
 
 export function formatProfile(title: string, profile: { kernels: KernelTime[]; totalMs: number }, top = 12): string {
