@@ -8,7 +8,7 @@
 // it evaluates in the same order with float32 rounding (Math.fround), then hands the arithmetic
 // heavy lifting to the original wasm kernels: results equal the originals up to float rounding.
 import * as tf from '@tensorflow/tfjs';
-import { simdAdamFor } from './wasm-simd-adam.ts';
+import { adamModuleBytes, simdAdamFor } from './wasm-simd-adam.ts';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type KernelArgs = Parameters<KernelFunc>[0];
@@ -433,9 +433,11 @@ function patchAdam(): void {
   const proto = tf.AdamOptimizer.prototype;
   originalApplyGradients = proto.applyGradients;
   const original = originalApplyGradients;
+  const simd = WebAssembly.validate(adamModuleBytes());
   proto.applyGradients = function (this: tf.AdamOptimizer, variableGradients) {
     // Only wasm has the fused kernel; any other backend (or float16/int grads) keeps tfjs's path.
-    if (tf.getBackend() !== 'wasm') return original.call(this, variableGradients);
+    // Without WebAssembly SIMD the fused update would be a scalar JavaScript loop, slower than tfjs's kernels.
+    if (tf.getBackend() !== 'wasm' || !simd) return original.call(this, variableGradients);
     const grads = Array.isArray(variableGradients) ? variableGradients.map((v) => v.tensor) : Object.values(variableGradients);
     if (grads.some((g) => g != null && g.dtype !== 'float32')) return original.call(this, variableGradients);
     return fusedApplyGradients.call(this, variableGradients);
