@@ -40,9 +40,15 @@ export function artifactRelativePath(sha256: string): string {
 }
 
 /** `bnserve train --config iris-fast.json --seed N --json` into the given registry. */
-export async function trainIris(location: RegistryLocation, seed: number, cwd: string, extra: string[] = []): Promise<TrainSummary> {
+export async function trainIris(
+  location: RegistryLocation,
+  seed: number,
+  cwd: string,
+  extra: string[] = [],
+  config = FAST_CONFIG,
+): Promise<TrainSummary> {
   const result = await runBnserve(
-    ['train', '--config', FAST_CONFIG, '--seed', String(seed), '--json', ...extra],
+    ['train', '--config', config, '--seed', String(seed), '--json', ...extra],
     { DATABASE_URL: location.databaseUrl, BNSERVE_ARTIFACTS: location.artifacts },
     180_000,
     cwd,
@@ -56,16 +62,12 @@ export async function trainGolden(work: string): Promise<Golden> {
   const dir = path.join(work, 'golden');
   mkdirSync(dir, { recursive: true });
   const location = sqliteLocation(dir);
-  const versions: TrainedVersion[] = [];
-  for (const seed of [1, 2]) {
-    const summary = await trainIris(location, seed, dir);
+  // Both at once (two cores in CI); which one gets version 1 depends on who registers first.
+  const summaries = await Promise.all([1, 2].map((seed) => trainIris(location, seed, dir)));
+  const versions: TrainedVersion[] = summaries.map((summary) => {
     if (!summary.model) throw new Error('training registered no model version');
-    versions.push({
-      version: summary.model.version,
-      sha256: summary.model.sha256,
-      relativePath: artifactRelativePath(summary.model.sha256),
-    });
-  }
+    return { version: summary.model.version, sha256: summary.model.sha256, relativePath: artifactRelativePath(summary.model.sha256) };
+  });
   return { dir, dbFile: location.dbFile, artifacts: location.artifacts, versions };
 }
 

@@ -97,7 +97,7 @@ async function sqliteDeleted(ctx: FaultContext, checks: Checks, totals: Totals):
     checks.add('sqlite deleted: promote refused with 503', promote.status === 503, `${promote.status} ${promote.body.slice(0, 160)}`);
 
     copyFileSync(backup, location.dbFile);
-    const readyAgain = await readyIs(server, 200, ctx.short ? 10_000 : 20_000);
+    const readyAgain = await readyIs(server, 200, ctx.short ? 8000 : 20_000);
     const promoteAgain = await waitUntil(
       async () => (await server.promote(MODEL, golden.versions[0].version, 'production', 5000)).status === 200,
       5000,

@@ -126,9 +126,15 @@ export const trainerKill: Scenario = {
 
     // 4. The next training run sweeps stray temp files.
     const before = { checkpoints: tmpLeftovers(checkpointRoot), artifacts: tmpLeftovers(location.artifacts) };
-    const next = await trainIris(location, 3, dir);
+    const nextConfig = path.join(dir, 'next.json');
+    writeFileSync(nextConfig, JSON.stringify({ ...base, name: 'next-run', epochs: 5 }));
+    const next = await trainIris(location, 3, dir, [], nextConfig);
     const after = { checkpoints: tmpLeftovers(checkpointRoot), artifacts: tmpLeftovers(location.artifacts) };
-    checks.add('the next run registered a version', next.model !== undefined, `version ${next.model?.version}`);
+    checks.add(
+      'the next run (another model, same checkpoint root and store) registered a version',
+      next.model !== undefined,
+      `${next.model?.name} version ${next.model?.version}`,
+    );
     checks.add(
       'no *.tmp-* left after the next run',
       after.checkpoints.length + after.artifacts.length === 0,
