@@ -33,7 +33,9 @@ export async function serveRegistry(registry: Registry, options: ServeCommandOpt
 }
 
 export async function runServeCommand(options: ServeCommandOptions): Promise<void> {
-  const { openRegistry } = await import('../registry/index.ts');
-  const registry = await openRegistry();
+  const { openRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } = await import('../registry/index.ts');
+  const { serveConfigFromEnv } = await import('../serve/index.ts');
+  serveConfigFromEnv(); // a bad setting is reported before the registry is opened or migrated
+  const registry = await openRegistry({ busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS });
   await serveRegistry(registry, options, async (url) => `bnserve listening on ${url}`);
 }

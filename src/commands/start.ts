@@ -1,4 +1,4 @@
-import { openRegistry } from '../registry/index.ts';
+import { openRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } from '../registry/index.ts';
 import { serveRegistry, curlExamples } from './serve.ts';
 import type { ServeCommandOptions } from './serve.ts';
 
@@ -8,7 +8,7 @@ export async function runStartCommand(options: ServeCommandOptions & { config: s
   // the exporter's parity check starts its environment (the level is read only once).
   const { serveConfigFromEnv, setOrtLogLevel } = await import('../serve/index.ts');
   setOrtLogLevel(serveConfigFromEnv().ortLogLevel);
-  const registry = await openRegistry();
+  const registry = await openRegistry({ busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS });
   const models = await registry.listModels();
   if (models.length === 0) {
     process.stdout.write(`no model registered yet: training ${options.config}\n`);

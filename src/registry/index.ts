@@ -17,6 +17,8 @@ export { startHeartbeat } from './heartbeat.ts';
 /** How often a trainer should heartbeat, and after how long without one its run counts as dead. */
 export const HEARTBEAT_INTERVAL_MS = 5_000;
 export const STALE_RUN_MS = 30_000;
+/** A serving process waits at most this long for a SQLite lock held by another process (see SQLITE_BUSY_TIMEOUT_MS). */
+export const SERVER_SQLITE_BUSY_TIMEOUT_MS = 250;
 
 /** STALE_RUN_MS, or BNSERVE_STALE_RUN_SECONDS when set (it must stay well above the heartbeat interval). */
 export function staleRunMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -45,6 +47,8 @@ export interface OpenRegistryOptions {
    * registered here); 'always' creates it (`bnserve migrate`); 'never' refuses (read-only commands).
    */
   createDatabase?: 'first-start' | 'always' | 'never';
+  /** SQLite: how long a statement waits for another process's lock (default 15 s; servers pass less). */
+  busyTimeoutMs?: number;
 }
 
 function storedArtifactCount(artifactsDir: string): number {
@@ -86,7 +90,7 @@ export async function openRegistry(opts: OpenRegistryOptions = {}): Promise<Regi
     const result = await applyMigrations(target.url);
     opts.onMigrated?.(result);
   }
-  const db = await createPrismaClient(target);
+  const db = await createPrismaClient(target, opts.busyTimeoutMs);
   try {
     await db.$connect();
     // Readers (the server) and a writer (a trainer) then never block each other; persistent per file,

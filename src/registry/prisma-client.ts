@@ -7,7 +7,12 @@ import type { DatabaseTarget } from './database-url.ts';
  */
 export type RegistryDb = PrismaClient;
 
-const SQLITE_BUSY_TIMEOUT_MS = 15_000;
+/**
+ * How long a SQLite statement waits for another process's lock. better-sqlite3 waits synchronously,
+ * on the event loop: a server passes a short wait so that a lock held elsewhere delays a registry
+ * poll, not every request.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 15_000;
 
 async function importGenerated<T>(load: () => Promise<T>, provider: string): Promise<T> {
   try {
@@ -21,11 +26,11 @@ async function importGenerated<T>(load: () => Promise<T>, provider: string): Pro
   }
 }
 
-export async function createPrismaClient(target: DatabaseTarget): Promise<RegistryDb> {
+export async function createPrismaClient(target: DatabaseTarget, busyTimeoutMs = SQLITE_BUSY_TIMEOUT_MS): Promise<RegistryDb> {
   if (target.provider === 'sqlite') {
     const { PrismaClient } = await importGenerated(() => import('./generated/sqlite/client.ts'), 'SQLite');
     const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
-    return new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: target.url, timeout: SQLITE_BUSY_TIMEOUT_MS }) });
+    return new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: target.url, timeout: busyTimeoutMs }) });
   }
   const { PrismaClient } = await importGenerated(() => import('./generated/postgresql/client.ts'), 'PostgreSQL');
   const { PrismaPg } = await import('@prisma/adapter-pg');

@@ -199,13 +199,16 @@ export class PrismaRegistry implements Registry {
   }
 
   async listModels(): Promise<ModelSummary[]> {
-    const [groups, aliases] = await Promise.all([
+    const [groups, unflagged, aliases] = await Promise.all([
       this.db.modelVersion.groupBy({ by: ['name'], _max: { version: true }, _count: { _all: true }, orderBy: { name: 'asc' } }),
+      this.db.modelVersion.groupBy({ by: ['name'], where: { bnGuardWarning: null }, _max: { version: true } }),
       this.db.modelAlias.findMany({ orderBy: [{ name: 'asc' }, { alias: 'asc' }] }),
     ]);
+    const latestUnflagged = new Map(unflagged.map((g) => [g.name, g._max.version ?? 0]));
     return groups.map((group) => ({
       name: group.name,
       latestVersion: group._max.version ?? 0,
+      latestUnflaggedVersion: latestUnflagged.get(group.name) ?? 0,
       versionCount: group._count._all,
       aliases: Object.fromEntries(aliases.filter((a) => a.name === group.name).map((a) => [a.alias, a.version])),
     }));

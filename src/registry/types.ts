@@ -65,6 +65,8 @@ export interface ModelVersionRecord extends Omit<RegisterVersionInput, 'artifact
 export interface ModelSummary {
   name: string;
   latestVersion: number;
+  /** The latest version the BN guard did not flag (served by default without a production alias); 0 when none. */
+  latestUnflaggedVersion: number;
   versionCount: number;
   aliases: Record<string, number>;
 }

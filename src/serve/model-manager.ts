@@ -56,10 +56,19 @@ const MAX_ON_DEMAND_VERSIONS = 4;
 /** A request for an unknown model or version re-reads the registry at most this often (default). */
 const MISS_REFRESH_MS = 1000;
 
+/** The version served when none is named: the production alias, else the latest unflagged version (0: none). */
+function defaultTarget(model: ServedModel): number {
+  return model.registryAliases[DEFAULT_ALIAS] ?? model.latestUnflaggedVersion;
+}
+
 class ServedModel {
   table: ServingTable = EMPTY_TABLE;
   registryAliases: Record<string, number> = {};
   latestVersion = 0;
+  /** Latest version the BN guard did not flag: the default when no production alias is set (0: none). */
+  latestUnflaggedVersion = 0;
+  /** Value of the manager's alias-write counter at this model's last promote (see doRefreshAll). */
+  lastAliasWrite = 0;
   readonly failures = new Map<number, LoadFailure>();
   readonly onDemand = new Set<number>();
   unloaded = false;
@@ -131,6 +140,8 @@ export class ModelManager {
   private refreshedOnce = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Counts alias moves made by this process, so a registry read older than a move is not applied. */
+  private aliasWrites = 0;
   /** Detail of the failing registry check, null while checkDatabase() passes. */
   private registryDown: string | null = null;
   /** Detail of the failing registry read (listModels), null while reads work. */
@@ -181,7 +192,7 @@ export class ModelManager {
   private problems(model: ServedModel): string[] {
     if (model.unloaded || model.latestVersion === 0) return [];
     const wanted: { version: number; label: string; served: number | null }[] = [
-      { version: model.registryAliases[DEFAULT_ALIAS] ?? model.latestVersion, label: 'default', served: model.table.defaultVersion },
+      { version: defaultTarget(model), label: 'default', served: model.table.defaultVersion },
       ...Object.entries(model.registryAliases).map(([alias, version]) => ({
         version,
         label: `alias "${alias}"`,
@@ -267,6 +278,8 @@ export class ModelManager {
   }
 
   private async doRefreshAll(): Promise<void> {
+    // A summary read before a promote committed would move the alias back: such models wait for the next read.
+    const aliasWritesAtRead = this.aliasWrites;
     let summaries: ModelSummary[];
     try {
       summaries = await this.opts.registry.listModels();
@@ -283,7 +296,10 @@ export class ModelManager {
       seen.add(summary.name);
       const model = this.model(summary.name);
       if (model.unloaded || this.closed) continue;
-      await model.locked(() => this.sync(model, summary));
+      await model.locked(async () => {
+        if (model.lastAliasWrite > aliasWritesAtRead) return;
+        await this.sync(model, summary);
+      });
     }
     for (const [name, model] of this.models) {
       if (seen.has(name)) continue;
@@ -320,7 +336,8 @@ export class ModelManager {
   private async sync(model: ServedModel, summary: ModelSummary, force = false): Promise<void> {
     model.registryAliases = { ...summary.aliases };
     model.latestVersion = summary.latestVersion;
-    const wanted = new Set<number>([summary.aliases[DEFAULT_ALIAS] ?? summary.latestVersion, ...Object.values(summary.aliases)]);
+    model.latestUnflaggedVersion = summary.latestUnflaggedVersion;
+    const wanted = new Set<number>([defaultTarget(model), ...Object.values(summary.aliases)].filter((v) => v > 0));
     const versions = new Map(model.table.versions);
     for (const v of wanted) {
       if (versions.has(v)) continue;
@@ -338,7 +355,7 @@ export class ModelManager {
       const target = versions.has(v) ? v : old.aliases.get(alias);
       if (target !== undefined && versions.has(target)) aliases.set(alias, target);
     }
-    const wantedDefault = model.registryAliases[DEFAULT_ALIAS] ?? model.latestVersion;
+    const wantedDefault = defaultTarget(model);
     const defaultVersion = versions.has(wantedDefault)
       ? wantedDefault
       : old.defaultVersion !== null && versions.has(old.defaultVersion)
@@ -428,7 +445,14 @@ export class ModelManager {
     const v = alias === undefined ? table.defaultVersion : table.aliases.get(alias);
     if (v === null || v === undefined) {
       if (alias !== undefined && !(alias in model.registryAliases)) throw notFound(`model "${model.name}" has no alias "${alias}"`);
-      const target = alias === undefined ? (model.registryAliases[DEFAULT_ALIAS] ?? model.latestVersion) : model.registryAliases[alias];
+      const target = alias === undefined ? defaultTarget(model) : model.registryAliases[alias];
+      if (alias === undefined && target === 0) {
+        throw unavailable(
+          `model "${model.name}" has no version to serve by default: every version was flagged by the BN guard; ` +
+            'ask for one by number, or promote one to "production" (with --force)',
+          'not_loaded',
+        );
+      }
       const failure = model.failures.get(target);
       const what = `model "${model.name}"${alias ? ` alias "${alias}"` : ''} has no version ready`;
       if (failure) throw unavailable(`${what}: ${describeFailure(failure)}`, 'load_failed');
@@ -474,7 +498,12 @@ export class ModelManager {
    * Moves an alias: loads and warms the version first, then updates the registry, then swaps.
    * If the version does not load, neither the registry nor the server changes.
    */
-  async promote(name: string, version: number, alias: string): Promise<{ previous: number | null; version: LoadedVersion }> {
+  async promote(
+    name: string,
+    version: number,
+    alias: string,
+    options: { force?: boolean } = {},
+  ): Promise<{ previous: number | null; version: LoadedVersion }> {
     // Refuse before loading anything: the registry write would fail anyway.
     await this.opts.registry.checkDatabase();
     const model = await this.knownModel(name);
@@ -493,13 +522,15 @@ export class ModelManager {
       }
       const previous = model.table.aliases.get(alias) ?? null;
       try {
-        await this.opts.registry.promote(name, version, alias);
+        await this.opts.registry.promote(name, version, alias, options);
       } catch (err) {
         if (loadedHere) void loaded.retire();
         if (err instanceof RegistryError && err.code === 'not_found') throw notFound(err.message);
         if (err instanceof RegistryError && err.code === 'invalid') throw new HttpError(400, err.message);
+        if (err instanceof RegistryError && err.code === 'refused') throw new HttpError(409, err.message);
         throw err;
       }
+      model.lastAliasWrite = ++this.aliasWrites;
       model.registryAliases = { ...model.registryAliases, [alias]: version };
       model.unloaded = false;
       this.swap(model, this.tableFor(model, new Map([...model.table.versions, [version, loaded]])));

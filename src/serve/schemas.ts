@@ -170,6 +170,8 @@ export const serverMetadata = z.object({ name: z.string(), version: z.string(), 
 export const promoteBody = z.object({
   version: z.number().int().positive(),
   alias: aliasName.default('production'),
+  /** Move the alias even to a version the BN guard flagged (409 otherwise). */
+  force: z.boolean().default(false),
 });
 
 export const modelStatus = z

@@ -139,3 +139,22 @@ test('PostgreSQL: a database dropped under an open registry makes checkDatabase 
     await db.drop();
   }
 });
+
+test('a lock held by another process costs a server-style registry its short busy wait, not 15 s', async () => {
+  const { url, file, artifactsDir } = await tempDir();
+  const registry = await openRegistry({ databaseUrl: url, artifactsDir, busyTimeoutMs: 100 });
+  const Database = (await import('better-sqlite3')).default;
+  const other = new Database(file);
+  try {
+    other.exec('BEGIN EXCLUSIVE');
+    const started = performance.now();
+    await assert.rejects(registry.failStaleRuns(1000));
+    const waited = performance.now() - started;
+    assert.ok(waited < 5000, `waited ${waited.toFixed(0)} ms for the lock (the default wait is 15 s)`);
+    assert.deepEqual(await registry.listModels(), [], 'readers are not blocked by the lock (WAL)');
+  } finally {
+    other.exec('ROLLBACK');
+    other.close();
+    await registry.close();
+  }
+});

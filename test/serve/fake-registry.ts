@@ -167,6 +167,7 @@ export class FakeRegistry implements Registry {
       return {
         name,
         latestVersion: Math.max(...own.map((v) => v.version)),
+        latestUnflaggedVersion: Math.max(0, ...own.filter((v) => v.bnGuardWarning === null).map((v) => v.version)),
         versionCount: own.length,
         aliases: Object.fromEntries(this.aliases.get(name) ?? []),
       };

@@ -182,6 +182,62 @@ describe('ModelManager', () => {
     }
   });
 
+  it('a registry poll that read the registry before a promote does not move the alias back', async () => {
+    const { registry, manager } = await setup();
+    try {
+      await registry.promote('iris', 1, 'production');
+      await manager.refreshAll();
+      const read = registry.listModels.bind(registry);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let readDone!: () => void;
+      const summaryTaken = new Promise<void>((resolve) => (readDone = resolve));
+      registry.listModels = async () => {
+        const summaries = await read(); // says production → 1
+        readDone();
+        await gate;
+        return summaries;
+      };
+      const poll = manager.refreshAll();
+      await summaryTaken;
+      await manager.promote('iris', 2, 'production');
+      release();
+      await poll;
+      registry.listModels = read;
+      assert.equal(await servedVersion(manager), 2, 'the stale summary was not applied');
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 2, 'the next read agrees');
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('BN-guard-flagged versions: not the default, promoted only with force (409 otherwise)', async () => {
+    const registry = new FakeRegistry();
+    await registry.registerVersion(versionInput('iris', randomMlp(7), 'classification'));
+    await registry.registerVersion({ ...versionInput('iris', randomMlp(8), 'classification'), bnGuardWarning: 'only 7 BN updates' });
+    await registry.registerVersion({ ...versionInput('solo', randomMlp(9), 'classification'), bnGuardWarning: 'only 7 BN updates' });
+    const manager = new ModelManager({
+      registry,
+      providers: new ProviderChain(['cpu']),
+      load: { batching: { enabled: true, maxRows: 64 } },
+      log: recordingLog().log,
+      missRefreshMs: 0,
+    });
+    try {
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 1, 'the flagged latest version is not the default');
+      assert.equal(await servedVersion(manager, 2), 2, 'asked for by number, it is served');
+      await assert.rejects(manager.acquire('solo'), (e) => statusOf(e) === 503 && /flagged by the BN guard/.test(String(e)));
+      await assert.rejects(manager.promote('iris', 2, 'production'), (e) => statusOf(e) === 409 && /BN guard/.test(String(e)));
+      assert.equal(await registry.getVersion('iris', 'production'), null);
+      await manager.promote('iris', 2, 'production', { force: true });
+      assert.equal(await servedVersion(manager), 2);
+    } finally {
+      await manager.close();
+    }
+  });
+
   it('refuses to promote a version that does not load, leaving registry and server unchanged', async () => {
     const { registry, manager } = await setup();
     try {

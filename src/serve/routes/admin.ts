@@ -49,7 +49,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   const security = [{ adminToken: [] }];
-  const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 422: errorBody, 503: errorBody };
+  const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody, 503: errorBody };
 
   app.post('/v2/repository/index', { schema: { tags: ['admin'], security, response: { 200: repositoryIndex, ...errors } } }, async () =>
     app.models.index(),
@@ -81,8 +81,8 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { version, alias } = request.body;
-      const result = await app.models.promote(request.params.model, version, alias);
+      const { version, alias, force } = request.body;
+      const result = await app.models.promote(request.params.model, version, alias, { force });
       return { name: request.params.model, alias, version, previous_version: result.previous, execution_provider: result.version.provider };
     },
   );
