@@ -9,7 +9,7 @@ import { train } from '../train/trainer.ts';
 import type { TrainResult } from '../train/trainer.ts';
 import { assertCheckpointDestination, saveCheckpoint } from '../train/checkpoint.ts';
 import { initBackend } from '../train/backend.ts';
-import { hasConv } from '../train/model.ts';
+import { hasBatchNorm, hasConv } from '../train/model.ts';
 import { createProgress } from '../train/progress.ts';
 import { assertConverged } from '../train/divergence.ts';
 import type { Registry, ModelVersionRecord } from '../registry/types.ts';
@@ -39,7 +39,8 @@ export interface TrainCommandResult {
   epochs: number;
   test: Record<string, number>;
   bnSteps: number;
-  bnGuard: TrainResult['bnGuard'];
+  /** Absent when the model has no BatchNormalization layer. */
+  bnGuard?: TrainResult['bnGuard'];
   samplesPerSecond: number;
   model?: { name: string; version: number; sha256: string; parityMaxAbsDiff: number; folded: boolean };
   warnings: string[];
@@ -139,7 +140,7 @@ export async function runPreparedTraining(
     );
     progress?.stop();
     assertConverged(result);
-    const guardWarnings = result.bnGuard.stale && result.bnGuard.message ? [result.bnGuard.message] : [];
+    const guardWarnings = result.bnGuard?.stale && result.bnGuard.message ? [result.bnGuard.message] : [];
     await saveCheckpoint(checkpoint, {
       model: result.model,
       preprocessing: result.preprocessing,
@@ -169,7 +170,14 @@ export async function runPreparedTraining(
       warnings: guardWarnings,
     };
     if (options.export) {
-      const { version, warnings } = await exportAndRegister(checkpoint, run.id, config.name, result.testInputs, registry);
+      const { version, warnings } = await exportAndRegister(
+        hasBatchNorm(config.layers),
+        checkpoint,
+        run.id,
+        config.name,
+        result.testInputs,
+        registry,
+      );
       summary.warnings = warnings; // the exporter repeats the guard's finding in its own words
       summary.model = {
         name: version.name,
@@ -192,6 +200,7 @@ export async function runPreparedTraining(
 }
 
 async function exportAndRegister(
+  hasBatchNorm: boolean,
   checkpointDir: string,
   runId: string,
   name: string,
@@ -211,7 +220,8 @@ async function exportAndRegister(
     classLabels: exported.classLabels,
     featureNames: exported.featureNames,
     parityMaxAbsDiff: exported.parityMaxAbsDiff,
-    folded: exported.folded,
+    // Nothing is folded in a model without BN layers, whatever the exporter was asked to do.
+    folded: exported.folded && hasBatchNorm,
   });
   return { version, warnings: exported.warnings };
 }

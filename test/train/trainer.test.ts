@@ -11,8 +11,8 @@ test('the Iris example reaches at least 0.93 test accuracy with fresh moving sta
   const result = await train(config);
   try {
     assert.ok(result.test.accuracy >= 0.93, `test accuracy ${result.test.accuracy}`);
-    assert.equal(result.bnGuard.stale, false);
-    assert.equal(result.bnSteps, result.bestEpoch * Math.ceil(result.trainSize / config.batchSize));
+    assert.equal(result.bnGuard?.stale, false);
+    assert.equal(result.bnSteps, result.bestEpoch * Math.ceil(result.trainSize / (config.batchSize as number)));
     const last = result.epochs.at(-1)!;
     assert.deepEqual(Object.keys(last.train), ['accuracy']);
     assert.deepEqual(Object.keys(last.validation).sort(), ['valAccuracy', 'valLoss']);
