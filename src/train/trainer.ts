@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LayerSpec, TrainConfig } from './config.ts';
+import type { TrainConfig } from './config.ts';
 import { batchRows, ConfigError, effectiveL2, kernelRegularizerFor } from './config.ts';
 import type { RegularizerSpec } from './config.ts';
 import type { Dataset } from './dataset.ts';
