@@ -57,8 +57,8 @@ export function costAxis(values: number[]): CostAxis {
   // At most about 8 labelled decades, so that 1e-3…1e30 stays readable.
   const step = Math.max(1, Math.ceil((hi - lo) / 8));
   const ticks: number[] = [];
-  for (let d = lo; d <= hi; d += step) ticks.push(10 ** d);
-  return { type: 'log', ticks, domain: [10 ** lo, 10 ** Math.max(hi, lo + 1)] };
+  for (let d = lo; d <= hi; d += step) ticks.push(Number(`1e${d}`));
+  return { type: 'log', ticks, domain: [Number(`1e${lo}`), Number(`1e${Math.max(hi, lo + 1)}`)] };
 }
 
 /** Tick text: 0.001 … 1000 written out, anything else as 1e-5, 1e30 (no "+", no ".0"). */
