@@ -19,14 +19,16 @@ test('the Iris example reaches at least 0.93 test accuracy with fresh moving sta
     assert.deepEqual(Object.keys(last.test).sort(), ['testAccuracy', 'testLoss']);
     assert.equal(last.test.testAccuracy, result.test.accuracy);
 
-    // The reported regularisation term equals tfjs's own regulariser on the final kernels.
+    // The reported regularisation term is the mean over the epoch's batches of the penalty of the weights each
+    // batch was computed with (exactness: test/train/regularization.test.ts), so it is close to, not equal to,
+    // tfjs's own regulariser on the final kernels.
     const l2 = 0.0001;
     const expected = tf.tidy(() =>
       ['dense_0', 'dense_3']
         .map((name) => tf.regularizers.l1l2({ l1: 0, l2 }).apply(result.model.getLayer(name).getWeights()[0]).dataSync()[0])
         .reduce((a, b) => a + b, 0),
     );
-    assert.ok(Math.abs(last.regularizationLoss - expected) < 1e-7, `${last.regularizationLoss} vs ${expected}`);
+    assert.ok(Math.abs(last.regularizationLoss - expected) < 0.02 * expected, `${last.regularizationLoss} vs ${expected}`);
   } finally {
     result.model.dispose();
   }
