@@ -46,6 +46,8 @@ export function costChart(points: SeriesPoint[], title: string) {
       },
       color: { field: 'series', type: 'nominal', legend: { orient: 'bottom', direction: 'vertical', title: null, labelLimit: 0 } },
       shape: { field: 'series', type: 'nominal', legend: null },
+      // Training loss and data loss nearly coincide under a small penalty: dashes keep both visible.
+      strokeDash: { field: 'series', type: 'nominal', legend: null },
     },
   } as const;
 }
