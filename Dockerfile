@@ -53,6 +53,7 @@ RUN npm pkg delete devDependencies \
       optionalDependencies.@tensorflow/tfjs-node \
       dependencies.vega \
       dependencies.vega-lite \
+      dependencies.@resvg/resvg-js \
  && npm prune --omit=dev --ignore-scripts \
  && rm -rf node_modules/@tensorflow \
  && node -e "require.resolve('tsx'); require('esbuild').transformSync('let x: number = 1', { loader: 'ts' })"

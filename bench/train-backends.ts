@@ -77,7 +77,7 @@ async function nets(): Promise<Net[]> {
       layers: cnn.layers,
       inputShape: [image.height, image.width, image.channels],
       classes,
-      batch: cnn.batchSize,
+      batch: cnn.batchSize === 'full' ? 1 : cnn.batchSize,
       learningRate: cnn.optimizer.learningRate,
       torch: { kind: 'cnn', channels: image.channels, height: image.height, width: image.width, classes },
     },

@@ -91,16 +91,23 @@ program
 
 program
   .command('report')
-  .description('plot cost per epoch and, for tabular classifiers, decision regions, as an SVG')
-  .requiredOption('--checkpoint <dir>', 'checkpoint folder written by `bnserve train`')
-  .requiredOption('--out <file>', 'SVG file to write')
+  .description('plot cost per epoch and, for 2-feature classifiers (Adaline included), decision regions; or compare runs')
+  .option('--checkpoint <dir>', 'checkpoint (or diverged run) folder written by `bnserve train`')
+  .option('--runs <dirs>', 'several such folders, comma-separated: their cost curves side by side')
+  .option('--overlay', 'with --runs: every run’s training cost in one chart instead of one panel each')
+  .requiredOption('--out <file>', 'file to write (.svg, or .png)')
+  .option('--format <svg|png>', 'image format (default: from the --out extension, else svg)')
   .option('--features <a,b>', 'two features for the decision regions (default: the two the first Dense layer weighs most)')
   .option('--resolution <n>', 'grid points per axis (2..1000)', resolution, 120)
   .option('--json', 'print one JSON object on stdout')
   .action(async (options) => {
     const { runReportCommand } = await import('./commands/report.ts');
     const result = await runReportCommand(options);
-    print(options.json, result, `wrote ${result.out} (${result.panels} panel(s), ${result.epochs} epochs)`);
+    print(
+      options.json,
+      result,
+      `wrote ${result.out} (${result.format}, ${result.panels} panel(s), ${result.runs} run(s), ${result.epochs} epochs)`,
+    );
   });
 
 program

@@ -11,7 +11,8 @@ import { assertCheckpointDestination, saveCheckpoint } from '../train/checkpoint
 import { initBackend } from '../train/backend.ts';
 import { hasConv } from '../train/model.ts';
 import { createProgress } from '../train/progress.ts';
-import { assertConverged } from '../train/divergence.ts';
+import { assertConverged, TrainingError } from '../train/divergence.ts';
+import { keepDivergedRun } from './diverged-run.ts';
 import type { Registry, ModelVersionRecord } from '../registry/types.ts';
 import { startHeartbeat } from '../registry/heartbeat.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../registry/index.ts';
@@ -25,6 +26,8 @@ export interface TrainCommandOptions {
   export: boolean;
   /** Where checkpoints go when --out is not given. */
   checkpointsRoot?: string;
+  /** Where a diverged run's metrics and plot go when --out is not given (default: data/runs, next to the checkpoints). */
+  runsRoot?: string;
   quiet?: boolean;
 }
 
@@ -39,7 +42,8 @@ export interface TrainCommandResult {
   epochs: number;
   test: Record<string, number>;
   bnSteps: number;
-  bnGuard: TrainResult['bnGuard'];
+  /** Absent when the model has no BatchNormalization layer. */
+  bnGuard?: TrainResult['bnGuard'];
   samplesPerSecond: number;
   model?: { name: string; version: number; sha256: string; parityMaxAbsDiff: number; folded: boolean };
   warnings: string[];
@@ -138,8 +142,15 @@ export async function runPreparedTraining(
       dataset,
     );
     progress?.stop();
-    assertConverged(result);
-    const guardWarnings = result.bnGuard.stale && result.bnGuard.message ? [result.bnGuard.message] : [];
+    try {
+      assertConverged({ ...result, standardized: config.standardize });
+    } catch (error) {
+      if (!(error instanceof TrainingError)) throw error;
+      const runDir = divergedRunFolder(options, config.name, run.id);
+      const kept = await keepDivergedRun(runDir, { runId: run.id, config, result, error: error.message });
+      throw new TrainingError(`${error.message}. ${kept}`);
+    }
+    const guardWarnings = result.bnGuard?.stale && result.bnGuard.message ? [result.bnGuard.message] : [];
     await saveCheckpoint(checkpoint, {
       model: result.model,
       preprocessing: result.preprocessing,
@@ -189,6 +200,17 @@ export async function runPreparedTraining(
     stopHeartbeat();
     result?.model.dispose();
   }
+}
+
+/** Not a checkpoint (no model is saved): `<out>.diverged` beside --out, else data/runs/<name>/<run id>. */
+export function divergedRunFolder(
+  options: Pick<TrainCommandOptions, 'out' | 'checkpointsRoot' | 'runsRoot'>,
+  name: string,
+  runId: string,
+): string {
+  if (options.out !== undefined) return path.resolve(`${options.out.replace(/[/\\]+$/, '')}.diverged`);
+  const root = options.runsRoot ?? path.join(path.dirname(options.checkpointsRoot ?? 'data/checkpoints'), 'runs');
+  return path.resolve(root, name, runId);
 }
 
 async function exportAndRegister(

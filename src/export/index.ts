@@ -62,7 +62,10 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
   const checkpoint = await readCheckpoint(options.checkpointDir);
   const runId = options.runId ?? checkpoint.runId;
   const { preprocessing, inputShape } = checkpoint;
-  const ops = fold ? foldOps(opsFromCheckpoint(checkpoint)) : opsFromCheckpoint(checkpoint);
+  const layerOps = opsFromCheckpoint(checkpoint);
+  const ops = fold ? foldOps(layerOps) : layerOps;
+  // "Folded" says BN statistics were folded into weights: never true for a model without BN layers.
+  const folded = fold && layerOps.some((op) => op.kind === 'batchNorm');
   const outputName = preprocessing.task === 'classification' ? 'probabilities' : 'prediction';
   const outputUnits = preprocessing.task === 'classification' ? preprocessing.classLabels.length : 1;
 
@@ -79,7 +82,7 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
       task: preprocessing.task,
       class_labels: JSON.stringify(preprocessing.classLabels),
       feature_names: JSON.stringify(preprocessing.featureNames),
-      folded: String(fold),
+      folded: String(folded),
       ...(checkpoint.bnGuard
         ? {
             bn_guard: JSON.stringify({
@@ -122,7 +125,7 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
   return {
     onnx: encodeModel(model),
     parityMaxAbsDiff: parity.maxAbsDiff,
-    folded: fold,
+    folded,
     inputs: [{ name: INPUT_NAME, datatype: 'FP32', shape: [-1, ...inputShape] }],
     outputs: [{ name: outputName, datatype: 'FP32', shape: [-1, outputUnits] }],
     opset,

@@ -19,6 +19,10 @@ export const regularizerSchema = z
   .strict();
 export type RegularizerSpec = z.infer<typeof regularizerSchema>;
 
+/** Kernel initialisers; `zeros` is the Adaline's start (the tutorial's w = 0), the others are the usual random ones. */
+export const initializerSchema = z.enum(['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'zeros']);
+export type InitializerName = z.infer<typeof initializerSchema>;
+
 const positiveInt = z.number().int().positive();
 /** Units or filters of one layer; the whole model is bounded separately (see layer-shapes.ts). */
 export const MAX_LAYER_WIDTH = 65536;
@@ -32,6 +36,9 @@ const denseLayer = z
     units: layerWidth,
     activation: activationSchema.default('linear'),
     useBias: z.boolean().default(true),
+    /** Default glorotUniform. */
+    kernelInitializer: initializerSchema.optional(),
+    /** Overrides the model-wide kernelRegularizer for this layer ({} switches it off here). */
     kernelRegularizer: regularizerSchema.optional(),
   })
   .strict();
@@ -44,6 +51,8 @@ const conv2dLayer = z
     padding: padding.default('same'),
     activation: activationSchema.default('linear'),
     useBias: z.boolean().default(true),
+    /** Default glorotUniform. */
+    kernelInitializer: initializerSchema.optional(),
     kernelRegularizer: regularizerSchema.optional(),
   })
   .strict();
@@ -56,11 +65,21 @@ const poolLayer = (type: 'maxPool2d' | 'avgPool2d') =>
       padding: padding.default('valid'),
     })
     .strict();
+const bnMomentum = z.number().gt(0).lt(1);
+/** TF1's (and the tutorial's) `decay` is Keras's `momentum`: accepted as an alias, never both. */
+function decayAsMomentum(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || !('decay' in raw) || (raw as { type?: unknown }).type !== 'batchNormalization') return raw;
+  const { decay, ...rest } = raw as Record<string, unknown>;
+  if ('momentum' in rest) return { ...rest, momentum: rest.momentum, decay };
+  return { ...rest, momentum: decay };
+}
 const batchNormLayer = z
   .object({
     type: z.literal('batchNormalization'),
-    /** Keras calls it momentum, TF1 calls it decay: moving ← decay·moving + (1−decay)·batch. */
-    momentum: z.number().gt(0).lt(1).default(0.99),
+    /** Keras calls it momentum, TF1 calls it decay (both keys are accepted): moving ← decay·moving + (1−decay)·batch. */
+    momentum: bnMomentum.default(0.99),
+    /** Only ever set when both keys were given (see decayAsMomentum), which is refused. */
+    decay: z.never({ error: 'give either "decay" or "momentum" (the same thing under its TF1 and Keras names), not both' }).optional(),
     epsilon: z.number().positive().default(0.001),
     center: z.boolean().default(true),
     scale: z.boolean().default(true),
@@ -82,6 +101,20 @@ export const layerSchema = z.discriminatedUnion('type', [
 ]);
 export type LayerSpec = z.infer<typeof layerSchema>;
 
+/**
+ * Which rows, classes and feature columns to use, and an optional mapping of labels to numbers
+ * (e.g. setosa → −1, everything else → +1 for an Adaline). Rows are 0-based data rows (the header
+ * is not a row), `end` exclusive; classes keep only the rows with those labels.
+ */
+const selection = {
+  rows: z
+    .object({ start: z.number().int().nonnegative().default(0), end: positiveInt.optional() })
+    .strict()
+    .optional(),
+  classes: z.array(z.string().min(1)).min(1).optional(),
+  /** Label → number; "*" is every other label. Makes the target numeric: use it with task "regression". */
+  labelMap: z.record(z.string().min(1), z.number()).optional(),
+};
 const csvSource = z
   .object({
     kind: z.literal('csv'),
@@ -89,9 +122,17 @@ const csvSource = z
     path: z.string().min(1),
     labelColumn: z.string().min(1),
     featureColumns: z.array(z.string().min(1)).min(1).optional(),
+    ...selection,
   })
   .strict();
-const irisSource = z.object({ kind: z.literal('iris') }).strict();
+const irisSource = z
+  .object({
+    kind: z.literal('iris'),
+    /** Columns of examples/data/iris.csv: sepal_length, sepal_width, petal_length, petal_width. */
+    featureColumns: z.array(z.string().min(1)).min(1).optional(),
+    ...selection,
+  })
+  .strict();
 const syntheticSource = z
   .object({
     kind: z.literal('synthetic'),
@@ -109,12 +150,14 @@ const syntheticSource = z
   .strict();
 export const dataSourceSchema = z.discriminatedUnion('kind', [csvSource, irisSource, syntheticSource]);
 export type DataSource = z.infer<typeof dataSourceSchema>;
+export type TabularSource = Extract<DataSource, { kind: 'csv' | 'iris' }>;
 
+/** train 1 (validation 0, test 0) trains on every row: the evaluation sections are then omitted. */
 const splitSchema = z
   .object({
-    train: z.number().gt(0).lt(1).default(0.7),
+    train: z.number().gt(0).max(1).default(0.7),
     validation: z.number().min(0).lt(1).default(0.15),
-    test: z.number().gt(0).lt(1).default(0.15),
+    test: z.number().min(0).lt(1).default(0.15),
     seed: z.number().int().default(42),
     stratify: z.boolean().default(true),
   })
@@ -156,11 +199,28 @@ export const trainConfigSchema = z
     data: dataSourceSchema,
     split: splitSchema.default({ train: 0.7, validation: 0.15, test: 0.15, seed: 42, stratify: true }),
     standardize: z.boolean().default(true),
-    /** Hidden layers; the output layer (softmax or linear) is added by the trainer, so [] is softmax/linear regression. */
-    layers: z.array(layerSchema),
+    /** Hidden layers; the output layer (softmax or linear) is added by the trainer, so [] is softmax/linear regression (an Adaline). */
+    layers: z.preprocess((raw) => (Array.isArray(raw) ? raw.map(decayAsMomentum) : raw), z.array(layerSchema)),
+    /** The output layer the trainer adds (softmax for classification, identity for regression). */
+    output: z
+      .object({
+        kernelInitializer: initializerSchema.default('glorotUniform'),
+        /** Overrides the model-wide kernelRegularizer for the output layer ({} switches it off here). */
+        kernelRegularizer: regularizerSchema.optional(),
+      })
+      .strict()
+      .default({ kernelInitializer: 'glorotUniform' }),
+    /** Model-wide default regulariser for every Dense/Conv kernel (the output layer's included) that does not set its own. */
+    kernelRegularizer: regularizerSchema.optional(),
+    /**
+     * Regression loss: "mse" (mean of e², the default) or "sse" (½·Σe² over the batch, the Adaline
+     * tutorial's cost, whose learning rates transfer). Classification always uses cross-entropy.
+     */
+    loss: z.enum(['mse', 'sse']).default('mse'),
     optimizer: optimizerSchema.default({ type: 'adam', learningRate: 0.01, momentum: 0.9 }),
     epochs: positiveInt.default(100),
-    batchSize: positiveInt.default(32),
+    /** "full": one batch of every training row per epoch (batch gradient descent). */
+    batchSize: z.union([positiveInt, z.literal('full')]).default(32),
     earlyStopping: earlyStoppingSchema.optional(),
     seed: z.number().int().default(1),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
@@ -177,7 +237,23 @@ export const trainConfigSchema = z
       .strict()
       .default({ maxResidual: 0.05, maxMeanGap: 1, maxVarianceRatio: 2.5 }),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.loss === 'sse' && config.task !== 'regression') {
+      ctx.addIssue({ code: 'custom', path: ['loss'], message: '"sse" is a regression loss; classification uses cross-entropy' });
+    }
+    const source = config.data;
+    if (source.kind !== 'synthetic' && source.labelMap && config.task !== 'regression') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', 'labelMap'],
+        message: 'labelMap turns labels into numbers, which is a regression target: set "task": "regression"',
+      });
+    }
+    if (config.earlyStopping && config.split.validation === 0) {
+      ctx.addIssue({ code: 'custom', path: ['earlyStopping'], message: 'early stopping needs a validation split (split.validation > 0)' });
+    }
+  });
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 
 export class ConfigError extends Error {
@@ -221,6 +297,19 @@ export async function loadTrainConfig(file: string): Promise<TrainConfig> {
     throw new ConfigError(`config ${file} is not valid JSON: ${(error as Error).message}`);
   }
   return parseTrainConfig(raw, path.dirname(path.resolve(file)));
+}
+
+/** The regulariser a Dense/Conv layer (or the output layer) gets: its own, else the model-wide default. */
+export function kernelRegularizerFor(
+  layer: { kernelRegularizer?: RegularizerSpec } | undefined,
+  config: Pick<TrainConfig, 'kernelRegularizer'>,
+): RegularizerSpec | undefined {
+  return layer?.kernelRegularizer ?? config.kernelRegularizer;
+}
+
+/** The batch size as a number of rows ("full" is every training row). */
+export function batchRows(batchSize: TrainConfig['batchSize'], trainRows: number): number {
+  return batchSize === 'full' ? Math.max(1, trainRows) : batchSize;
 }
 
 /** The L2 coefficient in Keras/tfjs form (scale·Σw²) once TF1's weightDecay·Σw²/2 is merged in. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TrainConfig } from './config.ts';
+import type { TabularSource, TrainConfig } from './config.ts';
 import type { Dataset } from './dataset.ts';
 import { datasetSize, subset } from './dataset.ts';
 import { DataError, loadCsvDataset } from './data-csv.ts';
@@ -14,16 +14,16 @@ export async function loadDataset(config: TrainConfig): Promise<Dataset> {
   const source = config.data;
   switch (source.kind) {
     case 'iris':
-      return loadCsvDataset(IRIS_CSV, { labelColumn: 'species', task: 'classification' });
+      return loadCsvDataset(IRIS_CSV, { ...selectionOf(source), labelColumn: 'species', task: config.task });
     case 'csv':
-      return loadCsvDataset(path.resolve(source.path), {
-        labelColumn: source.labelColumn,
-        featureColumns: source.featureColumns,
-        task: config.task,
-      });
+      return loadCsvDataset(path.resolve(source.path), { ...selectionOf(source), labelColumn: source.labelColumn, task: config.task });
     case 'synthetic':
       return syntheticClassification(source);
   }
+}
+
+function selectionOf(source: TabularSource) {
+  return { featureColumns: source.featureColumns, rows: source.rows, classes: source.classes, labelMap: source.labelMap };
 }
 
 export interface Splits {

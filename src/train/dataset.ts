@@ -9,6 +9,8 @@ export interface Dataset {
   /** Classification only: labels in output order. */
   classLabels: string[];
   targetName: string;
+  /** Set when a labelMap sends every label to −1 or +1: a binary linear classifier, predicted by sign. */
+  signClasses?: { negative: string; positive: string };
 }
 
 export function sampleSize(inputShape: readonly number[]): number {

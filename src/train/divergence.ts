@@ -100,11 +100,23 @@ export interface ConvergenceEvidence {
   firstBatchLoss?: number;
   nonFinite?: NonFiniteWeights;
   collapse?: CollapseCheck;
+  /** Whether the inputs were standardised (the config's "standardize"); named in the message. */
+  standardized?: boolean;
 }
 
 const NOTHING_KEPT = 'Nothing was saved or registered';
 
-function remedy(learningRate: number): string {
+/** What to change, naming the learning rate and whether the inputs were standardised. */
+export function remedy(learningRate: number, standardized?: boolean): string {
+  if (standardized === false) {
+    return (
+      `the learning rate ${learningRate} is too large for raw (unstandardised) inputs: ` +
+      `standardise them ("standardize": true) or lower the learning rate (by 10× or more)`
+    );
+  }
+  if (standardized === true) {
+    return `the learning rate ${learningRate} is too large even with standardised inputs: lower it (by 10× or more)`;
+  }
   return `the learning rate ${learningRate} is far too large: lower it (by 10× or more) and standardise the inputs ("standardize": true)`;
 }
 
@@ -118,8 +130,7 @@ export function assertConverged(result: ConvergenceEvidence): void {
   const badLoss = result.epochs.find((e) => !Number.isFinite(e.loss));
   if (badLoss) {
     throw new TrainingError(
-      `training diverged: the loss became ${badLoss.loss} at epoch ${badLoss.epoch} (learning rate ${badLoss.learningRate}); ` +
-        `lower the learning rate or standardise the inputs. ${NOTHING_KEPT}`,
+      `training diverged: the loss became ${badLoss.loss} at epoch ${badLoss.epoch} (learning rate ${badLoss.learningRate}); ${remedy(badLoss.learningRate, result.standardized)}. ${NOTHING_KEPT}`,
     );
   }
   const badWeights = result.epochs.find((e) => (e.nonFiniteWeights ?? 0) > 0);
@@ -128,15 +139,14 @@ export function assertConverged(result: ConvergenceEvidence): void {
     const of = result.nonFinite && result.nonFinite.total > 0 ? ` of ${result.nonFinite.total}` : '';
     throw new TrainingError(
       `training diverged: ${badWeights.nonFiniteWeights}${of} weights and BatchNormalization moving statistics became NaN or Infinity ` +
-        `at epoch ${badWeights.epoch}${where}, although the reported loss stayed finite (learning rate ${badWeights.learningRate}); ` +
-        `lower the learning rate or standardise the inputs. ${NOTHING_KEPT}`,
+        `at epoch ${badWeights.epoch}${where}, although the reported loss stayed finite (learning rate ${badWeights.learningRate}); ${remedy(badWeights.learningRate, result.standardized)}. ${NOTHING_KEPT}`,
     );
   }
   const metric = Object.entries(result.test).find(([, v]) => !Number.isFinite(v));
   if (metric) {
     throw new TrainingError(
       `training diverged: the trained model gives test ${metric[0]} = ${metric[1]} (its weights overflowed); ` +
-        `lower the learning rate or standardise the inputs. ${NOTHING_KEPT}`,
+        `${remedy(firstRate, result.standardized)}. ${NOTHING_KEPT}`,
     );
   }
   const kept = result.epochs[(result.bestEpoch ?? result.epochs.length) - 1];
@@ -144,7 +154,7 @@ export function assertConverged(result: ConvergenceEvidence): void {
   if (kept && first !== undefined && Number.isFinite(first) && first > 0 && kept.loss >= LOSS_EXPLOSION_FACTOR * first) {
     throw new TrainingError(
       `training diverged: the training loss grew from ${first.toPrecision(3)} (first batch) to ${kept.loss.toPrecision(3)} ` +
-        `at epoch ${kept.epoch}, more than ${LOSS_EXPLOSION_FACTOR}×; ${remedy(firstRate)}. ${NOTHING_KEPT}`,
+        `at epoch ${kept.epoch}, more than ${LOSS_EXPLOSION_FACTOR}×; ${remedy(firstRate, result.standardized)}. ${NOTHING_KEPT}`,
     );
   }
   const c = result.collapse;
@@ -153,7 +163,7 @@ export function assertConverged(result: ConvergenceEvidence): void {
       `training diverged: the model collapsed: it answers every training row with at least ${SATURATED_PROBABILITY * 100}% certainty ` +
         `(${c.predictedClasses === 1 ? 'always the same class' : `only ${c.predictedClasses} classes`}, accuracy ${c.accuracy.toFixed(3)} ` +
         `against ${c.majorityShare.toFixed(3)} for always answering the majority class), and its cross-entropy ${c.crossEntropy.toPrecision(3)} ` +
-        `is worse than ${c.priorCrossEntropy.toPrecision(3)} for answering the class frequencies; ${remedy(firstRate)}. ${NOTHING_KEPT}`,
+        `is worse than ${c.priorCrossEntropy.toPrecision(3)} for answering the class frequencies; ${remedy(firstRate, result.standardized)}. ${NOTHING_KEPT}`,
     );
   }
 }

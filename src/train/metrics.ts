@@ -22,6 +22,18 @@ export function crossEntropy(probabilities: ArrayLike<number>, labels: ArrayLike
   return labels.length === 0 ? 0 : total / labels.length;
 }
 
+/** The class of a ±1 binary linear classifier: the sign of its output (0 counts as +1, like the tutorial's where(≥ 0)). */
+export function predictSign(output: number): -1 | 1 {
+  return output >= 0 ? 1 : -1;
+}
+
+/** Share of rows whose predicted sign is the target's (targets are −1/+1). */
+export function signAccuracy(outputs: ArrayLike<number>, targets: ArrayLike<number>): number {
+  let correct = 0;
+  for (let i = 0; i < targets.length; i++) if (predictSign(outputs[i]) === Math.sign(targets[i])) correct++;
+  return targets.length === 0 ? 0 : correct / targets.length;
+}
+
 export function meanSquaredError(predictions: ArrayLike<number>, targets: ArrayLike<number>): number {
   let total = 0;
   for (let i = 0; i < targets.length; i++) total += (predictions[i] - targets[i]) ** 2;

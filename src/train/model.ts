@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LayerSpec, RegularizerSpec } from './config.ts';
+import type { InitializerName, LayerSpec, RegularizerSpec } from './config.ts';
 import { effectiveL2 } from './config.ts';
 
 export interface ModelOptions {
@@ -8,7 +8,14 @@ export interface ModelOptions {
   /** Classes (classification) or 1 (regression). */
   outputUnits: number;
   seed: number;
+  /** The output layer's kernel initialiser (default glorotUniform) and regulariser. */
+  output?: { kernelInitializer?: InitializerName; kernelRegularizer?: RegularizerSpec };
+  /** Regulariser for every Dense/Conv kernel that does not set its own (the output layer's included). */
+  defaultRegularizer?: RegularizerSpec;
 }
+
+/** Name of the output layer the trainer adds. */
+export const OUTPUT_LAYER = 'output';
 
 const layerKind: Record<LayerSpec['type'], string> = {
   dense: 'dense',
@@ -33,13 +40,27 @@ function regularizer(spec: RegularizerSpec | undefined) {
   return tf.regularizers.l1l2({ l1: spec.l1, l2 });
 }
 
+function initializer(name: InitializerName | undefined, seed: number) {
+  switch (name ?? 'glorotUniform') {
+    case 'zeros':
+      return tf.initializers.zeros();
+    case 'glorotNormal':
+      return tf.initializers.glorotNormal({ seed });
+    case 'heUniform':
+      return tf.initializers.heUniform({ seed });
+    case 'heNormal':
+      return tf.initializers.heNormal({ seed });
+    case 'glorotUniform':
+      return tf.initializers.glorotUniform({ seed });
+  }
+}
+
 function pair(value: number | [number, number]): [number, number] {
   return typeof value === 'number' ? [value, value] : value;
 }
 
-function createLayer(spec: LayerSpec, index: number, seed: number): tf.layers.Layer {
+function createLayer(spec: LayerSpec, index: number, seed: number, defaultRegularizer?: RegularizerSpec): tf.layers.Layer {
   const name = layerName(spec, index);
-  const kernelInitializer = tf.initializers.glorotUniform({ seed: seed * 1000 + index });
   switch (spec.type) {
     case 'dense':
       return tf.layers.dense({
@@ -47,8 +68,8 @@ function createLayer(spec: LayerSpec, index: number, seed: number): tf.layers.La
         units: spec.units,
         activation: spec.activation,
         useBias: spec.useBias,
-        kernelInitializer,
-        kernelRegularizer: regularizer(spec.kernelRegularizer),
+        kernelInitializer: initializer(spec.kernelInitializer, seed * 1000 + index),
+        kernelRegularizer: regularizer(spec.kernelRegularizer ?? defaultRegularizer),
       });
     case 'conv2d':
       return tf.layers.conv2d({
@@ -59,8 +80,8 @@ function createLayer(spec: LayerSpec, index: number, seed: number): tf.layers.La
         padding: spec.padding,
         activation: spec.activation,
         useBias: spec.useBias,
-        kernelInitializer,
-        kernelRegularizer: regularizer(spec.kernelRegularizer),
+        kernelInitializer: initializer(spec.kernelInitializer, seed * 1000 + index),
+        kernelRegularizer: regularizer(spec.kernelRegularizer ?? defaultRegularizer),
       });
     case 'maxPool2d':
     case 'avgPool2d': {
@@ -92,18 +113,23 @@ function createLayer(spec: LayerSpec, index: number, seed: number): tf.layers.La
 export function buildModel(layers: LayerSpec[], options: ModelOptions): tf.Sequential {
   const model = tf.sequential({ name: 'bnserve' });
   model.add(tf.layers.inputLayer({ name: 'input', inputShape: options.inputShape }));
-  for (const [index, spec] of layers.entries()) model.add(createLayer(spec, index, options.seed));
+  for (const [index, spec] of layers.entries()) model.add(createLayer(spec, index, options.seed, options.defaultRegularizer));
   const lastShape = model.outputs[0].shape;
   if (lastShape.length > 2) model.add(tf.layers.flatten({ name: 'flatten_head' }));
   model.add(
     tf.layers.dense({
-      name: 'output',
+      name: OUTPUT_LAYER,
       units: options.outputUnits,
       activation: options.task === 'classification' ? 'softmax' : 'linear',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: options.seed * 1000 + layers.length }),
+      kernelInitializer: initializer(options.output?.kernelInitializer, options.seed * 1000 + layers.length),
+      kernelRegularizer: regularizer(options.output?.kernelRegularizer ?? options.defaultRegularizer),
     }),
   );
   return model;
+}
+
+export function hasBatchNorm(layers: LayerSpec[]): boolean {
+  return layers.some((layer) => layer.type === 'batchNormalization');
 }
 
 export function hasConv(layers: LayerSpec[]): boolean {

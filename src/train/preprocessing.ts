@@ -10,4 +10,6 @@ export interface Preprocessing {
   std: number[];
   classLabels: string[];
   targetName?: string;
+  /** Regression on ±1 targets (an Adaline): the class is the sign of the output, negative → `negative`. */
+  signClasses?: { negative: string; positive: string };
 }

@@ -6,9 +6,15 @@ export interface ProgressReporter {
   stop(): void;
 }
 
+/** Four decimals for ordinary values; 4 significant digits in exponent form for huge or tiny ones (a diverging run). */
+export function formatMetric(value: number): string {
+  const size = Math.abs(value);
+  return size !== 0 && (size >= 1e6 || size < 1e-4) ? value.toExponential(3) : value.toFixed(4);
+}
+
 function summary(m: EpochMetrics): string {
-  const parts = [`loss ${m.loss.toFixed(4)}`, `reg ${m.regularizationLoss.toFixed(4)}`];
-  for (const [key, value] of Object.entries(m.validation)) parts.push(`${key} ${value.toFixed(4)}`);
+  const parts = [`loss ${formatMetric(m.loss)}`, `reg ${formatMetric(m.regularizationLoss)}`];
+  for (const [key, value] of Object.entries(m.validation)) parts.push(`${key} ${formatMetric(value)}`);
   return parts.join('  ');
 }
 

@@ -1,17 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LayerSpec, TrainConfig } from './config.ts';
-import { ConfigError, effectiveL2 } from './config.ts';
+import type { TrainConfig } from './config.ts';
+import { batchRows, ConfigError, effectiveL2, kernelRegularizerFor } from './config.ts';
+import type { RegularizerSpec } from './config.ts';
 import type { Dataset } from './dataset.ts';
 import { datasetSize, subset } from './dataset.ts';
 import { loadDataset, splitDataset } from './data.ts';
 import { fitStandardization, identityStandardization, standardizeDataset } from './standardize.ts';
 import type { Standardization } from './standardize.ts';
-import { buildModel, hasConv, layerName } from './model.ts';
+import { buildModel, hasBatchNorm, hasConv, layerName, OUTPUT_LAYER } from './model.ts';
 import { initBackend } from './backend.ts';
 import { bnGuard } from './bn-stats.ts';
 import { checkBnStatistics } from './bn-check.ts';
 import type { BnGuard } from './bn-stats.ts';
-import { accuracy, crossEntropy, learningRateAt, meanAbsoluteError, meanSquaredError, regularizationPenalty } from './metrics.ts';
+import {
+  accuracy,
+  crossEntropy,
+  learningRateAt,
+  meanAbsoluteError,
+  meanSquaredError,
+  regularizationPenalty,
+  signAccuracy,
+} from './metrics.ts';
 import { permutation, createRng } from './rng.ts';
 import type { Preprocessing } from './checkpoint.ts';
 import { collapseCheck, countNonFiniteWeights } from './divergence.ts';
@@ -19,11 +28,14 @@ import type { CollapseCheck, NonFiniteWeights } from './divergence.ts';
 
 export interface EpochMetrics {
   epoch: number;
-  /** Training loss as fit reports it: data loss + regularisation, averaged over the epoch's batches. */
+  /**
+   * Training loss as fit reports it: data loss + regularisation, averaged over the epoch's batches,
+   * each computed before that batch's update (full batch: exactly the tutorial's cost of the epoch).
+   */
   loss: number;
-  /** Regularisation term at the end of the epoch (Keras convention: l1·Σ|w| + l2·Σw²). */
+  /** Regularisation term (Keras convention: l1·Σ|w| + l2·Σw²) of the weights each batch was computed with, averaged like loss. */
   regularizationLoss: number;
-  /** loss − regularizationLoss. */
+  /** loss − regularizationLoss: the data term, from the same weights. */
   dataLoss: number;
   learningRate: number;
   /** fit's own metric over the epoch's batches (training mode): accuracy | mae. */
@@ -48,10 +60,11 @@ export interface TrainResult {
   /** Test split metrics in inference mode. */
   test: Record<string, number>;
   bnSteps: number;
-  bnGuard: BnGuard;
+  /** Absent when the model has no BatchNormalization layer. */
+  bnGuard?: BnGuard;
   samplesPerSecond: number;
   trainSize: number;
-  /** Raw (unstandardised) features of the test split, for the exporter's parity check. */
+  /** Raw (unstandardised) features of the test split (of the training rows when there is no test split), for the exporter's parity check. */
   testInputs: Float32Array;
   /** Loss of the very first training batch (the untrained model), the yardstick for a loss that explodes. */
   firstBatchLoss: number;
@@ -101,31 +114,80 @@ export function predictFlat(model: tf.LayersModel, x: Float32Array, inputShape: 
   });
 }
 
-export function evaluate(model: tf.LayersModel, data: Dataset, task: TrainConfig['task'], classes: number): Record<string, number> {
+/** Sum of squared errors over 2 (the Adaline's cost): summed over the batch, not averaged. */
+export function sumSquaredErrorHalf(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.sum(tf.square(tf.sub(yTrue, yPred))).div(2));
+}
+
+function lossValue(out: ArrayLike<number>, y: ArrayLike<number>, loss: TrainConfig['loss']): number {
+  const mse = meanSquaredError(out, y);
+  return loss === 'sse' ? (mse * y.length) / 2 : mse;
+}
+
+export function evaluate(
+  model: tf.LayersModel,
+  data: Dataset,
+  task: TrainConfig['task'],
+  classes: number,
+  loss: TrainConfig['loss'] = 'mse',
+): Record<string, number> {
   if (datasetSize(data) === 0) return {};
   const out = predictFlat(model, data.x, data.inputShape);
   if (task === 'classification') {
     return { loss: crossEntropy(out, data.y, classes), accuracy: accuracy(out, data.y, classes) };
   }
   const mse = meanSquaredError(out, data.y);
-  return { loss: mse, mae: meanAbsoluteError(out, data.y), rmse: Math.sqrt(mse) };
+  return {
+    loss: lossValue(out, data.y, loss),
+    mae: meanAbsoluteError(out, data.y),
+    rmse: Math.sqrt(mse),
+    ...(data.signClasses ? { accuracy: signAccuracy(out, data.y) } : {}),
+  };
 }
 
-function regularizationLoss(model: tf.LayersModel, layers: LayerSpec[]): number {
-  let total = 0;
-  layers.forEach((spec, index) => {
-    if ((spec.type !== 'dense' && spec.type !== 'conv2d') || !spec.kernelRegularizer) return;
-    const kernel = model.getLayer(layerName(spec, index)).getWeights()[0];
-    total += regularizationPenalty(kernel.dataSync(), spec.kernelRegularizer.l1, effectiveL2(spec.kernelRegularizer));
+interface RegularizedKernel {
+  layer: string;
+  spec: RegularizerSpec;
+}
+
+/** Every kernel with a non-zero regulariser: hidden Dense/Conv (own or model-wide) and the output layer. */
+export function regularizedKernels(config: Pick<TrainConfig, 'layers' | 'output' | 'kernelRegularizer'>): RegularizedKernel[] {
+  const kernels: RegularizedKernel[] = [];
+  config.layers.forEach((spec, index) => {
+    if (spec.type !== 'dense' && spec.type !== 'conv2d') return;
+    const reg = kernelRegularizerFor(spec, config);
+    if (reg) kernels.push({ layer: layerName(spec, index), spec: reg });
   });
+  const output = kernelRegularizerFor(config.output, config);
+  if (output) kernels.push({ layer: OUTPUT_LAYER, spec: output });
+  return kernels.filter((k) => k.spec.l1 > 0 || effectiveL2(k.spec) > 0);
+}
+
+/** l1·Σ|w| + l2·Σw² over the regularised kernels, from the model's current weights. */
+export function regularizationLoss(model: tf.LayersModel, kernels: RegularizedKernel[]): number {
+  let total = 0;
+  for (const { layer, spec } of kernels) {
+    const kernel = model.getLayer(layer).getWeights()[0];
+    total += regularizationPenalty(kernel.dataSync(), spec.l1, effectiveL2(spec));
+  }
   return total;
 }
 
-function trainingMetric(history: Record<string, (number | tf.Tensor)[]>, classification: boolean): Record<string, number> {
-  // tfjs names the accuracy metric 'acc' in history.
+function trainingMetric(history: Record<string, (number | tf.Tensor)[]>, classification: boolean, sign: boolean): Record<string, number> {
+  // tfjs names the accuracy metric 'acc' in history, and a function metric by the function's name.
   const values = classification ? (history.acc ?? history.accuracy) : history.mae;
-  return values ? { [classification ? 'accuracy' : 'mae']: Number(values[0]) } : {};
+  const result: Record<string, number> = values ? { [classification ? 'accuracy' : 'mae']: Number(values[0]) } : {};
+  if (sign && history.signAccuracy) result.accuracy = Number(history.signAccuracy[0]);
+  return result;
 }
+
+/** Share of rows whose output has the target's sign (a ±1 binary linear classifier), as a tfjs metric. */
+function signAccuracyMetric(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor {
+  return tf.tidy(() =>
+    tf.mean(tf.equal(tf.sign(yTrue), tf.where(tf.greaterEqual(yPred, 0), tf.onesLike(yPred), tf.onesLike(yPred).neg())).toFloat()),
+  );
+}
+Object.defineProperty(signAccuracyMetric, 'name', { value: 'signAccuracy' });
 
 function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [prefix + k[0].toUpperCase() + k.slice(1), v]));
@@ -144,6 +206,7 @@ export function preprocessingFor(data: Dataset, task: TrainConfig['task'], s: St
     std: s.std,
     classLabels: task === 'classification' ? data.classLabels : [],
     targetName: data.targetName,
+    ...(task === 'regression' && data.signClasses ? { signClasses: data.signClasses } : {}),
   };
 }
 
@@ -151,7 +214,7 @@ export function preprocessingFor(data: Dataset, task: TrainConfig['task'], s: St
  * A backend that runs out of memory fails with a low-level error (wasm: "memory access out of
  * bounds"; JS: "Array buffer allocation failed"); it is the config that asks too much, so say so.
  */
-export function asResourceError(error: unknown, config: Pick<TrainConfig, 'batchSize'>): unknown {
+export function asResourceError(error: unknown, config: { batchSize: TrainConfig['batchSize'] }): unknown {
   const message = error instanceof Error ? error.message : '';
   const outOfMemory =
     (error instanceof WebAssembly.RuntimeError && /memory access out of bounds|out of memory/i.test(message)) ||
@@ -190,14 +253,20 @@ async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): P
     task: config.task,
     outputUnits: classes,
     seed: config.seed,
+    output: config.output,
+    defaultRegularizer: config.kernelRegularizer,
   });
   const optimizer = createOptimizer(config.optimizer);
   const classification = config.task === 'classification';
+  const sign = !classification && raw.signClasses !== undefined;
   model.compile({
     optimizer,
-    loss: classification ? 'categoricalCrossentropy' : 'meanSquaredError',
-    metrics: [classification ? 'accuracy' : 'mae'],
+    // tfjs takes the mean of what a loss function returns: a scalar sum stays the sum (no averaging).
+    loss: classification ? 'categoricalCrossentropy' : config.loss === 'sse' ? sumSquaredErrorHalf : 'meanSquaredError',
+    metrics: classification ? ['accuracy'] : sign ? ['mae', signAccuracyMetric] : ['mae'],
   });
+  const batchSize = batchRows(config.batchSize, trainSize);
+  const kernels = regularizedKernels(config);
 
   const rng = createRng(config.seed);
   let steps = 0;
@@ -215,12 +284,21 @@ async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): P
     const order = permutation(trainSize, rng);
     const shuffled = subset(train, order);
     const { x, y } = toTensors(shuffled, config.task, classes);
+    // The penalty of the weights each batch's loss is computed with (before its update), weighted like fit's mean.
+    let penaltySum = 0;
+    let penaltyRows = 0;
     const history = await model.fit(x, y, {
       epochs: 1,
-      batchSize: config.batchSize,
+      batchSize,
       shuffle: false,
       verbose: 0,
       callbacks: {
+        onBatchBegin: async (batch) => {
+          if (kernels.length === 0) return;
+          const rows = Math.min(batchSize, trainSize - batch * batchSize);
+          penaltySum += regularizationLoss(model, kernels) * rows;
+          penaltyRows += rows;
+        },
         onBatchEnd: async (_batch, logs) => {
           if (steps === 0) firstBatchLoss = Number(logs?.loss);
           steps++;
@@ -232,16 +310,16 @@ async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): P
 
     const loss = Number(history.history.loss[0]);
     nonFinite = countNonFiniteWeights(model);
-    const reg = regularizationLoss(model, config.layers);
+    const reg = penaltyRows > 0 ? penaltySum / penaltyRows : 0;
     const metrics: EpochMetrics = {
       epoch: epoch + 1,
       loss,
       regularizationLoss: reg,
       dataLoss: loss - reg,
       learningRate,
-      train: trainingMetric(history.history, classification),
-      validation: prefixed('val', evaluate(model, validation, config.task, classes)),
-      test: prefixed('test', evaluate(model, test, config.task, classes)),
+      train: trainingMetric(history.history, classification, sign),
+      validation: prefixed('val', evaluate(model, validation, config.task, classes, config.loss)),
+      test: prefixed('test', evaluate(model, test, config.task, classes, config.loss)),
       bnSteps: steps,
       nonFiniteWeights: nonFinite.count,
       seconds: (performance.now() - started) / 1000,
@@ -280,12 +358,14 @@ async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): P
     preprocessing: preprocessingFor(raw, config.task, standardization),
     epochs,
     bestEpoch,
-    test: evaluate(model, test, config.task, classes),
+    test: evaluate(model, test, config.task, classes, config.loss),
     bnSteps,
-    bnGuard: bnGuard(bnLayers, bnSteps, checkBnStatistics(model, train.x, train.inputShape), config.bnGuard),
+    bnGuard: hasBatchNorm(config.layers)
+      ? bnGuard(bnLayers, bnSteps, checkBnStatistics(model, train.x, train.inputShape), config.bnGuard)
+      : undefined,
     samplesPerSecond: trainedSeconds > 0 ? (trainSize * epochs.length) / trainedSeconds : 0,
     trainSize,
-    testInputs: splits.test.x,
+    testInputs: datasetSize(splits.test) > 0 ? splits.test.x : splits.train.x,
     firstBatchLoss,
     nonFinite,
     collapse,

@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openRegistry } from '../../src/registry/index.ts';
 import { ROOT, registryEnv, runCli } from './run-cli.ts';
-import { assertConverged } from '../../src/commands/train.ts';
+import { assertConverged, divergedRunFolder } from '../../src/commands/train.ts';
 import { tempDir } from '../train/helpers.ts';
 
 test('a diverged run fails (exit 5): no checkpoint, no model version, the run says why', async (t) => {
@@ -93,7 +93,51 @@ test('a learning rate so large that the classifier collapses onto saturated answ
   const run = await expectDiverged(
     t,
     { ...example, optimizer: { ...example.optimizer, learningRate: 1e6 }, epochs: 30 },
-    /the model collapsed: .*always the same class.*the learning rate 1000000 is far too large: lower it .*standardise the inputs/,
+    /the model collapsed: .*always the same class.*the learning rate 1000000 is too large even with standardised inputs: lower it/,
   );
   assert.equal(run.epochs.length, 30, 'every epoch stays recorded with the failed run');
+});
+
+test('the tutorial Adaline at lr 0.01 on raw features fails (exit 5) naming the rate and the raw inputs, and keeps its epochs and cost plot', async (t) => {
+  const dir = await tempDir(t);
+  const env = registryEnv(dir);
+  const out = path.join(dir, 'adaline');
+  const result = await runCli(['train', '--config', path.join(ROOT, 'examples/seed/adaline-raw-lr0.01.json'), '--out', out, '--json'], env);
+  assert.equal(result.code, 5, result.stderr);
+  const message = JSON.parse(result.stdout).error as string;
+  assert.match(message, /grew from 50\.0 \(first batch\) to 7\.8\de\+28 at epoch 10/);
+  assert.match(message, /learning rate 0\.01 is too large for raw \(unstandardised\) inputs: standardise them \("standardize": true\)/);
+  const kept = `${out}.diverged`;
+  assert.ok(message.includes(`kept in ${kept}`), message);
+  assert.equal(existsSync(out), false, 'no checkpoint');
+  assert.equal(existsSync(path.join(kept, 'model.json')), false, 'the run folder holds no model');
+  const metrics = JSON.parse(await readFile(path.join(kept, 'metrics.json'), 'utf8'));
+  assert.equal(metrics.diverged, true);
+  assert.equal(metrics.epochs.length, 10);
+  assert.equal(metrics.epochs[0].loss, 50);
+  assert.match(await readFile(path.join(kept, 'cost.svg'), 'utf8'), /^<svg[\s\S]*cost \(log10 scale\)[\s\S]*>1e29</);
+
+  const registry = await openRegistry({ databaseUrl: env.DATABASE_URL, artifactsDir: env.BNSERVE_ARTIFACTS });
+  t.after(() => registry.close());
+  assert.deepEqual(await registry.listModels(), []);
+  const runId = /\(run ([0-9a-f-]+)\)/.exec(result.stderr)?.[1];
+  const run = await registry.getRun(runId!);
+  assert.equal(run?.status, 'failed');
+  assert.equal(run?.epochs.length, 10, 'every epoch stays recorded with the failed run');
+
+  // The same config standardised converges: the gate is about the run, not the model kind.
+  const fine = await runCli(
+    ['train', '--config', path.join(ROOT, 'examples/seed/adaline-std-lr0.01.json'), '--out', path.join(dir, 'std'), '--json'],
+    env,
+  );
+  assert.equal(fine.code, 0, fine.stderr);
+  const summary = JSON.parse(fine.stdout);
+  assert.equal(summary.bnGuard, undefined, 'no BN layer: no BN guard');
+  assert.equal(summary.model.folded, false, 'no BN layer: nothing folded');
+  assert.deepEqual(summary.test, {}, 'no test split: no test metrics');
+});
+
+test('a diverged run without --out is kept under data/runs/<name>/<run id>, beside the checkpoints root', () => {
+  assert.equal(divergedRunFolder({ checkpointsRoot: '/x/data/checkpoints' }, 'm', 'r1'), path.resolve('/x/data/runs/m/r1'));
+  assert.equal(divergedRunFolder({ out: '/x/ckpt/' }, 'm', 'r1'), path.resolve('/x/ckpt.diverged'));
 });

@@ -62,8 +62,8 @@ test('the guard measures statistics that were never updated, not only momentum^s
     backend: 'cpu',
   });
   const result = await train(config);
-  assert.equal(result.bnGuard.stale, false, result.bnGuard.message);
-  const [fresh] = result.bnGuard.layers;
+  assert.equal(result.bnGuard?.stale, false, result.bnGuard?.message);
+  const [fresh] = result.bnGuard!.layers;
   assert.ok(fresh.meanGap < 1 && fresh.varianceRatio < 2.5, JSON.stringify(fresh));
 
   // The classic bug: moving statistics left at their initial 0/1 (never updated or never saved).

@@ -11,22 +11,24 @@ test('the Iris example reaches at least 0.93 test accuracy with fresh moving sta
   const result = await train(config);
   try {
     assert.ok(result.test.accuracy >= 0.93, `test accuracy ${result.test.accuracy}`);
-    assert.equal(result.bnGuard.stale, false);
-    assert.equal(result.bnSteps, result.bestEpoch * Math.ceil(result.trainSize / config.batchSize));
+    assert.equal(result.bnGuard?.stale, false);
+    assert.equal(result.bnSteps, result.bestEpoch * Math.ceil(result.trainSize / (config.batchSize as number)));
     const last = result.epochs.at(-1)!;
     assert.deepEqual(Object.keys(last.train), ['accuracy']);
     assert.deepEqual(Object.keys(last.validation).sort(), ['valAccuracy', 'valLoss']);
     assert.deepEqual(Object.keys(last.test).sort(), ['testAccuracy', 'testLoss']);
     assert.equal(last.test.testAccuracy, result.test.accuracy);
 
-    // The reported regularisation term equals tfjs's own regulariser on the final kernels.
+    // The reported regularisation term is the mean over the epoch's batches of the penalty of the weights each
+    // batch was computed with (exactness: test/train/regularization.test.ts), so it is close to, not equal to,
+    // tfjs's own regulariser on the final kernels.
     const l2 = 0.0001;
     const expected = tf.tidy(() =>
       ['dense_0', 'dense_3']
         .map((name) => tf.regularizers.l1l2({ l1: 0, l2 }).apply(result.model.getLayer(name).getWeights()[0]).dataSync()[0])
         .reduce((a, b) => a + b, 0),
     );
-    assert.ok(Math.abs(last.regularizationLoss - expected) < 1e-7, `${last.regularizationLoss} vs ${expected}`);
+    assert.ok(Math.abs(last.regularizationLoss - expected) < 0.02 * expected, `${last.regularizationLoss} vs ${expected}`);
   } finally {
     result.model.dispose();
   }

@@ -1,0 +1,64 @@
+import { lstat, mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../lib/durable-fs.ts';
+import type { TrainConfig } from '../train/config.ts';
+import type { TrainResult } from '../train/trainer.ts';
+
+/** The files of a diverged run's folder: no model, so never mistaken for (or exported as) a checkpoint. */
+export const DIVERGED_RUN_FILES = ['diverged.json', 'metrics.json', 'config.json', 'preprocessing.json', 'cost.svg'] as const;
+
+export interface DivergedRun {
+  runId: string;
+  config: TrainConfig;
+  result: TrainResult;
+  error: string;
+}
+
+const encode = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
+
+/** A folder we may write into: missing, empty, or holding only an earlier diverged run's files. */
+async function writable(dir: string): Promise<boolean> {
+  try {
+    if (!(await lstat(dir)).isDirectory()) return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  const ours: ReadonlySet<string> = new Set(DIVERGED_RUN_FILES);
+  return (await readdir(dir, { withFileTypes: true })).every((e) => e.isFile() && ours.has(e.name));
+}
+
+/**
+ * Keeps what a diverged run learnt about itself (every epoch's metrics, the config, the cost plot) so
+ * that the divergence can be looked at; returns the sentence that says where. Best effort: a failure
+ * to keep them is said, never thrown over the training error.
+ */
+export async function keepDivergedRun(dir: string, run: DivergedRun): Promise<string> {
+  try {
+    if (!(await writable(dir))) return `Its metrics were not kept: ${dir} holds other files.`;
+    await mkdir(dir, { recursive: true });
+    const { result } = run;
+    await writeFileAtomic(
+      path.join(dir, 'diverged.json'),
+      encode({ runId: run.runId, error: run.error, note: 'a diverged run: metrics and plot only, no model (not a checkpoint)' }),
+    );
+    await writeFileAtomic(
+      path.join(dir, 'metrics.json'),
+      encode({
+        runId: run.runId,
+        diverged: true,
+        backend: result.backend,
+        firstBatchLoss: result.firstBatchLoss,
+        bestEpoch: result.bestEpoch,
+        epochs: result.epochs,
+        test: result.test,
+      }),
+    );
+    await writeFileAtomic(path.join(dir, 'config.json'), encode(run.config));
+    await writeFileAtomic(path.join(dir, 'preprocessing.json'), encode(result.preprocessing));
+    const { runReportCommand } = await import('./report.ts');
+    await runReportCommand({ checkpoint: dir, out: path.join(dir, 'cost.svg'), resolution: 60 });
+    return `Its epochs (also in the registry, run ${run.runId}) and cost plot are kept in ${dir} (metrics.json, cost.svg).`;
+  } catch (error) {
+    return `Its metrics could not be kept in ${dir}: ${(error as Error).message}.`;
+  }
+}
