@@ -283,6 +283,12 @@ export class PrismaRegistry implements Registry {
       });
     } catch (error) {
       if (prismaCode(error) === 'P2003') throw await missing();
+      if (isTransient(error)) {
+        throw new RegistryError(
+          'unavailable',
+          `the registry database is locked by another process, so alias "${alias}" was not moved; try again shortly`,
+        );
+      }
       throw error;
     }
     const row = await this.db.modelVersion.findUniqueOrThrow({ where: { name_version: { name, version } }, include: WITH_ALIASES });

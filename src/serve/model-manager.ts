@@ -1,4 +1,5 @@
-import type { ModelSummary, Registry } from '../registry/types.ts';
+import { stat } from 'node:fs/promises';
+import type { ModelSummary, ModelVersionRecord, Registry } from '../registry/types.ts';
 import { RegistryError } from '../registry/types.ts';
 import { DEFAULT_STALE_RUN_MS } from './config.ts';
 import { HttpError, notFound, unavailable, unprocessable } from './http-errors.ts';
@@ -29,6 +30,21 @@ export interface LoadFailure {
   attempts: number;
   /** When polls may try a transient failure again (null for permanent ones). */
   retryAt: Date | null;
+  /**
+   * The artifact file as it was at the failure (see fileStamp): when it changes (a file put back or
+   * repaired), the next poll tries again at once, permanent failure or not.
+   */
+  artifact?: { path: string; stamp: string | null };
+}
+
+/** Identity and content stamp of a file (inode, size, mtime), or null when it does not exist. */
+async function fileStamp(file: string): Promise<string | null> {
+  try {
+    const s = await stat(file);
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return null;
+  }
 }
 
 /** Whether everything that should serve does; reasons are short and safe for unauthenticated callers. */
@@ -55,6 +71,10 @@ export const DEFAULT_ALIAS = 'production';
 const MAX_ON_DEMAND_VERSIONS = 4;
 /** A request for an unknown model or version re-reads the registry at most this often (default). */
 const MISS_REFRESH_MS = 1000;
+
+async function artifactChanged(failure: LoadFailure): Promise<boolean> {
+  return failure.artifact !== undefined && (await fileStamp(failure.artifact.path)) !== failure.artifact.stamp;
+}
 
 /** The version served when none is named: the production alias, else the latest unflagged version (0: none). */
 function defaultTarget(model: ServedModel): number {
@@ -379,11 +399,13 @@ export class ModelManager {
 
   private async tryLoad(model: ServedModel, version: number, force: boolean): Promise<LoadedVersion | null> {
     const previous = model.failures.get(version);
-    if (previous && !force && (previous.permanent || (previous.retryAt !== null && this.now() < previous.retryAt.getTime()))) return null;
+    const waiting = previous && (previous.permanent || (previous.retryAt !== null && this.now() < previous.retryAt.getTime()));
+    if (waiting && !force && !(await artifactChanged(previous))) return null;
     const started = performance.now();
     let stage: LoadStage = 'fetch';
+    let record: ModelVersionRecord | null = null;
     try {
-      const record = await this.opts.registry.getVersion(model.name, version);
+      record = await this.opts.registry.getVersion(model.name, version);
       if (!record) throw new RegistryError('not_found', `version ${version} is not in the registry`);
       const artifact = await this.opts.registry.readArtifact(record);
       stage = 'load';
@@ -400,7 +422,8 @@ export class ModelManager {
       const attempts = (previous?.permanent === false ? previous.attempts : 0) + 1;
       const delay = retryDelayMs(attempts, this.opts.retryBaseMs ?? LOAD_RETRY_BASE_MS, this.opts.retryMaxMs ?? LOAD_RETRY_MAX_MS);
       const retryAt = permanent ? null : new Date(this.now() + delay);
-      model.failures.set(version, { version, message, reason, at: new Date(this.now()), permanent, attempts, retryAt });
+      const artifact = record ? { path: record.artifactPath, stamp: await fileStamp(record.artifactPath) } : undefined;
+      model.failures.set(version, { version, message, reason, at: new Date(this.now()), permanent, attempts, retryAt, artifact });
       this.opts.log.error(
         { model: model.name, version, reason, err: message, retry: !permanent, attempts, ...(permanent ? {} : { retryInMs: delay }) },
         permanent
