@@ -8,6 +8,7 @@ import { globalPlugin } from './plugins/global-plugin.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { predictRoutes } from './routes/predict.ts';
+import { tritonExtensionRoutes } from './routes/triton-extensions.ts';
 import { v2ModelRoutes } from './routes/v2-models.ts';
 
 export interface AppPluginOptions extends Record<string, unknown> {
@@ -28,6 +29,7 @@ export const bnserveApp = globalPlugin<AppPluginOptions>('bnserve', async (app, 
 
   await app.register(healthRoutes);
   await app.register(v2ModelRoutes);
+  await app.register(tritonExtensionRoutes);
   await app.register(predictRoutes);
   await app.register(adminRoutes);
   if (opts.extend) await opts.extend(app);

@@ -60,6 +60,13 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** Where one run's time went: merging inputs, onnxruntime, splitting outputs (seconds). */
+export interface ExecutionTimings {
+  inputSeconds: number;
+  inferSeconds: number;
+  outputSeconds: number;
+}
+
 export interface SubmitOptions {
   /** This request's own queue timeout (it can only shorten the model's). */
   timeoutMicroseconds?: number;
@@ -90,7 +97,8 @@ export class DynamicBatcher {
     private readonly settings: () => BatchingOptions,
     private readonly instances: number,
     private readonly splittable = true,
-    private readonly onBatch?: (rows: number, requests: number) => void,
+    /** Called once per run, after it: timings only when the run succeeded. */
+    private readonly onBatch?: (rows: number, requests: number, timings?: ExecutionTimings) => void,
   ) {}
 
   /** Requests waiting for an instance (Triton's pending request count). */
@@ -171,21 +179,31 @@ export class DynamicBatcher {
 
   private async runGroup(group: Pending[], start: number): Promise<void> {
     const rows = group.reduce((n, p) => n + p.rows, 0);
-    this.onBatch?.(rows, group.length);
     try {
       const inputs =
         group.length === 1
           ? group[0].inputs
           : group[0].inputs.map((f, i) => ({ data: concatRows(group.map((p) => p.inputs[i].data)), dims: [rows, ...f.dims.slice(1)] }));
+      const inferStart = performance.now();
       const outputs = await this.execute(inputs);
-      const computeSeconds = (performance.now() - start) / 1000;
+      const inferEnd = performance.now();
+      const computeSeconds = (inferEnd - start) / 1000;
       let offset = 0;
-      for (const p of group) {
-        const own = group.length === 1 ? outputs : sliceRows(outputs, offset, p.rows, rows);
+      const own = group.map((p) => {
+        const part = group.length === 1 ? outputs : sliceRows(outputs, offset, p.rows, rows);
         offset += p.rows;
-        p.resolve({ outputs: own, queueSeconds: (start - p.submittedAt) / 1000, computeSeconds, batchRows: rows });
-      }
+        return part;
+      });
+      this.onBatch?.(rows, group.length, {
+        inputSeconds: (inferStart - start) / 1000,
+        inferSeconds: (inferEnd - inferStart) / 1000,
+        outputSeconds: (performance.now() - inferEnd) / 1000,
+      });
+      group.forEach((p, i) => {
+        p.resolve({ outputs: own[i], queueSeconds: (start - p.submittedAt) / 1000, computeSeconds, batchRows: rows });
+      });
     } catch (err) {
+      this.onBatch?.(rows, group.length);
       for (const p of group) p.reject(err);
     }
   }

@@ -1,6 +1,6 @@
 import type * as ort from 'onnxruntime-node';
 import type { ModelVersionRecord } from '../registry/types.ts';
-import { DynamicBatcher, type BatchResult, type SubmitOptions } from './batcher.ts';
+import { DynamicBatcher, type BatchResult, type ExecutionTimings, type SubmitOptions } from './batcher.ts';
 import { DEFAULT_BATCHING, type BatchingOptions } from './config.ts';
 import { InvalidInputError } from './http-errors.ts';
 import { InlineRunner, WorkerPoolRunner, type Feed, type ModelRunner } from './model-runner.ts';
@@ -19,8 +19,8 @@ export interface LoadOptions {
   /** Settings, or a lookup by model name read at every scheduling decision (live overrides). */
   batching: (Partial<BatchingOptions> & { /** old name of maxBatchSize */ maxRows?: number }) | ((model: string) => BatchingOptions);
   sessionOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'>;
-  /** Called once per onnxruntime run with its rows and the number of requests merged into it. */
-  onBatch?: (model: string, version: number, rows: number, requests: number) => void;
+  /** Called once per onnxruntime run, after it, with its rows, the number of requests merged into it, and (when it succeeded) its timings. */
+  onBatch?: (model: string, version: number, rows: number, requests: number, timings?: ExecutionTimings) => void;
 }
 
 export class ModelLoadError extends Error {
@@ -71,7 +71,9 @@ export class LoadedVersion {
     settings: () => BatchingOptions,
     onBatch?: LoadOptions['onBatch'],
   ) {
-    const observe = onBatch ? (rows: number, requests: number) => onBatch(record.name, record.version, rows, requests) : undefined;
+    const observe = onBatch
+      ? (rows: number, requests: number, timings?: ExecutionTimings) => onBatch(record.name, record.version, rows, requests, timings)
+      : undefined;
     this.batcher = new DynamicBatcher((feeds) => this.runner.run(feeds), settings, runner.instances, this.batchable, observe);
   }
 

@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ExecutionTimings } from './batcher.ts';
+import { InferenceStats } from './inference-stats.ts';
 import type { ModelManager } from './model-manager.ts';
 import type { ProviderChain } from './providers.ts';
 
@@ -26,6 +28,8 @@ function memo<T>(make: (key: string) => T): (key: string) => T {
 /** Prometheus metrics of one server, in their own registry (several apps can share a process). */
 export class ServeMetrics {
   readonly registry = new Registry();
+  /** Triton-style per version statistics (GET /v2/models/{m}/stats). */
+  readonly stats = new InferenceStats();
 
   readonly requests = new Counter({
     name: 'bnserve_requests_total',
@@ -200,10 +204,18 @@ export class ServeMetrics {
     c.rows.observe(r.batchRows);
   }
 
-  observeBatch(model: string, version: number, rows: number, requests: number): void {
+  observeBatch(model: string, version: number, rows: number, requests: number, timings?: ExecutionTimings): void {
     const c = this.inferenceChildren(`${model}\0${version}`);
     c.batchSize.observe(rows);
     c.batchRequests.observe(requests);
+    if (timings) {
+      this.stats.execution(model, version, {
+        rows,
+        inputNs: timings.inputSeconds * 1e9,
+        inferNs: timings.inferSeconds * 1e9,
+        outputNs: timings.outputSeconds * 1e9,
+      });
+    }
   }
 
   observeRejection(model: string, version: number, reason: string): void {

@@ -408,7 +408,7 @@ describe('bad input never gets a 5xx', () => {
       status: 404,
       error: /no alias "canary"/,
     },
-    { name: 'an empty JSON body', url: '/v1/models/iris:predict', body: '', status: 400, error: /Body cannot be empty/ },
+    { name: 'an empty JSON body', url: '/v1/models/iris:predict', body: '', status: 400, error: /request body is empty/ },
     {
       name: 'an oversized body',
       url: '/v1/models/iris:predict',

@@ -43,7 +43,7 @@ export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async
     providers,
     load: {
       batching: (model) => batching.get(model),
-      onBatch: (model, version, rows, requests) => metrics.observeBatch(model, version, rows, requests),
+      onBatch: (model, version, rows, requests, timings) => metrics.observeBatch(model, version, rows, requests, timings),
       sessionOptions: config.intraOpThreads !== undefined ? { intraOpNumThreads: config.intraOpThreads } : undefined,
     },
     log: app.log,

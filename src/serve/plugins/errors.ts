@@ -20,6 +20,9 @@ function readablePath(instancePath: string): string {
 export const errorHandling = globalPlugin('bnserve-errors', async (app) => {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
+      if (err.validationContext === 'body' && (request.body === undefined || request.body === null)) {
+        return reply.code(400).send({ error: 'the request body is empty: send a JSON object' });
+      }
       const where = err.validationContext ?? 'request';
       const issues = err.validation.slice(0, 3).map((v) => {
         const path = readablePath(v.instancePath);
@@ -52,6 +55,13 @@ export const errorHandling = globalPlugin('bnserve-errors', async (app) => {
     }
     request.log.error({ err }, 'request failed with an internal error');
     return reply.code(status >= 500 && status < 600 ? status : 500).send({ error: 'internal server error' });
+  });
+
+  // JSON is UTF-8 by definition (RFC 8259): answer exactly "application/json", which is what
+  // KServe's client compares against before it reads an {"error"} body.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (reply.getHeader('content-type') === 'application/json; charset=utf-8') reply.header('content-type', 'application/json');
+    return payload;
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -91,7 +101,11 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
   if (body.status >= 500) request.log.error({ err: error }, 'request failed before routing');
   else request.log.info({ error: body.error }, 'request rejected');
   // Route hooks (request id header, metrics) do not run for requests that never reached the router.
-  void reply.code(body.status).header('x-request-id', request.id).send({ error: body.error });
+  void reply
+    .code(body.status)
+    .header('x-request-id', request.id)
+    .header('content-type', 'application/json')
+    .send(Buffer.from(JSON.stringify({ error: body.error })));
 }
 
 /**

@@ -1,6 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { decodedBody, JSON_MEDIA_TYPES, parseJsonBody, unsupportedMediaType } from '../request-body.ts';
 import { globalPlugin } from './global-plugin.ts';
 
 export const SERVER_NAME = 'bnserve';
@@ -11,9 +12,30 @@ export const externalPlugins = globalPlugin('bnserve-external', async (app) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  // Clients such as `curl -d` often omit the content type; every body we accept is JSON.
-  app.removeContentTypeParser(['text/plain']);
-  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // gzip/deflate request bodies (Triton's and KServe's request_compression_algorithm), bounded
+  // by the body limit after decompression.
+  const limit = app.initialConfig.bodyLimit ?? 1024 * 1024;
+  app.addHook('preParsing', async (request, _reply, payload) => decodedBody(payload, request.headers['content-encoding'], limit));
+
+  // Every body we accept is JSON, under the content types clients really send (see JSON_MEDIA_TYPES);
+  // other types get a 415 that names the accepted ones.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_MEDIA_TYPES, { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    const type = request.headers['content-type'];
+    if (type !== undefined && type.trim() !== '') return done(unsupportedMediaType(type), undefined);
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -2,7 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { HttpError } from '../http-errors.ts';
 import type { ModelManager, ModelStatus } from '../model-manager.ts';
+import { z } from 'zod';
 import { errorBody, modelParams, modelStatus, promoteBody, promoteResponse, repositoryIndex } from '../schemas.ts';
+
+const loadBody = z.object({ parameters: z.record(z.string(), z.unknown()).optional() }).optional();
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -57,8 +60,19 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post(
     '/v2/repository/models/:model/load',
-    { schema: { tags: ['admin'], security, params: modelParams, response: { 200: modelStatus, ...errors } } },
-    async (request) => statusBody(app.models, await app.models.load(request.params.model)),
+    { schema: { tags: ['admin'], security, params: modelParams, body: loadBody, response: { 200: modelStatus, ...errors } } },
+    async (request) => {
+      // Triton's load_model(config=..., files=...) sends them as parameters; we serve registry versions as registered.
+      const overrides = Object.keys(request.body?.parameters ?? {}).filter((k) => k === 'config' || k.startsWith('file:'));
+      if (overrides.length > 0) {
+        throw new HttpError(
+          400,
+          `load with ${overrides.map((k) => `parameters.${k}`).join(', ')} is not supported: bnserve loads the registry's versions as registered ` +
+            '(batching settings come from BNSERVE_MODEL_BATCHING); send the load request without config or files',
+        );
+      }
+      return statusBody(app.models, await app.models.load(request.params.model));
+    },
   );
 
   app.post(

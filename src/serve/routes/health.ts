@@ -30,7 +30,14 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/v2', { schema: { tags: ['health'], response: { 200: serverMetadata } } }, async () => ({
     name: SERVER_NAME,
     version: SERVER_VERSION,
-    extensions: ['model_repository', 'tf_serving_predict', 'binary_tensor_data'],
+    // model_repository only when usable (its routes answer 403 without an admin token).
+    extensions: [
+      ...(app.serveConfig.adminToken ? ['model_repository'] : []),
+      'model_configuration',
+      'statistics',
+      'tf_serving_predict',
+      'binary_tensor_data',
+    ],
   }));
 
   app.get('/metrics', { schema: { tags: ['operations'], description: 'Prometheus metrics.' } }, async (_request, reply) => {

@@ -1,6 +1,6 @@
 // Request → tensors → session → response, shared by both protocols. No HTTP routing here.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { OverloadedError, type SubmitOptions } from '../batcher.ts';
+import { OverloadedError, type BatchResult, type SubmitOptions } from '../batcher.ts';
 import { BinaryReader, binaryDataSize, decodeBinaryTensor, encodeBinaryResponse, HEADER_LENGTH, tensorBytes } from '../binary-tensors.ts';
 import { HttpError, InvalidInputError, badRequest } from '../http-errors.ts';
 import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
@@ -46,9 +46,13 @@ export async function withModel<T>(
 ): Promise<T> {
   const lease: Lease = await app.models.acquire(name, ref);
   request.served = { model: lease.version.name, version: lease.version.version };
+  const started = performance.now();
   try {
     return await fn(lease.version);
   } catch (err) {
+    // POST routes are the inference routes: a failed inference for the statistics extension.
+    if (request.method === 'POST')
+      app.metrics.stats.failure(lease.version.name, lease.version.version, (performance.now() - started) * 1e6);
     if (err instanceof OverloadedError) {
       reply.header('retry-after', String(err.retryAfterSeconds));
       app.metrics.observeRejection(lease.version.name, lease.version.version, err.reason);
@@ -70,14 +74,43 @@ export async function predictRows(app: FastifyInstance, v: LoadedVersion, instan
       `model "${v.name}" version ${v.version} has several inputs or dynamic row shapes; use POST /v2/models/${v.name}/infer`,
     );
   }
+  const started = performance.now();
   const data = rowsToTensor(instances, { target: v.inputType, rowShape: v.rowShape, featureNames: v.record.featureNames });
+  const decoded = performance.now();
   const result = await v.runRows(data, instances.length);
+  const ran = performance.now();
   app.metrics.observeInference(v.name, v.version, result);
   const output = predictionOutput(v.record, v.outputs);
   const values = result.outputs[output.name];
   assertFiniteOutput(output.name, values);
   const predictions = v.record.task === 'classification' ? classPredictions(values, v.record.classLabels) : regressionPredictions(values);
+  recordSuccess(app, v, instances.length, result, started, decoded, ran);
   return { predictions, model_version: v.version };
+}
+
+/**
+ * Statistics extension, one successful request: success from the start of decoding its tensors
+ * to its encoded outputs; queue and compute_infer from the batcher; compute_input the decoding;
+ * compute_output the encoding (JSON numbers or binary parts).
+ */
+function recordSuccess(
+  app: FastifyInstance,
+  v: LoadedVersion,
+  rows: number,
+  result: BatchResult,
+  started: number,
+  decoded: number,
+  ran: number,
+) {
+  const now = performance.now();
+  app.metrics.stats.success(v.name, v.version, {
+    rows,
+    totalNs: (now - started) * 1e6,
+    queueNs: result.queueSeconds * 1e9,
+    inputNs: (decoded - started) * 1e6,
+    inferNs: result.computeSeconds * 1e9,
+    outputNs: (now - ran) * 1e6,
+  });
 }
 
 type Parameters = Record<string, unknown> | undefined;
@@ -175,7 +208,11 @@ export async function inferTensors(
   /** The binary part of the body (binary tensor extension), when the request has one. */
   binary?: Buffer,
 ): Promise<InferResult | BinaryInferResult> {
-  const wanted = body.outputs?.map((o) => o.name) ?? v.outputs.map((o) => o.name);
+  // "outputs": [] asks for nothing in particular, like no "outputs": every output (as Triton does).
+  const asked = body.outputs !== undefined && body.outputs.length > 0 ? body.outputs : undefined;
+  const wanted = asked?.map((o) => o.name) ?? v.outputs.map((o) => o.name);
+  const twice = wanted.find((name, i) => wanted.indexOf(name) !== i);
+  if (twice !== undefined) throw new InvalidInputError(`outputs: "${twice}" is asked for twice; name each output once`);
   body.outputs?.forEach((o, i) => {
     if (o.parameters?.binary_data !== undefined && typeof o.parameters.binary_data !== 'boolean')
       throw new InvalidInputError(`outputs[${i}].parameters.binary_data: expected true or false`);
@@ -185,6 +222,7 @@ export async function inferTensors(
       throw new InvalidInputError(`unknown output "${name}" (model outputs: ${v.outputs.map((o) => o.name).join(', ')})`);
     }
   }
+  const started = performance.now();
   const opts = submitOptions(body.parameters);
   // A JSON body of N bytes carries at most about N/2 numbers ("0,"): a cheap bound on claimed shapes.
   const maxElements = Math.ceil(app.serveConfig.limits.bodyLimit / 2);
@@ -222,11 +260,13 @@ export async function inferTensors(
     feeds[info.name] = { data, dims: input.shape };
   }
   reader?.finish();
+  const decoded = performance.now();
   const result = await v.runFeeds(feeds, opts).catch((err: unknown) => {
     // Row models are fully checked above; several inputs can still disagree (e.g. batch sizes).
     if (v.takesRows || err instanceof HttpError) throw err;
     throw new InvalidInputError(`the model rejected the inputs: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   });
+  const ran = performance.now();
   app.metrics.observeInference(v.name, v.version, result);
   const parts: Buffer[] = [];
   const outputs = wanted.map((name): InferOutput => {
@@ -246,8 +286,11 @@ export async function inferTensors(
     }
     return { name, shape, datatype, data: toJsonNumbers(t.data) };
   });
+  // id: echoed when the request has one, absent otherwise (the protocol makes it optional).
   const header = { model_name: v.name, model_version: String(v.version), ...(body.id !== undefined ? { id: body.id } : {}), outputs };
-  return parts.length > 0 ? encodeBinaryResponse(header, parts) : header;
+  const answer = parts.length > 0 ? encodeBinaryResponse(header, parts) : header;
+  recordSuccess(app, v, feeds[v.inputs[0].name].dims[0] ?? 1, result, started, decoded, ran);
+  return answer;
 }
 
 /** Sends an inference result: JSON, or the binary extension's header + bytes. */

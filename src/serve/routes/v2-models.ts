@@ -7,6 +7,8 @@ import { errorBody, inferBody, inferResponse, modelMetadata, modelParams, modelR
 import { v2Datatype } from '../tensor-data.ts';
 import type { FastifyRequest } from 'fastify';
 import { HEADER_LENGTH, splitBinaryBody } from '../binary-tensors.ts';
+import { compressInferenceResponse } from '../response-compression.ts';
+import { JSON_MEDIA_TYPES, parseJsonBody, unsupportedMediaType } from '../request-body.ts';
 import { fastJson, type InferRequestBody, inferTensors, sendInferResult, withModel } from './inference.ts';
 
 const tensorMeta = (t: TensorInfo) => ({ name: t.name, datatype: v2Datatype(t.type), shape: t.shape });
@@ -41,23 +43,26 @@ const errors = { 400: errorBody, 404: errorBody, 413: errorBody, 415: errorBody,
 export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
   const body = inferBody(app.serveConfig.limits);
 
-  // Binary tensor extension: whatever the content type (application/octet-stream, JSON, or none as
+  // Binary tensor extension: whatever JSON content type (application/octet-stream, JSON, or none as
   // Triton's sync client sends), a body with Inference-Header-Content-Length is a JSON header
   // followed by raw tensor bytes; without it, the body is JSON. Scoped to this plugin's routes.
-  const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser(['application/json', '*']);
-  app.addContentTypeParser(['application/json', 'application/octet-stream', '*'], { parseAs: 'buffer' }, (request, raw, done) => {
-    const headerLength = request.headers[HEADER_LENGTH];
-    const buffer = raw as Buffer;
-    if (headerLength === undefined) return json(request, buffer.toString('utf8'), done);
-    let parts: { header: string; binary: Buffer };
+  const parse = (request: FastifyRequest, buffer: Buffer, done: (err: Error | null, body?: unknown) => void) => {
     try {
-      parts = splitBinaryBody(buffer, String(headerLength));
+      const headerLength = request.headers[HEADER_LENGTH];
+      if (headerLength === undefined) return done(null, parseJsonBody(buffer.toString('utf8')));
+      const parts = splitBinaryBody(buffer, String(headerLength));
+      binaryBodies.set(request, parts.binary);
+      done(null, parseJsonBody(parts.header));
     } catch (err) {
-      return done(err as Error, undefined);
+      done(err as Error, undefined);
     }
-    binaryBodies.set(request, parts.binary);
-    json(request, parts.header, done);
+  };
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_MEDIA_TYPES, { parseAs: 'buffer' }, (request, raw, done) => parse(request, raw as Buffer, done));
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, raw, done) => {
+    const type = request.headers['content-type'];
+    if (type !== undefined && type.trim() !== '') return done(unsupportedMediaType(type), undefined);
+    parse(request, raw as Buffer, done);
   });
   const infer = (request: FastifyRequest & { body: InferRequestBody }) => (v: LoadedVersion) =>
     inferTensors(app, v, request.body, binaryBodies.get(request));
@@ -116,12 +121,20 @@ export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post(
     '/v2/models/:model/infer',
-    { schema: { tags: ['v2'], params: modelParams, body, response: { 200: inferResponse, ...errors } }, serializerCompiler: fastJson },
+    {
+      schema: { tags: ['v2'], params: modelParams, body, response: { 200: inferResponse, ...errors } },
+      serializerCompiler: fastJson,
+      onSend: compressInferenceResponse,
+    },
     async (request, reply) => sendInferResult(reply, await withModel(app, request, reply, request.params.model, undefined, infer(request))),
   );
   app.post(
     '/v2/models/:model/versions/:version/infer',
-    { schema: { tags: ['v2'], params: versionParams, body, response: { 200: inferResponse, ...errors } }, serializerCompiler: fastJson },
+    {
+      schema: { tags: ['v2'], params: versionParams, body, response: { 200: inferResponse, ...errors } },
+      serializerCompiler: fastJson,
+      onSend: compressInferenceResponse,
+    },
     async (request, reply) =>
       sendInferResult(reply, await withModel(app, request, reply, request.params.model, request.params.version, infer(request))),
   );
