@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadTrainConfig, ConfigError } from '../train/config.ts';
 import type { TrainConfig } from '../train/config.ts';
@@ -7,7 +8,7 @@ import { assertModelName } from '../registry/validation.ts';
 import type { Dataset } from '../train/dataset.ts';
 import { train } from '../train/trainer.ts';
 import type { TrainResult } from '../train/trainer.ts';
-import { assertCheckpointDestination, saveCheckpoint } from '../train/checkpoint.ts';
+import { assertCheckpointDestination, saveCheckpoint, sweepStaleTempFolders } from '../train/checkpoint.ts';
 import { initBackend } from '../train/backend.ts';
 import { hasConv } from '../train/model.ts';
 import { createProgress } from '../train/progress.ts';
@@ -151,6 +152,9 @@ export async function runPreparedTraining(
       throw new TrainingError(`${error.message}. ${kept}`);
     }
     const guardWarnings = result.bnGuard?.stale && result.bnGuard.message ? [result.bnGuard.message] : [];
+    // saveCheckpoint sweeps its own folder; under the default root, a trainer of another model may
+    // have been killed mid-save in its model's folder: sweep those too.
+    if (options.out === undefined) await sweepCheckpointRoot(path.dirname(path.dirname(checkpoint)));
     await saveCheckpoint(checkpoint, {
       model: result.model,
       preprocessing: result.preprocessing,
@@ -211,6 +215,11 @@ export function divergedRunFolder(
   if (options.out !== undefined) return path.resolve(`${options.out.replace(/[/\\]+$/, '')}.diverged`);
   const root = options.runsRoot ?? path.join(path.dirname(options.checkpointsRoot ?? 'data/checkpoints'), 'runs');
   return path.resolve(root, name, runId);
+}
+
+async function sweepCheckpointRoot(root: string): Promise<void> {
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) if (entry.isDirectory()) await sweepStaleTempFolders(path.join(root, entry.name));
 }
 
 async function exportAndRegister(
