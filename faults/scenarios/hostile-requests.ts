@@ -2,21 +2,11 @@
 // from a seed: malformed JSON, wrong types and shapes, huge numbers, NaN strings, deep nesting,
 // missing fields, wrong content types, oversized bodies, bad URLs, bad methods, unicode junk, and
 // misuse of the binary-tensor header. Raw-socket cases cover input that is not valid HTTP at all.
+import { createRng } from '../../src/train/rng.ts';
 import type { RequestSpec } from '../harness/http.ts';
 
 export interface HostileRequest extends RequestSpec {
   category: string;
-}
-
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Rand = () => number;
@@ -310,7 +300,7 @@ const makers: Record<string, Maker> = {
 
 /** `count` generated requests plus `oversized` bodies just over `bodyLimit` (spread through the list). */
 export function hostileRequests(model: string, count: number, seed: number, bodyLimit: number, oversized: number): HostileRequest[] {
-  const r = rng(seed);
+  const r = createRng(seed);
   const names = Object.keys(makers);
   const list: HostileRequest[] = [];
   for (let i = 0; i < count - oversized; i++) list.push(makers[names[i % names.length]](r, model));

@@ -244,3 +244,18 @@ export function deepMlpVersionInput(name: string, seed: number, sizes: readonly 
     folded: true,
   };
 }
+
+/** A two-input model (sum = a + b, each [batch, 2]) registered under `name`, for multi-input routes. */
+export function pairVersionInput(name: string, base: RegisterVersionInput): RegisterVersionInput {
+  return {
+    ...base,
+    name,
+    artifact: addOnnx(),
+    inputs: [
+      { name: 'a', datatype: 'FP32', shape: [-1, 2] },
+      { name: 'b', datatype: 'FP32', shape: [-1, 2] },
+    ],
+    outputs: [{ name: 'sum', datatype: 'FP32', shape: [-1, 2] }],
+    featureNames: [],
+  };
+}

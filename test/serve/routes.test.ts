@@ -3,7 +3,16 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/serve/index.ts';
 import { FakeRegistry } from './fake-registry.ts';
-import { FEATURES, IRIS_ROWS, addOnnx, cudaLibraryPresent, maxAbsDiff, mlpReference, randomMlp, versionInput } from './fixtures.ts';
+import {
+  FEATURES,
+  IRIS_ROWS,
+  cudaLibraryPresent,
+  maxAbsDiff,
+  mlpReference,
+  pairVersionInput,
+  randomMlp,
+  versionInput,
+} from './fixtures.ts';
 
 const A = randomMlp(1);
 const B = randomMlp(2);
@@ -19,16 +28,7 @@ async function makeRegistry() {
   await registry.promote('iris', 1, 'production');
   await registry.promote('iris', 2, 'staging');
   await registry.registerVersion(versionInput('house', HOUSE, 'regression'));
-  await registry.registerVersion({
-    ...versionInput('pair', HOUSE, 'regression'),
-    artifact: addOnnx(),
-    inputs: [
-      { name: 'a', datatype: 'FP32', shape: [-1, 2] },
-      { name: 'b', datatype: 'FP32', shape: [-1, 2] },
-    ],
-    outputs: [{ name: 'sum', datatype: 'FP32', shape: [-1, 2] }],
-    featureNames: [],
-  });
+  await registry.registerVersion(pairVersionInput('pair', versionInput('pair', HOUSE, 'regression')));
   return registry;
 }
 

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/serve/index.ts';
 import { FakeRegistry } from './fake-registry.ts';
-import { addOnnx, deepMlpVersionInput, IRIS_ROWS, randomMlp, versionInput } from './fixtures.ts';
+import { deepMlpVersionInput, IRIS_ROWS, pairVersionInput, randomMlp, versionInput } from './fixtures.ts';
 
 const IRIS = randomMlp(5);
 const WIDE = [64, 32, 32, 10];
@@ -13,16 +13,7 @@ async function registry() {
   const r = new FakeRegistry();
   await r.registerVersion(versionInput('iris', IRIS, 'classification'));
   await r.registerVersion(deepMlpVersionInput('wide', 9, WIDE));
-  await r.registerVersion({
-    ...versionInput('pair', randomMlp(3, 4, 5, 1), 'regression'),
-    artifact: addOnnx(),
-    inputs: [
-      { name: 'a', datatype: 'FP32', shape: [-1, 2] },
-      { name: 'b', datatype: 'FP32', shape: [-1, 2] },
-    ],
-    outputs: [{ name: 'sum', datatype: 'FP32', shape: [-1, 2] }],
-    featureNames: [],
-  });
+  await r.registerVersion(pairVersionInput('pair', versionInput('pair', randomMlp(3, 4, 5, 1), 'regression')));
   return r;
 }
 
