@@ -12,7 +12,8 @@ import { initBackend } from '../train/backend.ts';
 import { hasConv } from '../train/model.ts';
 import { createProgress } from '../train/progress.ts';
 import { assertConverged } from '../train/divergence.ts';
-import type { Registry, ModelVersionRecord } from '../registry/types.ts';
+import type { Registry } from '../registry/types.ts';
+import { exportAndRegister } from './register.ts';
 import { startHeartbeat } from '../registry/heartbeat.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../registry/index.ts';
 
@@ -169,7 +170,10 @@ export async function runPreparedTraining(
       warnings: guardWarnings,
     };
     if (options.export) {
-      const { version, warnings } = await exportAndRegister(checkpoint, run.id, config.name, result.testInputs, registry);
+      const { version, warnings } = await exportAndRegister(
+        { checkpointDir: checkpoint, runId: run.id, name: config.name, parityRows: result.testInputs },
+        registry,
+      );
       summary.warnings = warnings; // the exporter repeats the guard's finding in its own words
       summary.model = {
         name: version.name,
@@ -189,30 +193,4 @@ export async function runPreparedTraining(
     stopHeartbeat();
     result?.model.dispose();
   }
-}
-
-async function exportAndRegister(
-  checkpointDir: string,
-  runId: string,
-  name: string,
-  parityRows: Float32Array,
-  registry: Registry,
-): Promise<{ version: ModelVersionRecord; warnings: string[] }> {
-  const { exportCheckpoint } = await import('../export/index.ts');
-  const exported = await exportCheckpoint({ checkpointDir, runId, parityRows });
-  const version = await registry.registerVersion({
-    name,
-    runId,
-    artifact: exported.onnx,
-    opset: exported.opset,
-    inputs: exported.inputs,
-    outputs: exported.outputs,
-    task: exported.task,
-    classLabels: exported.classLabels,
-    featureNames: exported.featureNames,
-    parityMaxAbsDiff: exported.parityMaxAbsDiff,
-    folded: exported.folded,
-    bnGuardWarning: exported.bnGuardWarning,
-  });
-  return { version, warnings: exported.warnings };
 }

@@ -19,7 +19,8 @@ test('every locked package with an install script is approved or denied by name'
 });
 
 test('the native builds the project needs are approved', () => {
-  for (const name of ['better-sqlite3', 'esbuild', 'prisma', '@prisma/engines', '@tensorflow/tfjs-node']) assert.equal(allow[name], true, name);
+  for (const name of ['better-sqlite3', 'esbuild', 'prisma', '@prisma/engines', '@tensorflow/tfjs-node'])
+    assert.equal(allow[name], true, name);
 });
 
 test("onnxruntime-node's install script (a CUDA download that fails offline) is denied, without an .npmrc key", () => {

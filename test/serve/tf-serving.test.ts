@@ -23,7 +23,11 @@ before(async () => {
 after(() => app.close());
 
 async function call(method: 'GET' | 'POST', url: string, payload?: unknown) {
-  const r = await app.inject({ method, url, ...(payload === undefined ? {} : { payload: JSON.stringify(payload), headers: { 'content-type': 'application/json' } }) });
+  const r = await app.inject({
+    method,
+    url,
+    ...(payload === undefined ? {} : { payload: JSON.stringify(payload), headers: { 'content-type': 'application/json' } }),
+  });
   return { status: r.statusCode, json: r.json() as Json };
 }
 
@@ -42,10 +46,16 @@ describe('TF Serving model status', () => {
   it('by version and by label', async () => {
     const v = await call('GET', '/v1/models/iris/versions/2');
     assert.equal(v.status, 200);
-    assert.deepEqual(v.json.model_version_status.map((s: Json) => s.version), ['2']);
+    assert.deepEqual(
+      v.json.model_version_status.map((s: Json) => s.version),
+      ['2'],
+    );
     const l = await call('GET', '/v1/models/iris/labels/production');
     assert.equal(l.status, 200);
-    assert.deepEqual(l.json.model_version_status.map((s: Json) => [s.version, s.state]), [['1', 'AVAILABLE']]);
+    assert.deepEqual(
+      l.json.model_version_status.map((s: Json) => [s.version, s.state]),
+      [['1', 'AVAILABLE']],
+    );
   });
   it('404 with {"error"} for an unknown model, version or label', async () => {
     for (const url of ['/v1/models/nope', '/v1/models/iris/versions/9', '/v1/models/iris/labels/canary']) {
@@ -65,7 +75,13 @@ describe('TF Serving model metadata', () => {
     assert.equal(sig.method_name, 'tensorflow/serving/predict');
     assert.deepEqual(sig.inputs.input, {
       dtype: 'DT_FLOAT',
-      tensor_shape: { dim: [{ size: '-1', name: '' }, { size: '4', name: '' }], unknown_rank: false },
+      tensor_shape: {
+        dim: [
+          { size: '-1', name: '' },
+          { size: '4', name: '' },
+        ],
+        unknown_rank: false,
+      },
       name: 'input',
     });
     assert.deepEqual(Object.keys(sig.outputs), ['probabilities']);

@@ -25,7 +25,9 @@ type PredictBody = z.infer<ReturnType<typeof predictBody>>;
 /** The columnar form: the whole input tensor in, every output tensor out (one output: the tensor itself, as TF Serving does). */
 async function predictColumns(app: FastifyInstance, v: LoadedVersion, inputs: NonNullable<PredictBody['inputs']>) {
   if (!v.takesRows) {
-    throw badRequest(`model "${v.name}" version ${v.version} has several inputs or dynamic row shapes; use POST /v2/models/${v.name}/infer`);
+    throw badRequest(
+      `model "${v.name}" version ${v.version} has several inputs or dynamic row shapes; use POST /v2/models/${v.name}/infer`,
+    );
   }
   const rows = columnarRows(inputs, v, app.serveConfig.limits.maxRows);
   const data = rowsToTensor(rows, { target: v.inputType, rowShape: v.rowShape, featureNames: v.record.featureNames, label: 'inputs' });
@@ -42,7 +44,8 @@ async function predictColumns(app: FastifyInstance, v: LoadedVersion, inputs: No
 type PredictAnswer = Awaited<ReturnType<typeof predictRows>> | Awaited<ReturnType<typeof predictColumns>>;
 
 function predict(app: FastifyInstance, body: PredictBody) {
-  return (v: LoadedVersion): Promise<PredictAnswer> => (body.inputs !== undefined ? predictColumns(app, v, body.inputs) : predictRows(app, v, body.instances ?? []));
+  return (v: LoadedVersion): Promise<PredictAnswer> =>
+    body.inputs !== undefined ? predictColumns(app, v, body.inputs) : predictRows(app, v, body.instances ?? []);
 }
 
 /**
@@ -97,8 +100,10 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/v1/models/:model/metadata', { schema: { ...metadataSchema, params: modelParams } }, async (request, reply) =>
     withModel(app, request, reply, request.params.model, undefined, metadata),
   );
-  app.get('/v1/models/:model/versions/:version/metadata', { schema: { ...metadataSchema, params: versionParams } }, async (request, reply) =>
-    withModel(app, request, reply, request.params.model, request.params.version, metadata),
+  app.get(
+    '/v1/models/:model/versions/:version/metadata',
+    { schema: { ...metadataSchema, params: versionParams } },
+    async (request, reply) => withModel(app, request, reply, request.params.model, request.params.version, metadata),
   );
   app.get('/v1/models/:model/labels/:alias/metadata', { schema: { ...metadataSchema, params: aliasParams } }, async (request, reply) =>
     withModel(app, request, reply, request.params.model, request.params.alias, metadata),
