@@ -98,7 +98,9 @@ describe('TF Serving :predict request forms', () => {
       assert.equal(r.status, 200, JSON.stringify(r.json));
       assert.equal(r.json.predictions, undefined);
       assert.equal(r.json.outputs.length, IRIS_ROWS.length);
-      r.json.outputs.forEach((row: number[], i: number) => assert.ok(maxAbsDiff(row, expected[i]) <= 1e-5));
+      r.json.outputs.forEach((row: number[], i: number) => {
+        assert.ok(maxAbsDiff(row, expected[i]) <= 1e-5);
+      });
     }
   });
   it('signature_name: "serving_default" or absent; another name is a 400', async () => {
