@@ -124,3 +124,26 @@ describe('TF Serving :predict request forms', () => {
     }
   });
 });
+
+describe('a version that failed to load', () => {
+  it('is END with its short reason in the TF Serving status; admin load says UNAVAILABLE with no default version', async () => {
+    const registry = new FakeRegistry();
+    await registry.registerVersion(versionInput('iris', A, 'classification'));
+    registry.corruptArtifact('iris', 1);
+    const broken = await buildApp({ registry, env: {}, providers: ['cpu'], adminToken: 't', refreshIntervalMs: 0 });
+    try {
+      await broken.ready();
+      const status = await broken.inject({ method: 'GET', url: '/v1/models/iris' });
+      assert.deepEqual(status.json(), {
+        model_version_status: [
+          { version: '1', state: 'END', status: { error_code: 'FAILED_PRECONDITION', error_message: 'sha256 mismatch' } },
+        ],
+      });
+      const load = await broken.inject({ method: 'POST', url: '/v2/repository/models/iris/load', headers: { authorization: 'Bearer t' } });
+      assert.equal(load.statusCode, 200);
+      assert.deepEqual([load.json().state, load.json().default_version], ['UNAVAILABLE', null]);
+    } finally {
+      await broken.close();
+    }
+  });
+});
