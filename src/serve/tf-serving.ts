@@ -34,8 +34,16 @@ export function predictBody(limits: ServeLimits) {
         .optional()
         .meta({ description: 'Columnar form: the input tensor (a list of rows), or {"<input name>": rows}; answered with "outputs".' }),
     })
-    .refine((b) => (b.instances === undefined) !== (b.inputs === undefined), {
-      message: 'send either "instances" (rows) or "inputs" (columnar), not both: {"instances": [[...], ...]}',
+    .superRefine((b, ctx) => {
+      if (b.instances !== undefined && b.inputs !== undefined) {
+        ctx.addIssue({ code: 'custom', message: 'send either "instances" (rows) or "inputs" (columnar), not both' });
+      } else if (b.instances === undefined && b.inputs === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['instances'],
+          message: 'instances is required: {"instances": [[...], ...]} (or the columnar form {"inputs": [[...], ...]})',
+        });
+      }
     })
     .meta({
       description:

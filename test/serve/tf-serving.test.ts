@@ -111,8 +111,8 @@ describe('TF Serving :predict request forms', () => {
   });
   it('refuses both forms at once, neither, a wrong input name, and too many rows', async () => {
     const cases: [unknown, RegExp][] = [
-      [{ instances: IRIS_ROWS, inputs: IRIS_ROWS }, /either "instances".*or "inputs"/],
-      [{}, /either "instances"/],
+      [{ instances: IRIS_ROWS, inputs: IRIS_ROWS }, /either "instances".*or "inputs".*not both/],
+      [{}, /instances is required.*or the columnar form/],
       [{ inputs: { images: IRIS_ROWS } }, /inputs: expected \{"input"/],
       [{ inputs: Array(9).fill(IRIS_ROWS[0]) }, /too many rows/],
       [{ inputs: [[1, 2]] }, /inputs\[0\]/],
