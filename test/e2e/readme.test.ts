@@ -95,9 +95,12 @@ after(async () => {
 });
 
 async function send(c: Curl) {
+  // What curl sends: -d without -H content-type is application/x-www-form-urlencoded.
+  const hasType = Object.keys(c.headers).some((k) => k.toLowerCase() === 'content-type');
+  const headers = c.body !== undefined && !hasType ? { ...c.headers, 'content-type': 'application/x-www-form-urlencoded' } : c.headers;
   const response = await fetch(url + c.path, {
     method: c.body === undefined ? 'GET' : 'POST',
-    headers: c.headers,
+    headers,
     ...(c.body === undefined ? {} : { body: c.body }),
   });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
