@@ -19,7 +19,7 @@ export function predictBody(limits: ServeLimits) {
         error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be an array of rows`),
       })
       .min(1, `${what} is empty: send at least one row`)
-      .max(limits.maxRows, `too many rows: at most ${limits.maxRows} per request`);
+      .max(limits.maxRows, `too many rows: at most ${limits.maxRows} ${what} per request`);
   return z
     .object({
       signature_name: z
@@ -81,7 +81,7 @@ export function columnarRows(inputs: unknown[] | Record<string, unknown[]>, v: L
     rows = rows[names[0]];
   }
   if (rows.length === 0) throw new InvalidInputError('inputs is empty: send at least one row');
-  if (rows.length > maxRows) throw new InvalidInputError(`too many rows: at most ${maxRows} per request`);
+  if (rows.length > maxRows) throw new InvalidInputError(`too many rows: at most ${maxRows} rows per request`);
   return rows;
 }
 
