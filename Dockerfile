@@ -17,14 +17,15 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 # npm 11 as in development. One `npm ci` of the whole lockfile, then the Prisma clients are
 # generated into src/registry/generated with the `prisma` dev dependency (a no-op when postinstall
 # already did it). The toolchain lets better-sqlite3 and @tensorflow/tfjs-node compile when no
-# prebuilt binary matches. .npmrc keeps onnxruntime-node CPU-only here (the CUDA provider is added in
-# server-gpu-deps); the onnxruntime binaries for other platforms (~245 MB) are deleted.
+# prebuilt binary matches. package.json's allowScripts lists the install scripts npm may run; it denies
+# onnxruntime-node's (a download of the CUDA provider), so the install stays CPU-only and offline (the
+# CUDA provider is added in server-gpu-deps); the onnxruntime binaries for other platforms (~245 MB) are deleted.
 FROM node-base AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/* \
  && npm install -g npm@11.19.1
-COPY package.json package-lock.json .npmrc prisma.config.ts ./
+COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma/ prisma/
 COPY scripts/ scripts/
 RUN npm ci \
@@ -58,9 +59,10 @@ RUN npm pkg delete devDependencies \
  && rm -rf node_modules/@tensorflow \
  && node -e "require.resolve('tsx'); require('esbuild').transformSync('let x: number = 1', { loader: 'ts' })"
 
-# onnxruntime-node's install script fetches its CUDA 12 execution provider from NuGet when asked.
+# onnxruntime-node's install script (denied to npm by allowScripts) fetches its CUDA 12 execution
+# provider from NuGet when asked, so it is run here by hand.
 FROM server-deps AS server-gpu-deps
-RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node \
+RUN ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js \
  && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
 
 # ---------------------------------------------------------------------------------------------

@@ -90,6 +90,27 @@ program
   });
 
 program
+  .command('register')
+  .description('export a checkpoint (BN folded), check it against the trained model, and register it as a new version')
+  .requiredOption('--checkpoint <dir>', 'checkpoint folder written by `bnserve train` (also with --no-export)')
+  .option('--name <name>', 'model name (default: the checkpoint config’s name)')
+  .option('--no-fold', 'keep BatchNormalization nodes (for comparison and debugging)')
+  .option('--opset <n>', 'ONNX opset', integer, 17)
+  .option('--tolerance <x>', 'largest allowed |ONNX − tfjs| on probabilities', positiveNumber)
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (options) => {
+    const { checkOpset, runRegisterCommand } = await import('./commands/register.ts');
+    await checkOpset(options.opset); // before the registry is opened
+    const result = await withRegistry((registry) => runRegisterCommand(options, registry));
+    const text = [
+      `registered ${result.name} version ${result.version} (${result.folded ? 'BN folded' : 'BN not folded'}, opset ${result.opset}, run ${result.runId ?? 'none'})`,
+      `parity: max |onnx − tfjs| = ${result.parityMaxAbsDiff.toExponential(2)}`,
+      ...result.warnings.map((w) => `warning: ${w}`),
+    ].join('\n');
+    print(options.json, result, text);
+  });
+
+program
   .command('report')
   .description('plot cost per epoch and, for 2-feature classifiers (Adaline included), decision regions; or compare runs')
   .option('--checkpoint <dir>', 'checkpoint (or diverged run) folder written by `bnserve train`')

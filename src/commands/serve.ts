@@ -6,11 +6,13 @@ export interface ServeCommandOptions {
   port: number;
 }
 
-export function curlExamples(url: string, model: string, featureNames: string[], row: number[]): string {
+/** Ready-to-paste requests; the alias line only when the model has that alias (a 404 otherwise). */
+export function curlExamples(url: string, model: string, featureNames: string[], row: number[], alias?: string): string {
   const object = Object.fromEntries(featureNames.map((name, i) => [name, row[i]]));
+  const objectPath = alias ? `${model}/labels/${alias}` : model;
   return [
     `curl -s ${url}/v1/models/${model}:predict -H 'content-type: application/json' -d '${JSON.stringify({ instances: [row] })}'`,
-    `curl -s ${url}/v1/models/${model}:predict -H 'content-type: application/json' -d '${JSON.stringify({ instances: [object] })}'`,
+    `curl -s ${url}/v1/models/${objectPath}:predict -H 'content-type: application/json' -d '${JSON.stringify({ instances: [object] })}'`,
     `curl -s ${url}/v2/models/${model}/infer -H 'content-type: application/json' -d '${JSON.stringify({
       inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', data: row }],
     })}'`,

@@ -1,6 +1,9 @@
 import { openRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } from '../registry/index.ts';
+import { RegistryError, type Registry } from '../registry/types.ts';
 import { serveRegistry, curlExamples } from './serve.ts';
 import type { ServeCommandOptions } from './serve.ts';
+
+const DEFAULT_ALIAS = 'production';
 
 /** `npm start`: migrate, train the example if the registry is empty, then serve with a ready curl line. */
 export async function runStartCommand(options: ServeCommandOptions & { config: string }): Promise<void> {
@@ -16,12 +19,28 @@ export async function runStartCommand(options: ServeCommandOptions & { config: s
     const { describeTraining } = await import('./describe.ts');
     const result = await runTrainCommand({ config: options.config, export: true }, registry);
     process.stdout.write(`${describeTraining(result)}\n`);
+    if (result.model) await promoteFirstVersion(registry, result.model.name, result.model.version);
   }
   const [first] = await registry.listModels();
   const version = await registry.getVersion(first.name);
+  const alias = first.aliases[DEFAULT_ALIAS] !== undefined ? DEFAULT_ALIAS : undefined;
   await serveRegistry(registry, options, async (url) => {
     const example = version?.featureNames.length ? version.featureNames.map(() => 1) : [];
     const row = version?.name === 'iris' ? [5.1, 3.5, 1.4, 0.2] : example;
-    return [`bnserve listening on ${url}`, 'try:', curlExamples(url, first.name, version?.featureNames ?? [], row)].join('\n');
+    return [`bnserve listening on ${url}`, 'try:', curlExamples(url, first.name, version?.featureNames ?? [], row, alias)].join('\n');
   });
+}
+
+/**
+ * The version `start` trained becomes `production`, so that the README's …/labels/production
+ * examples answer. Never forced: a version the BN guard flagged stays unpromoted (and says so).
+ */
+async function promoteFirstVersion(registry: Registry, name: string, version: number): Promise<void> {
+  try {
+    await registry.promote(name, version, DEFAULT_ALIAS);
+    process.stdout.write(`promoted ${name} version ${version} to "${DEFAULT_ALIAS}"\n`);
+  } catch (error) {
+    if (!(error instanceof RegistryError && error.code === 'refused')) throw error;
+    process.stdout.write(`not promoted to "${DEFAULT_ALIAS}": ${error.message}\n`);
+  }
 }

@@ -14,7 +14,8 @@ import { hasConv } from '../train/model.ts';
 import { createProgress } from '../train/progress.ts';
 import { assertConverged, TrainingError } from '../train/divergence.ts';
 import { keepDivergedRun } from './diverged-run.ts';
-import type { Registry, ModelVersionRecord } from '../registry/types.ts';
+import type { Registry } from '../registry/types.ts';
+import { exportAndRegister } from './register.ts';
 import { startHeartbeat } from '../registry/heartbeat.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../registry/index.ts';
 
@@ -184,7 +185,10 @@ export async function runPreparedTraining(
       warnings: guardWarnings,
     };
     if (options.export) {
-      const { version, warnings } = await exportAndRegister(checkpoint, run.id, config.name, result.testInputs, registry);
+      const { version, warnings } = await exportAndRegister(
+        { checkpointDir: checkpoint, runId: run.id, name: config.name, parityRows: result.testInputs },
+        registry,
+      );
       summary.warnings = warnings; // the exporter repeats the guard's finding in its own words
       summary.model = {
         name: version.name,
@@ -220,30 +224,4 @@ export function divergedRunFolder(
 async function sweepCheckpointRoot(root: string): Promise<void> {
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) if (entry.isDirectory()) await sweepStaleTempFolders(path.join(root, entry.name));
-}
-
-async function exportAndRegister(
-  checkpointDir: string,
-  runId: string,
-  name: string,
-  parityRows: Float32Array,
-  registry: Registry,
-): Promise<{ version: ModelVersionRecord; warnings: string[] }> {
-  const { exportCheckpoint } = await import('../export/index.ts');
-  const exported = await exportCheckpoint({ checkpointDir, runId, parityRows });
-  const version = await registry.registerVersion({
-    name,
-    runId,
-    artifact: exported.onnx,
-    opset: exported.opset,
-    inputs: exported.inputs,
-    outputs: exported.outputs,
-    task: exported.task,
-    classLabels: exported.classLabels,
-    featureNames: exported.featureNames,
-    parityMaxAbsDiff: exported.parityMaxAbsDiff,
-    folded: exported.folded,
-    bnGuardWarning: exported.bnGuardWarning,
-  });
-  return { version, warnings: exported.warnings };
 }

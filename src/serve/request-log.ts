@@ -40,14 +40,23 @@ export class TurnBufferedStdout {
   }
 }
 
-/** Logger options for a serving process: level from BNSERVE_LOG_LEVEL (info), buffered stdout. */
-export function serveLoggerOptions(level = process.env.BNSERVE_LOG_LEVEL ?? 'info'): object {
-  return { level, stream: new TurnBufferedStdout() };
+/**
+ * Logger options for a serving process: level from BNSERVE_LOG_LEVEL (info), buffered stdout. No
+ * pid/hostname on every line (pino's default `base`): they never change within a process, and a
+ * log collector records where a line came from.
+ */
+export function serveLoggerOptions(
+  level = process.env.BNSERVE_LOG_LEVEL ?? 'info',
+  stream: { write(line: string): unknown } = new TurnBufferedStdout(),
+): object {
+  return { level, base: null, stream };
 }
 
 /**
- * The request log: one line when the response is sent, with what an operator greps for. Needs
- * Fastify's own request logging off (disableRequestLogging).
+ * The request log: one line when the response is sent, with what an operator greps for:
+ * {"level":30,"time":<ms since epoch>,"reqId":…,"method":…,"url":…,"status":…,"ms":…,"model":…,"version":…,"msg":"request"}
+ * (model and version only when a model answered). Needs Fastify's own request logging off
+ * (disableRequestLogging).
  */
 export function addRequestLog(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
@@ -59,7 +68,7 @@ export function addRequestLog(app: FastifyInstance): void {
         ms: Math.round(reply.elapsedTime * 100) / 100,
         ...(request.served ? { model: request.served.model, version: request.served.version } : {}),
       },
-      'request completed',
+      'request',
     );
   });
 }

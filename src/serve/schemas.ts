@@ -99,36 +99,6 @@ export const inferResponse = z
   })
   .meta({ id: 'InferenceResponse' });
 
-export function predictBody(limits: ServeLimits) {
-  const row = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())], {
-    error: 'each instance must be an array of numbers or an object keyed by feature name',
-  });
-  return z
-    .object({
-      signature_name: z.string().optional(),
-      instances: z
-        .array(row, {
-          error: (issue) =>
-            issue.input === undefined ? 'instances is required: {"instances": [[...], ...]}' : 'instances must be an array of rows',
-        })
-        .min(1, 'instances is empty: send at least one row')
-        .max(limits.maxRows, `too many rows: at most ${limits.maxRows} instances per request`),
-    })
-    .meta({ description: 'TF-Serving style rows: arrays of raw feature values, or objects keyed by feature name.' });
-}
-
-export const predictResponse = z
-  .object({
-    predictions: z.array(
-      z.union([
-        z.object({ label: z.string(), probabilities: z.record(z.string(), z.number()) }),
-        z.object({ prediction: z.union([z.number(), z.array(z.number())]) }),
-      ]),
-    ),
-    model_version: z.number(),
-  })
-  .meta({ id: 'PredictResponse' });
-
 const tensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number()) });
 /** Public: a short reason only ("artifact missing", "sha256 mismatch"); the detail is in the server log. */
 const loadError = z.object({ version: z.number(), error: z.string(), at: z.string(), retrying: z.boolean() });

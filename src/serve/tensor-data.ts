@@ -158,6 +158,8 @@ export interface RowsOptions {
   rowShape: readonly number[];
   /** Names for rows given as objects; only usable when rowShape is [featureNames.length]. */
   featureNames: readonly string[];
+  /** The request field the rows came from, for error messages (default "instances"). */
+  label?: string;
 }
 
 /**
@@ -170,7 +172,7 @@ export function rowsToTensor(instances: readonly unknown[], opts: RowsOptions): 
   const objectRows = opts.rowShape.length === 1 && opts.featureNames.length === perRow;
   for (let r = 0; r < instances.length; r++) {
     const row = instances[r];
-    const where = `instances[${r}]`;
+    const where = `${opts.label ?? 'instances'}[${r}]`;
     if (Array.isArray(row)) {
       if (row.length === 0) throw new InvalidInputError(`${where}: is empty, expected ${perRow} values`);
       decodeInto(row, opts.rowShape, { datatype: 'FP64', target: opts.target, where }, out, r * perRow);

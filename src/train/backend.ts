@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { skipCpuBackendAdvice } from './cpu-backend-advice.ts';
 import { registerWasmConvBackpropFilter, unregisterWasmConvBackpropFilter, wasmCanTrainConv } from './wasm-conv-kernels.ts';
 import { installFastWasmKernels, restoreOriginalWasmKernels } from './wasm-kernels.ts';
 
@@ -64,5 +65,6 @@ export async function initBackend(prefer: BackendPreference = 'auto', needsConvT
     if (candidate === 'cpu' && (await tf.setBackend('cpu'))) break;
   }
   await tf.ready();
+  await skipCpuBackendAdvice();
   return tf.getBackend();
 }

@@ -6,6 +6,7 @@ import { isAbandonedTemp, tempPathFor } from '../lib/temp-files.ts';
 const ANY_NAME = /./;
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { skipCpuBackendAdvice } from './cpu-backend-advice.ts';
 import { ConfigError } from './config.ts';
 
 export type { Preprocessing } from './preprocessing.ts';
@@ -158,6 +159,7 @@ export async function readJson<T>(file: string): Promise<T> {
 
 /** Loads model.json + weights.bin back into a tfjs model (no file:// handler needed). */
 export async function loadCheckpointModel(dir: string): Promise<tf.LayersModel> {
+  await skipCpuBackendAdvice();
   const modelJson = await readJson<tf.io.ModelJSON>(path.join(dir, 'model.json'));
   const handler: tf.io.IOHandler = {
     load: async () =>

@@ -1,6 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { usedSchemasOnly } from '../openapi.ts';
 import { decodedBody, JSON_MEDIA_TYPES, parseJsonBody, unsupportedMediaType } from '../request-body.ts';
 import { globalPlugin } from './global-plugin.ts';
 
@@ -47,7 +48,7 @@ export const externalPlugins = globalPlugin('bnserve-external', async (app) => {
       components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } } },
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: usedSchemasOnly,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 });

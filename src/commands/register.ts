@@ -1,0 +1,114 @@
+import path from 'node:path';
+import type { ModelVersionRecord, Registry } from '../registry/types.ts';
+import { assertModelName } from '../registry/validation.ts';
+import { readJson } from '../train/checkpoint.ts';
+import { ConfigError } from '../train/config.ts';
+
+export interface ExportAndRegisterOptions {
+  checkpointDir: string;
+  runId: string | null;
+  name: string;
+  /** Rows of raw features (the test split) for the parity check, besides random ones. */
+  parityRows?: Float32Array | number[][];
+  fold?: boolean;
+  opset?: number;
+  tolerance?: number;
+}
+
+/** Exporter + parity gate, then one model version row (with the BN guard's finding, if any). */
+export async function exportAndRegister(
+  options: ExportAndRegisterOptions,
+  registry: Registry,
+): Promise<{ version: ModelVersionRecord; warnings: string[] }> {
+  const { exportCheckpoint } = await import('../export/index.ts');
+  const exported = await exportCheckpoint({
+    checkpointDir: options.checkpointDir,
+    runId: options.runId ?? undefined,
+    parityRows: options.parityRows,
+    fold: options.fold,
+    opset: options.opset,
+    parityTolerance: options.tolerance,
+  });
+  const version = await registry.registerVersion({
+    name: options.name,
+    runId: options.runId,
+    artifact: exported.onnx,
+    opset: exported.opset,
+    inputs: exported.inputs,
+    outputs: exported.outputs,
+    task: exported.task,
+    classLabels: exported.classLabels,
+    featureNames: exported.featureNames,
+    parityMaxAbsDiff: exported.parityMaxAbsDiff,
+    folded: exported.folded,
+    bnGuardWarning: exported.bnGuardWarning,
+  });
+  return { version, warnings: exported.warnings };
+}
+
+export interface RegisterCommandOptions {
+  checkpoint: string;
+  name?: string;
+  fold: boolean;
+  opset: number;
+  tolerance?: number;
+}
+
+export interface RegisterCommandResult {
+  name: string;
+  version: number;
+  runId: string | null;
+  sha256: string;
+  folded: boolean;
+  opset: number;
+  parityMaxAbsDiff: number;
+  bnGuardWarning: string | null;
+  warnings: string[];
+}
+
+/** Refuses an opset the exporter cannot write (ConfigError, exit 2). */
+export async function checkOpset(opset: number): Promise<void> {
+  const { MIN_OPSET, MAX_OPSET, DEFAULT_OPSET } = await import('../export/index.ts');
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new ConfigError(`--opset ${opset} is not supported: use ${MIN_OPSET}..${MAX_OPSET} (default ${DEFAULT_OPSET})`);
+  }
+}
+
+/**
+ * `bnserve register`: exports a checkpoint (e.g. one written with --no-export) and registers it as
+ * a new version, linked to its training run when this registry holds that run.
+ */
+export async function runRegisterCommand(options: RegisterCommandOptions, registry: Registry): Promise<RegisterCommandResult> {
+  await checkOpset(options.opset);
+  const dir = path.resolve(options.checkpoint);
+  const config = await readJson<{ name?: string }>(path.join(dir, 'config.json'));
+  const metrics = await readJson<{ runId?: string }>(path.join(dir, 'metrics.json')).catch(() => ({}) as { runId?: string });
+  const name = options.name ?? config.name;
+  if (!name) throw new ConfigError('--name is required: the checkpoint’s config.json has no name');
+  try {
+    assertModelName(name);
+  } catch (error) {
+    throw new ConfigError(`--name: ${(error as Error).message}`);
+  }
+  const warnings: string[] = [];
+  let runId = metrics.runId ?? null;
+  if (runId && !(await registry.getRun(runId))) {
+    warnings.push(`run ${runId} (from metrics.json) is not in this registry: the version is registered without a run`);
+    runId = null;
+  }
+  const { version, warnings: exportWarnings } = await exportAndRegister(
+    { checkpointDir: dir, runId, name, fold: options.fold, opset: options.opset, tolerance: options.tolerance },
+    registry,
+  );
+  return {
+    name: version.name,
+    version: version.version,
+    runId,
+    sha256: version.artifactSha256,
+    folded: version.folded,
+    opset: version.opset,
+    parityMaxAbsDiff: version.parityMaxAbsDiff,
+    bnGuardWarning: version.bnGuardWarning ?? null,
+    warnings: [...warnings, ...exportWarnings],
+  };
+}

@@ -1,0 +1,36 @@
+// One short line per request at the default level, with documented fields and nothing repeated.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildApp } from '../../src/serve/index.ts';
+import { serveLoggerOptions } from '../../src/serve/request-log.ts';
+import { FakeRegistry } from './fake-registry.ts';
+import { randomMlp, versionInput } from './fixtures.ts';
+
+test('a :predict request logs one line of ≤ 200 bytes with the documented fields', async () => {
+  const registry = new FakeRegistry();
+  await registry.registerVersion(versionInput('iris', randomMlp(1), 'classification'));
+  const lines: string[] = [];
+  const app = await buildApp({
+    registry,
+    env: {},
+    providers: ['cpu'],
+    refreshIntervalMs: 0,
+    logger: serveLoggerOptions('info', { write: (line: string) => lines.push(line) }),
+  });
+  try {
+    await app.ready();
+    lines.length = 0;
+    const N = 20;
+    for (let i = 0; i < N; i++) {
+      const r = await app.inject({ method: 'POST', url: '/v1/models/iris:predict', payload: { instances: [[5.1, 3.5, 1.4, 0.2]] } });
+      assert.equal(r.statusCode, 200);
+    }
+    assert.equal(lines.length, N, 'one line per request');
+    const fields = Object.keys(JSON.parse(lines[0]));
+    assert.deepEqual(fields, ['level', 'time', 'reqId', 'method', 'url', 'status', 'ms', 'model', 'version', 'msg']);
+    const bytes = lines.reduce((sum, l) => sum + Buffer.byteLength(l), 0) / N;
+    assert.ok(bytes <= 200, `${bytes} bytes per request`);
+  } finally {
+    await app.close();
+  }
+});
