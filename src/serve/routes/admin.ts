@@ -5,7 +5,7 @@ import type { ModelManager, ModelStatus } from '../model-manager.ts';
 import { z } from 'zod';
 import { errorBody, modelParams, modelStatus, promoteBody, promoteResponse, repositoryIndex } from '../schemas.ts';
 
-const loadBody = z.object({ parameters: z.record(z.string(), z.unknown()).optional() }).optional();
+const loadBody = z.object({ parameters: z.record(z.string(), z.unknown()).optional() }).nullish();
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
