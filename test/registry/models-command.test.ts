@@ -64,8 +64,8 @@ test('models list / show / promote: table text and JSON', async () => {
   ]);
   assert.deepEqual(list.json, {
     models: [
-      { name: 'iris', latestVersion: 2, versionCount: 2, aliases: { production: 2 } },
-      { name: 'wine', latestVersion: 1, versionCount: 1, aliases: {} },
+      { name: 'iris', latestVersion: 2, latestUnflaggedVersion: 2, versionCount: 2, aliases: { production: 2 } },
+      { name: 'wine', latestVersion: 1, latestUnflaggedVersion: 1, versionCount: 1, aliases: {} },
     ],
   });
 

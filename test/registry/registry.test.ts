@@ -51,8 +51,8 @@ for (const provider of PROVIDERS) {
 
       const models = await r.listModels();
       assert.deepEqual(models, [
-        { name: 'iris', latestVersion: 2, versionCount: 2, aliases: {} },
-        { name: 'wine', latestVersion: 1, versionCount: 1, aliases: {} },
+        { name: 'iris', latestVersion: 2, latestUnflaggedVersion: 2, versionCount: 2, aliases: {} },
+        { name: 'wine', latestVersion: 1, latestUnflaggedVersion: 1, versionCount: 1, aliases: {} },
       ]);
       const versions = await r.listVersions('iris');
       assert.deepEqual(
@@ -258,6 +258,8 @@ for (const provider of PROVIDERS) {
       assert.equal(flagged.bnGuardWarning, 'only 7 BN updates');
       assert.equal((await r.getVersion('guarded-bn', flagged.version))?.bnGuardWarning, 'only 7 BN updates');
       assert.equal((await r.getVersion('guarded-bn'))?.version, healthy.version, 'the default skips a flagged latest version');
+      const summary = (await r.listModels()).find((m) => m.name === 'guarded-bn');
+      assert.deepEqual([summary?.latestVersion, summary?.latestUnflaggedVersion], [flagged.version, healthy.version]);
       await assert.rejects(
         r.promote('guarded-bn', flagged.version, 'production'),
         isRegistryError('refused', /BN guard.*only 7 BN updates.*--force/),
