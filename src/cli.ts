@@ -25,6 +25,15 @@ function positiveNumber(value: string): number {
   return parsed;
 }
 
+/** What export and register print: their own first line, the parity measured, the exporter's warnings. */
+function exportSummary(first: string, result: { parityMaxAbsDiff: number; warnings: string[] }): string {
+  return [
+    first,
+    `parity: max |onnx − tfjs| = ${result.parityMaxAbsDiff.toExponential(2)}`,
+    ...result.warnings.map((w) => `warning: ${w}`),
+  ].join('\n');
+}
+
 function print(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
 }
@@ -81,12 +90,8 @@ program
   .action(async (options) => {
     const { runExportCommand } = await import('./commands/export.ts');
     const result = await runExportCommand(options);
-    const text = [
-      `wrote ${result.out} (${result.bytes} bytes, opset ${result.opset}, ${result.folded ? 'BN folded' : 'BN not folded'})`,
-      `parity: max |onnx − tfjs| = ${result.parityMaxAbsDiff.toExponential(2)}`,
-      ...result.warnings.map((w) => `warning: ${w}`),
-    ].join('\n');
-    print(options.json, result, text);
+    const line = `wrote ${result.out} (${result.bytes} bytes, opset ${result.opset}, ${result.folded ? 'BN folded' : 'BN not folded'})`;
+    print(options.json, result, exportSummary(line, result));
   });
 
 program
@@ -102,12 +107,8 @@ program
     const { checkOpset, runRegisterCommand } = await import('./commands/register.ts');
     await checkOpset(options.opset); // before the registry is opened
     const result = await withRegistry((registry) => runRegisterCommand(options, registry));
-    const text = [
-      `registered ${result.name} version ${result.version} (${result.folded ? 'BN folded' : 'BN not folded'}, opset ${result.opset}, run ${result.runId ?? 'none'})`,
-      `parity: max |onnx − tfjs| = ${result.parityMaxAbsDiff.toExponential(2)}`,
-      ...result.warnings.map((w) => `warning: ${w}`),
-    ].join('\n');
-    print(options.json, result, text);
+    const line = `registered ${result.name} version ${result.version} (${result.folded ? 'BN folded' : 'BN not folded'}, opset ${result.opset}, run ${result.runId ?? 'none'})`;
+    print(options.json, result, exportSummary(line, result));
   });
 
 program
