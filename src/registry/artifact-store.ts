@@ -72,19 +72,33 @@ export class ArtifactStore {
    */
   async sweepAbandonedTemps(now = Date.now()): Promise<string[]> {
     const removed: string[] = [];
-    const shards = await readdir(path.join(this.root, 'sha256'), { withFileTypes: true }).catch(() => []);
-    for (const shard of shards) {
-      if (!shard.isDirectory() || !/^[0-9a-f]{2}$/.test(shard.name)) continue;
-      const dir = path.join(this.root, 'sha256', shard.name);
-      for (const name of await readdir(dir)) {
-        const file = path.join(dir, name);
-        const info = await stat(file).catch(() => null);
-        if (!info?.isFile() || !isAbandonedTemp(name, /^[0-9a-f]{64}\.[a-z]+$/, info.mtimeMs, now)) continue;
-        await rm(file, { force: true });
-        removed.push(`sha256/${shard.name}/${name}`);
-      }
+    for (const relativePath of await this.entries()) {
+      const file = path.join(this.root, relativePath);
+      const info = await stat(file).catch(() => null);
+      if (!info?.isFile() || !isAbandonedTemp(path.basename(file), /^[0-9a-f]{64}\.[a-z]+$/, info.mtimeMs, now)) continue;
+      await rm(file, { force: true });
+      removed.push(relativePath);
     }
     return removed;
+  }
+
+  /**
+   * How many files in the store were written by a registry (artifacts, and temps of writes under way
+   * or abandoned): any of them shows that a registry used this store before.
+   */
+  async writtenFileCount(): Promise<number> {
+    return (await this.entries()).filter((relativePath) => /^[0-9a-f]{64}\./.test(path.basename(relativePath))).length;
+  }
+
+  /** Every entry in the shard folders (sha256/ab/…), relative to the root; none when the store does not exist. */
+  private async entries(): Promise<string[]> {
+    const shards = await readdir(path.join(this.root, 'sha256'), { withFileTypes: true }).catch(() => []);
+    const entries: string[] = [];
+    for (const shard of shards) {
+      if (!shard.isDirectory() || !/^[0-9a-f]{2}$/.test(shard.name)) continue;
+      for (const name of await readdir(path.join(this.root, 'sha256', shard.name))) entries.push(`sha256/${shard.name}/${name}`);
+    }
+    return entries;
   }
 
   /** Reads an artifact back; RegistryError('integrity') when it is missing or its bytes changed. */

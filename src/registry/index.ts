@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ArtifactStore, DEFAULT_ARTIFACTS_DIR } from './artifact-store.ts';
 import { queryPresence, sqliteFilePresence } from './database-presence.ts';
@@ -51,16 +51,8 @@ export interface OpenRegistryOptions {
   busyTimeoutMs?: number;
 }
 
-function storedArtifactCount(artifactsDir: string): number {
-  const root = path.join(artifactsDir, 'sha256');
-  if (!existsSync(root)) return 0;
-  return readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .reduce((n, d) => n + readdirSync(path.join(root, d.name)).filter((f) => /^[0-9a-f]{64}\./.test(f)).length, 0);
-}
-
 /** A missing SQLite file is created only where that cannot hide a lost registry (see createDatabase). */
-function assertMayCreate(target: DatabaseTarget, artifactsDir: string, mode: OpenRegistryOptions['createDatabase']): void {
+async function assertMayCreate(target: DatabaseTarget, store: ArtifactStore, mode: OpenRegistryOptions['createDatabase']): Promise<void> {
   if (!target.filePath || existsSync(target.filePath) || mode === 'always') return;
   if (mode === 'never') {
     throw new RegistryError(
@@ -69,11 +61,11 @@ function assertMayCreate(target: DatabaseTarget, artifactsDir: string, mode: Ope
         'or point DATABASE_URL at an existing one',
     );
   }
-  const artifacts = storedArtifactCount(artifactsDir);
+  const artifacts = await store.writtenFileCount();
   if (artifacts > 0) {
     throw new RegistryError(
       'unavailable',
-      `the registry database ${target.filePath} is missing, but the artifact store ${artifactsDir} holds ${artifacts} registered model file(s): ` +
+      `the registry database ${target.filePath} is missing, but the artifact store ${store.root} holds ${artifacts} registered model file(s): ` +
         'the database was deleted or moved. Restore it from a backup, point DATABASE_URL at it, ' +
         'or run `bnserve migrate` to start a new, empty registry deliberately',
     );
@@ -84,7 +76,8 @@ function assertMayCreate(target: DatabaseTarget, artifactsDir: string, mode: Ope
 export async function openRegistry(opts: OpenRegistryOptions = {}): Promise<Registry> {
   const target = resolveDatabaseTarget(opts.databaseUrl ?? process.env.DATABASE_URL);
   const artifactsDir = path.resolve(opts.artifactsDir || process.env.BNSERVE_ARTIFACTS || DEFAULT_ARTIFACTS_DIR);
-  assertMayCreate(target, artifactsDir, opts.createDatabase ?? 'first-start');
+  const store = new ArtifactStore(artifactsDir);
+  await assertMayCreate(target, store, opts.createDatabase ?? 'first-start');
   if (target.filePath) mkdirSync(path.dirname(target.filePath), { recursive: true });
   if (opts.migrate !== false) {
     const result = await applyMigrations(target.url);
@@ -106,5 +99,5 @@ export async function openRegistry(opts: OpenRegistryOptions = {}): Promise<Regi
         await db.$connect();
       })
     : queryPresence(() => db.$queryRawUnsafe('SELECT 1'), redactPassword(target.url));
-  return new PrismaRegistry(db, new ArtifactStore(artifactsDir), presence);
+  return new PrismaRegistry(db, store, presence);
 }
