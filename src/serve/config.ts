@@ -54,8 +54,21 @@ const batchingOverride = z
 export const batchingOverrideSchema = batchingOverride;
 export type BatchingOverride = z.infer<typeof batchingOverride>;
 
+const shown = (input: unknown) => JSON.stringify(input);
+const intFrom = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, { error: (i) => `must be a whole number from ${min} to ${max} (got ${shown(i.input)})` })
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (i) => `must be one of ${values.join(', ')} (got ${shown(i.input)})` });
+const FLAG_VALUES = ['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'] as const;
+const flag = oneOf(FLAG_VALUES).transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+
 const batchingEnv = {
-  BNSERVE_BATCHING: z.enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v)),
+  BNSERVE_BATCHING: flag,
   BNSERVE_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(1_000_000),
   BNSERVE_BATCH_MAX_QUEUE_DELAY_US: z.coerce.number().int().min(0).max(10_000_000),
   BNSERVE_BATCH_PREFERRED_SIZES: z
@@ -182,18 +195,6 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   strictInputNames: false,
 };
 
-const shown = (input: unknown) => JSON.stringify(input);
-const intFrom = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, { error: (i) => `must be a whole number from ${min} to ${max} (got ${shown(i.input)})` })
-    .transform(Number)
-    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: (i) => `must be one of ${values.join(', ')} (got ${shown(i.input)})` });
-const FLAG_VALUES = ['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'] as const;
-const flag = oneOf(FLAG_VALUES).transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
 const HOUR_MS = 3600 * 1000;
 
 const envSchema = z.object({
