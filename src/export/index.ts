@@ -1,5 +1,5 @@
 // exportCheckpoint: checkpoint → (folded) ONNX bytes that passed the parity gate.
-import { createRequire } from 'node:module';
+import { BNSERVE_VERSION } from '../lib/version.ts';
 import type { TensorSignature } from '../registry/types.ts';
 import { readCheckpoint } from './checkpoint-reader.ts';
 import { ExportError } from './errors.ts';
@@ -43,8 +43,6 @@ export interface ExportResult {
   warnings: string[];
 }
 
-const PRODUCER_VERSION: string = createRequire(import.meta.url)('../../package.json').version;
-
 /** onnx's IR version that goes with an opset (1.13: opset 18 / IR 8, 1.14–1.15: 19–20 / IR 9, 1.16: 21 / IR 10). */
 export function irVersionFor(opset: number): number {
   return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
@@ -75,9 +73,9 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
     opset,
     irVersion: irVersionFor(opset),
     producerName: 'bnserve',
-    producerVersion: PRODUCER_VERSION,
+    producerVersion: BNSERVE_VERSION,
     metadata: {
-      producer: `bnserve ${PRODUCER_VERSION}`,
+      producer: `bnserve ${BNSERVE_VERSION}`,
       ...(runId ? { run_id: runId } : {}),
       task: preprocessing.task,
       class_labels: JSON.stringify(preprocessing.classLabels),
