@@ -16,6 +16,10 @@ function integerIn(min: number, max: number, what: string) {
 }
 
 const port = integerIn(0, 65535, 'a port');
+
+// No default here: the server reads HOST and PORT (src/settings.ts) when the option is absent.
+const hostOption = () => new Option('--host <host>', 'address to listen on (default: $HOST, else 127.0.0.1)');
+const portOption = () => new Option('--port <port>', 'port to listen on, 0..65535 (default: $PORT, else 8080)').argParser(port);
 /** A grid of n×n points; 2 is the least that spans a range, 1000 (a million points) is plenty for an SVG. */
 const resolution = integerIn(2, 1000, 'the resolution');
 
@@ -135,8 +139,8 @@ program
 program
   .command('serve')
   .description('serve registered models over HTTP (Open Inference Protocol v2 and :predict)')
-  .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
-  .option('--port <port>', 'port to listen on (0..65535)', port, Number(process.env.PORT ?? 8080))
+  .addOption(hostOption())
+  .addOption(portOption())
   .action(async (options) => {
     const { runServeCommand } = await import('./commands/serve.ts');
     await runServeCommand(options);
@@ -145,8 +149,8 @@ program
 program
   .command('start')
   .description('apply migrations, train the Iris example if nothing is registered, then serve')
-  .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
-  .option('--port <port>', 'port to listen on (0..65535)', port, Number(process.env.PORT ?? 8080))
+  .addOption(hostOption())
+  .addOption(portOption())
   .option('--config <file>', 'config trained when the registry is empty', 'examples/iris-bn.json')
   .action(async (options) => {
     const { runStartCommand } = await import('./commands/start.ts');
@@ -169,7 +173,7 @@ models
   .command('list')
   .option('--json', 'print one JSON object on stdout')
   .action(async (options) => {
-    const { modelsList } = await import('./registry/models-command.ts');
+    const { modelsList } = await import('./commands/models.ts');
     const out = await withRegistry((registry) => modelsList(registry), 'never');
     print(options.json, out.json, out.text);
   });
@@ -178,7 +182,7 @@ models
   .argument('<name>')
   .option('--json', 'print one JSON object on stdout')
   .action(async (name, options) => {
-    const { modelsShow } = await import('./registry/models-command.ts');
+    const { modelsShow } = await import('./commands/models.ts');
     const out = await withRegistry((registry) => modelsShow(registry, name), 'never');
     print(options.json, out.json, out.text);
   });
@@ -190,7 +194,7 @@ models
   .option('--force', 'move the alias even to a version the BN guard flagged')
   .option('--json', 'print one JSON object on stdout')
   .action(async (name, version, options) => {
-    const { modelsPromote } = await import('./registry/models-command.ts');
+    const { modelsPromote } = await import('./commands/models.ts');
     const out = await withRegistry(
       (registry) => modelsPromote(registry, name, version, options.alias, { force: options.force === true }),
       'never',

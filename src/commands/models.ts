@@ -1,7 +1,7 @@
 // `bnserve models list | show NAME | promote NAME VERSION [--alias A]`: each returns a human table
 // (text) and a JSON object (json); src/cli.ts prints one of them.
 import { formatTable } from './text-table.ts';
-import { RegistryError, type ModelVersionRecord, type Registry } from './types.ts';
+import { RegistryError, type ModelVersionRecord, type Registry } from '../registry/types.ts';
 
 export interface CommandOutput {
   text: string;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openRegistry, RegistryError, type Registry } from '../../src/registry/index.ts';
-import { modelsList, modelsPromote, modelsShow } from '../../src/registry/models-command.ts';
-import { formatTable } from '../../src/registry/text-table.ts';
-import { createTestDatabase, type TestDatabase } from './support/databases.ts';
-import { versionInput } from './support/inputs.ts';
+import { modelsList, modelsPromote, modelsShow } from '../../src/commands/models.ts';
+import { formatTable } from '../../src/commands/text-table.ts';
+import { createTestDatabase, type TestDatabase } from '../registry/support/databases.ts';
+import { versionInput } from '../registry/support/inputs.ts';
 
 let db: TestDatabase;
 let registry: Registry;
