@@ -2,8 +2,10 @@ import type { Registry } from '../registry/types.ts';
 import { staleRunMs } from '../registry/index.ts';
 
 export interface ServeCommandOptions {
-  host: string;
-  port: number;
+  /** Default: the HOST setting. */
+  host?: string;
+  /** Default: the PORT setting. */
+  port?: number;
 }
 
 /** Ready-to-paste requests; the alias line only when the model has that alias (a 404 otherwise). */

@@ -15,8 +15,6 @@ export interface StoredArtifact {
   absolutePath: string;
 }
 
-export const DEFAULT_ARTIFACTS_DIR = './data/artifacts';
-
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }

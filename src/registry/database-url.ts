@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { SETTINGS } from '../settings.ts';
 import { RegistryError } from './types.ts';
 
 export type DatabaseProvider = 'sqlite' | 'postgresql';
@@ -11,11 +12,9 @@ export interface DatabaseTarget {
   filePath: string | null;
 }
 
-export const DEFAULT_DATABASE_URL = 'file:./data/bnserve.db';
-
 /** Resolves DATABASE_URL (relative SQLite paths against cwd); rejects anything but file: and postgres(ql)://. */
 export function resolveDatabaseTarget(url: string | undefined, cwd: string = process.cwd()): DatabaseTarget {
-  const raw = url && url.trim() !== '' ? url.trim() : DEFAULT_DATABASE_URL;
+  const raw = url && url.trim() !== '' ? url.trim() : SETTINGS.DATABASE_URL.fallback;
   if (/^postgres(ql)?:\/\//i.test(raw)) return { provider: 'postgresql', url: raw, filePath: null };
   if (raw.startsWith('file:')) {
     const withoutParams = raw.slice('file:'.length).replace(/\?.*$/, '');

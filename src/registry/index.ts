@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ArtifactStore, DEFAULT_ARTIFACTS_DIR } from './artifact-store.ts';
+import { readSettings, SETTINGS } from '../settings.ts';
+import { ArtifactStore } from './artifact-store.ts';
 import { queryPresence, sqliteFilePresence } from './database-presence.ts';
 import { redactPassword, resolveDatabaseTarget, type DatabaseTarget } from './database-url.ts';
 import { applyMigrations, type MigrateResult } from './migrate.ts';
@@ -16,20 +17,13 @@ export { startHeartbeat } from './heartbeat.ts';
 
 /** How often a trainer should heartbeat, and after how long without one its run counts as dead. */
 export const HEARTBEAT_INTERVAL_MS = 5_000;
-export const STALE_RUN_MS = 30_000;
+export const STALE_RUN_MS = SETTINGS.BNSERVE_STALE_RUN_SECONDS.fallback * 1000;
 /** A serving process waits at most this long for a SQLite lock held by another process (see SQLITE_BUSY_TIMEOUT_MS). */
 export const SERVER_SQLITE_BUSY_TIMEOUT_MS = 250;
 
-/** STALE_RUN_MS, or BNSERVE_STALE_RUN_SECONDS when set (it must stay well above the heartbeat interval). */
+/** BNSERVE_STALE_RUN_SECONDS (src/settings.ts) in milliseconds; it must stay well above the heartbeat interval. */
 export function staleRunMs(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.BNSERVE_STALE_RUN_SECONDS;
-  if (raw === undefined || raw === '') return STALE_RUN_MS;
-  const seconds = Number(raw);
-  if (!(seconds > 0)) {
-    // A bad setting, not a registry failure: the CLI reports ConfigError with exit code 2.
-    throw Object.assign(new Error(`BNSERVE_STALE_RUN_SECONDS must be a positive number of seconds, got "${raw}"`), { name: 'ConfigError' });
-  }
-  return seconds * 1000;
+  return readSettings(['BNSERVE_STALE_RUN_SECONDS'], env).BNSERVE_STALE_RUN_SECONDS * 1000;
 }
 
 export interface OpenRegistryOptions {
@@ -74,8 +68,8 @@ async function assertMayCreate(target: DatabaseTarget, store: ArtifactStore, mod
 
 /** Opens the registry: resolves the database, applies pending migrations, connects. */
 export async function openRegistry(opts: OpenRegistryOptions = {}): Promise<Registry> {
-  const target = resolveDatabaseTarget(opts.databaseUrl ?? process.env.DATABASE_URL);
-  const artifactsDir = path.resolve(opts.artifactsDir || process.env.BNSERVE_ARTIFACTS || DEFAULT_ARTIFACTS_DIR);
+  const target = resolveDatabaseTarget(opts.databaseUrl ?? readSettings(['DATABASE_URL']).DATABASE_URL);
+  const artifactsDir = path.resolve(opts.artifactsDir || readSettings(['BNSERVE_ARTIFACTS']).BNSERVE_ARTIFACTS);
   const store = new ArtifactStore(artifactsDir);
   await assertMayCreate(target, store, opts.createDatabase ?? 'first-start');
   if (target.filePath) mkdirSync(path.dirname(target.filePath), { recursive: true });

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { MigrationList } from '@prisma/schema-engine-wasm';
+import { readSettings } from '../settings.ts';
 import { redactPassword, resolveDatabaseTarget, type DatabaseTarget } from './database-url.ts';
 import { migrationChecksum, migrationsDirFor, readMigrationsFolder, schemaFileFor } from './migrations-folder.ts';
 import { withPgAdvisoryLock, withSqliteFileLock } from './migration-lock.ts';
@@ -115,7 +116,7 @@ async function migratePostgres(target: DatabaseTarget, list: MigrationList, useF
  */
 export async function applyMigrations(databaseUrl?: string, options: { alwaysUseEngine?: boolean } = {}): Promise<MigrateResult> {
   const started = performance.now();
-  const target = resolveDatabaseTarget(databaseUrl ?? process.env.DATABASE_URL);
+  const target = resolveDatabaseTarget(databaseUrl ?? readSettings(['DATABASE_URL']).DATABASE_URL);
   const list = await readMigrationsFolder(migrationsDirFor(target.provider));
   if (list.migrationDirectories.length === 0) {
     throw new Error(`no migrations found in ${list.baseDir}: the installation is incomplete`);

@@ -1,6 +1,8 @@
 // The registry's contract, shared by the trainer (writes) and the server (reads).
 // Implemented in src/registry/registry.ts; nothing here depends on Prisma or tfjs.
 
+import { BnserveError } from '../lib/errors.ts';
+
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
 export interface TensorSignature {
@@ -108,12 +110,9 @@ export interface Registry {
 
 export type RegistryErrorCode = 'not_found' | 'conflict' | 'integrity' | 'invalid' | 'unavailable' | 'refused';
 
-export class RegistryError extends Error {
-  constructor(
-    readonly code: RegistryErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RegistryError';
+export class RegistryError extends BnserveError {
+  declare readonly code: RegistryErrorCode;
+  constructor(code: RegistryErrorCode, message: string) {
+    super(code, message);
   }
 }

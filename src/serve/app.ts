@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Registry } from '../registry/types.ts';
 import type { ServeConfig } from './config.ts';
 import { domainPlugins } from './plugins/domain.ts';
 import { errorHandling } from './plugins/errors.ts';
 import { externalPlugins } from './plugins/external.ts';
-import { globalPlugin } from './plugins/global-plugin.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { predictRoutes } from './routes/predict.ts';
@@ -22,15 +22,18 @@ export interface AppPluginOptions extends Record<string, unknown> {
  * The whole server as one plugin: external plugins, then domain decorators, then routes. Not
  * encapsulated, so the caller's instance sees app.models, app.registry and app.metrics.
  */
-export const bnserveApp = globalPlugin<AppPluginOptions>('bnserve', async (app, opts) => {
-  await app.register(externalPlugins);
-  await app.register(errorHandling);
-  await app.register(domainPlugins, { registry: opts.registry, config: opts.config });
+export const bnserveApp = fp<AppPluginOptions>(
+  async (app, opts) => {
+    await app.register(externalPlugins);
+    await app.register(domainPlugins, { registry: opts.registry, config: opts.config });
+    await app.register(errorHandling);
 
-  await app.register(healthRoutes);
-  await app.register(v2ModelRoutes);
-  await app.register(tritonExtensionRoutes);
-  await app.register(predictRoutes);
-  await app.register(adminRoutes);
-  if (opts.extend) await opts.extend(app);
-});
+    await app.register(healthRoutes);
+    await app.register(v2ModelRoutes);
+    await app.register(tritonExtensionRoutes);
+    await app.register(predictRoutes);
+    await app.register(adminRoutes);
+    if (opts.extend) await opts.extend(app);
+  },
+  { name: 'bnserve', fastify: '5.x' },
+);

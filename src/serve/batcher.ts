@@ -1,7 +1,7 @@
 // Per-model-version request scheduler: a bounded queue in front of one or more onnxruntime
 // instances, merging queued requests into batches the way Triton's dynamic batcher does.
 import type { BatchingOptions } from './config.ts';
-import { HttpError } from './http-errors.ts';
+import { ModelUnavailableError } from './errors.ts';
 import type { Feed } from './model-runner.ts';
 import { elementCount, type ElementArray } from './tensor-data.ts';
 
@@ -39,14 +39,13 @@ export interface BatchResult {
 export const RETRY_AFTER_SECONDS = 1;
 
 /** The model's queue is full or a request waited too long: 503 with Retry-After. */
-export class OverloadedError extends HttpError {
+export class OverloadedError extends ModelUnavailableError {
   readonly retryAfterSeconds = RETRY_AFTER_SECONDS;
   constructor(
     message: string,
     override readonly reason: 'queue_full' | 'queue_timeout',
   ) {
-    super(503, message, reason);
-    this.name = 'OverloadedError';
+    super(message, reason, 'overloaded');
   }
 }
 

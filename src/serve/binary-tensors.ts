@@ -2,7 +2,7 @@
 // header of Inference-Header-Content-Length bytes, then the raw little-endian, row-major bytes of
 // every input whose parameters carry binary_data_size, in the order of the inputs array.
 // Pure functions: no HTTP here.
-import { InvalidInputError } from './http-errors.ts';
+import { InvalidInputError } from './errors.ts';
 import { elementCount, type ElementArray, type InputDatatype, type ModelElementType } from './tensor-data.ts';
 
 export const HEADER_LENGTH = 'inference-header-content-length';

@@ -1,5 +1,8 @@
-import { z } from 'zod';
+import { ConfigError } from '../lib/errors.ts';
+import { type BatchingOverride, type LogLevel, type OrtLogLevel, readSettings, type SettingName } from '../settings.ts';
 import { parseProviderList, type ProviderName } from './providers.ts';
+
+export { batchingOverrideSchema, type BatchingOverride, LOG_LEVELS, ORT_LOG_LEVELS, type LogLevel, type OrtLogLevel } from '../settings.ts';
 
 export interface ServeLimits {
   /** Rows (batch size) accepted in one request, both protocols. */
@@ -27,95 +30,6 @@ export interface BatchingOptions {
   /** Concurrent onnxruntime runs per model version: 1 runs on the main thread, N > 1 in N worker threads. */
   instanceCount: number;
 }
-
-export const DEFAULT_BATCHING: BatchingOptions = {
-  enabled: true,
-  maxBatchSize: 512,
-  maxQueueDelayMicroseconds: 0,
-  preferredBatchSizes: [],
-  maxQueueSize: 1024,
-  queueTimeoutMicroseconds: 0,
-  instanceCount: 1,
-};
-
-const batchingOverride = z
-  .object({
-    enabled: z.boolean(),
-    maxBatchSize: z.number().int().min(1).max(1_000_000),
-    maxQueueDelayMicroseconds: z.number().int().min(0).max(10_000_000),
-    preferredBatchSizes: z.array(z.number().int().min(1).max(1_000_000)).max(32),
-    maxQueueSize: z.number().int().min(1).max(1_000_000),
-    queueTimeoutMicroseconds: z.number().int().min(0).max(3_600_000_000),
-    instanceCount: z.number().int().min(1).max(64),
-  })
-  .partial()
-  .strict();
-/** One model's override of the server-wide batching settings (what BNSERVE_MODEL_BATCHING and the admin API take). */
-export const batchingOverrideSchema = batchingOverride;
-export type BatchingOverride = z.infer<typeof batchingOverride>;
-
-const shown = (input: unknown) => JSON.stringify(input);
-const intFrom = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, { error: (i) => `must be a whole number from ${min} to ${max} (got ${shown(i.input)})` })
-    .transform(Number)
-    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: (i) => `must be one of ${values.join(', ')} (got ${shown(i.input)})` });
-const FLAG_VALUES = ['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'] as const;
-const flag = oneOf(FLAG_VALUES).transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
-
-const batchingEnv = {
-  BNSERVE_BATCHING: flag,
-  BNSERVE_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(1_000_000),
-  BNSERVE_BATCH_MAX_QUEUE_DELAY_US: z.coerce.number().int().min(0).max(10_000_000),
-  BNSERVE_BATCH_PREFERRED_SIZES: z
-    .string()
-    .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'a comma-separated list of positive integers')
-    .transform((s) => s.split(',').map(Number)),
-  BNSERVE_MAX_QUEUE_SIZE: z.coerce.number().int().min(1).max(1_000_000),
-  BNSERVE_QUEUE_TIMEOUT_US: z.coerce.number().int().min(0).max(3_600_000_000),
-  BNSERVE_INSTANCE_COUNT: z.coerce.number().int().min(1).max(64),
-  /** JSON object: model name → BatchingOverride, e.g. {"mnist": {"maxQueueDelayMicroseconds": 500}}. */
-  BNSERVE_MODEL_BATCHING: z.string().transform((text, ctx) => {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'not valid JSON (expected {"model": {"maxBatchSize": 64, ...}})' });
-      return z.NEVER;
-    }
-    const parsed = z.record(z.string(), batchingOverride).safeParse(value);
-    if (!parsed.success) {
-      ctx.addIssue({ code: 'custom', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
-      return z.NEVER;
-    }
-    return parsed.data;
-  }),
-};
-
-function batchingFromEnv(e: { [K in keyof typeof batchingEnv]?: z.infer<(typeof batchingEnv)[K]> }): {
-  batching: BatchingOptions;
-  modelBatching: Record<string, BatchingOverride>;
-} {
-  const d = DEFAULT_BATCHING;
-  return {
-    batching: {
-      enabled: e.BNSERVE_BATCHING ?? d.enabled,
-      maxBatchSize: e.BNSERVE_BATCH_MAX_ROWS ?? d.maxBatchSize,
-      maxQueueDelayMicroseconds: e.BNSERVE_BATCH_MAX_QUEUE_DELAY_US ?? d.maxQueueDelayMicroseconds,
-      preferredBatchSizes: e.BNSERVE_BATCH_PREFERRED_SIZES ?? d.preferredBatchSizes,
-      maxQueueSize: e.BNSERVE_MAX_QUEUE_SIZE ?? d.maxQueueSize,
-      queueTimeoutMicroseconds: e.BNSERVE_QUEUE_TIMEOUT_US ?? d.queueTimeoutMicroseconds,
-      instanceCount: e.BNSERVE_INSTANCE_COUNT ?? d.instanceCount,
-    },
-    modelBatching: e.BNSERVE_MODEL_BATCHING ?? {},
-  };
-}
-
-// ---- end of batching settings ----
 
 export interface ServeConfig {
   host: string;
@@ -161,110 +75,80 @@ export interface HttpTimeouts {
   shutdownMs: number;
 }
 
-export const ORT_LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'] as const;
-export type OrtLogLevel = (typeof ORT_LOG_LEVELS)[number];
-/** pino's levels. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+const SERVE_SETTINGS = [
+  'HOST',
+  'PORT',
+  'BNSERVE_EXECUTION_PROVIDERS',
+  'BNSERVE_ADMIN_TOKEN',
+  'BNSERVE_MAX_ROWS',
+  'BNSERVE_BODY_LIMIT_BYTES',
+  'BNSERVE_BATCHING',
+  'BNSERVE_BATCH_MAX_ROWS',
+  'BNSERVE_BATCH_MAX_QUEUE_DELAY_US',
+  'BNSERVE_BATCH_PREFERRED_SIZES',
+  'BNSERVE_MAX_QUEUE_SIZE',
+  'BNSERVE_QUEUE_TIMEOUT_US',
+  'BNSERVE_INSTANCE_COUNT',
+  'BNSERVE_MODEL_BATCHING',
+  'BNSERVE_REFRESH_MS',
+  'BNSERVE_INTRA_OP_THREADS',
+  'BNSERVE_STALE_RUN_SECONDS',
+  'BNSERVE_ORT_LOG_LEVEL',
+  'BNSERVE_LOG_LEVEL',
+  'BNSERVE_HEADERS_TIMEOUT_MS',
+  'BNSERVE_REQUEST_TIMEOUT_MS',
+  'BNSERVE_KEEP_ALIVE_TIMEOUT_MS',
+  'BNSERVE_CONNECTION_TIMEOUT_MS',
+  'BNSERVE_SHUTDOWN_TIMEOUT_MS',
+  'BNSERVE_STRICT_INPUT_NAMES',
+] as const satisfies readonly SettingName[];
 
-/**
- * A bad serving setting in the environment. Named 'ConfigError' so that the CLI reports it like
- * the trainer's config errors: the message alone, exit code 2.
- */
-export class ServeConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-/** Same value as STALE_RUN_MS in src/registry/index.ts, which src/serve does not import (it loads Prisma). */
-export const DEFAULT_STALE_RUN_MS = 30_000;
-
-export const DEFAULT_SERVE_CONFIG: ServeConfig = {
-  host: '127.0.0.1',
-  port: 8080,
-  providers: ['cuda', 'cpu'],
-  adminToken: undefined,
-  limits: { maxRows: 1024, bodyLimit: 4 * 1024 * 1024 },
-  batching: DEFAULT_BATCHING,
-  modelBatching: {},
-  refreshIntervalMs: 5000,
-  intraOpThreads: undefined,
-  staleRunMs: DEFAULT_STALE_RUN_MS,
-  ortLogLevel: 'fatal',
-  logLevel: 'info',
-  timeouts: { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, connectionMs: 60_000, shutdownMs: 15_000 },
-  strictInputNames: false,
-};
-
-const HOUR_MS = 3600 * 1000;
-
-const envSchema = z.object({
-  HOST: z.string().min(1).optional(),
-  PORT: intFrom(0, 65535).optional(),
-  BNSERVE_EXECUTION_PROVIDERS: z.string().optional(),
-  BNSERVE_ADMIN_TOKEN: z.string().optional(),
-  BNSERVE_MAX_ROWS: intFrom(1, 1_000_000).optional(),
-  BNSERVE_BODY_LIMIT_BYTES: intFrom(1024, 1024 * 1024 * 1024).optional(),
-  ...Object.fromEntries(Object.entries(batchingEnv).map(([k, v]) => [k, v.optional()])),
-  BNSERVE_REFRESH_MS: intFrom(0, 24 * 3600 * 1000).optional(),
-  BNSERVE_INTRA_OP_THREADS: intFrom(1, 1024).optional(),
-  // Same rule as staleRunMs() in src/registry/index.ts, which reads it at startup (keep well above the 5 s heartbeat).
-  BNSERVE_STALE_RUN_SECONDS: z.coerce
-    .number({ error: (i) => `must be a number of seconds above 0 (got ${shown(i.input)})` })
-    .positive('must be a number of seconds above 0')
-    .optional(),
-  BNSERVE_ORT_LOG_LEVEL: oneOf(ORT_LOG_LEVELS).optional(),
-  BNSERVE_LOG_LEVEL: oneOf(LOG_LEVELS).optional(),
-  BNSERVE_HEADERS_TIMEOUT_MS: intFrom(100, HOUR_MS).optional(),
-  BNSERVE_REQUEST_TIMEOUT_MS: intFrom(100, HOUR_MS).optional(),
-  // Node clients reuse a connection only while more than 1 s of its advertised timeout is left.
-  BNSERVE_KEEP_ALIVE_TIMEOUT_MS: intFrom(2000, HOUR_MS).optional(),
-  BNSERVE_CONNECTION_TIMEOUT_MS: intFrom(0, HOUR_MS).optional(),
-  BNSERVE_SHUTDOWN_TIMEOUT_MS: intFrom(0, HOUR_MS).optional(),
-  BNSERVE_STRICT_INPUT_NAMES: flag.optional(),
-});
-
-/** Reads the serving configuration from the environment; throws one readable error for bad values. */
+/** Reads the serving configuration from the environment (src/settings.ts); throws one readable error for bad values. */
 export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeConfig {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ServeConfigError(`invalid serving configuration: ${detail}`);
-  }
-  const e = parsed.data as z.infer<typeof envSchema> & Parameters<typeof batchingFromEnv>[0];
-  const d = DEFAULT_SERVE_CONFIG;
+  const e = readSettings(SERVE_SETTINGS, env, 'serving configuration');
   const timeouts: HttpTimeouts = {
-    headersMs: e.BNSERVE_HEADERS_TIMEOUT_MS ?? d.timeouts.headersMs,
-    requestMs: e.BNSERVE_REQUEST_TIMEOUT_MS ?? d.timeouts.requestMs,
-    keepAliveMs: e.BNSERVE_KEEP_ALIVE_TIMEOUT_MS ?? d.timeouts.keepAliveMs,
-    connectionMs: e.BNSERVE_CONNECTION_TIMEOUT_MS ?? d.timeouts.connectionMs,
-    shutdownMs: e.BNSERVE_SHUTDOWN_TIMEOUT_MS ?? d.timeouts.shutdownMs,
+    headersMs: e.BNSERVE_HEADERS_TIMEOUT_MS,
+    requestMs: e.BNSERVE_REQUEST_TIMEOUT_MS,
+    keepAliveMs: e.BNSERVE_KEEP_ALIVE_TIMEOUT_MS,
+    connectionMs: e.BNSERVE_CONNECTION_TIMEOUT_MS,
+    shutdownMs: e.BNSERVE_SHUTDOWN_TIMEOUT_MS,
   };
   checkTimeouts(timeouts);
   return {
-    host: e.HOST ?? d.host,
-    port: e.PORT ?? d.port,
-    providers: e.BNSERVE_EXECUTION_PROVIDERS !== undefined ? providersFromEnv(e.BNSERVE_EXECUTION_PROVIDERS) : d.providers,
+    host: e.HOST,
+    port: e.PORT,
+    providers: providersFromEnv(e.BNSERVE_EXECUTION_PROVIDERS),
     adminToken: e.BNSERVE_ADMIN_TOKEN,
-    limits: {
-      maxRows: e.BNSERVE_MAX_ROWS ?? d.limits.maxRows,
-      bodyLimit: e.BNSERVE_BODY_LIMIT_BYTES ?? d.limits.bodyLimit,
+    limits: { maxRows: e.BNSERVE_MAX_ROWS, bodyLimit: e.BNSERVE_BODY_LIMIT_BYTES },
+    batching: {
+      enabled: e.BNSERVE_BATCHING,
+      maxBatchSize: e.BNSERVE_BATCH_MAX_ROWS,
+      maxQueueDelayMicroseconds: e.BNSERVE_BATCH_MAX_QUEUE_DELAY_US,
+      preferredBatchSizes: e.BNSERVE_BATCH_PREFERRED_SIZES,
+      maxQueueSize: e.BNSERVE_MAX_QUEUE_SIZE,
+      queueTimeoutMicroseconds: e.BNSERVE_QUEUE_TIMEOUT_US,
+      instanceCount: e.BNSERVE_INSTANCE_COUNT,
     },
-    ...batchingFromEnv(e),
-    refreshIntervalMs: e.BNSERVE_REFRESH_MS ?? d.refreshIntervalMs,
-    intraOpThreads: e.BNSERVE_INTRA_OP_THREADS ?? d.intraOpThreads,
-    staleRunMs: e.BNSERVE_STALE_RUN_SECONDS !== undefined ? e.BNSERVE_STALE_RUN_SECONDS * 1000 : d.staleRunMs,
-    ortLogLevel: e.BNSERVE_ORT_LOG_LEVEL ?? d.ortLogLevel,
-    logLevel: e.BNSERVE_LOG_LEVEL ?? d.logLevel,
+    modelBatching: e.BNSERVE_MODEL_BATCHING,
+    refreshIntervalMs: e.BNSERVE_REFRESH_MS,
+    intraOpThreads: e.BNSERVE_INTRA_OP_THREADS,
+    staleRunMs: e.BNSERVE_STALE_RUN_SECONDS * 1000,
+    ortLogLevel: e.BNSERVE_ORT_LOG_LEVEL,
+    logLevel: e.BNSERVE_LOG_LEVEL,
     timeouts,
-    strictInputNames: e.BNSERVE_STRICT_INPUT_NAMES ?? d.strictInputNames,
+    strictInputNames: e.BNSERVE_STRICT_INPUT_NAMES,
   };
 }
+
+/** The configuration of an empty environment: every setting at its default. */
+export const DEFAULT_SERVE_CONFIG: ServeConfig = serveConfigFromEnv({});
+export const DEFAULT_BATCHING: BatchingOptions = DEFAULT_SERVE_CONFIG.batching;
+export const DEFAULT_STALE_RUN_MS = DEFAULT_SERVE_CONFIG.staleRunMs;
 
 /** node refuses a headers timeout longer than the request timeout (the request includes its headers). */
 export function checkTimeouts(t: HttpTimeouts): void {
   if (t.headersMs > t.requestMs) {
-    throw new ServeConfigError(
+    throw new ConfigError(
       `invalid serving configuration: BNSERVE_HEADERS_TIMEOUT_MS (${t.headersMs}) must not exceed BNSERVE_REQUEST_TIMEOUT_MS (${t.requestMs})`,
     );
   }
@@ -274,6 +158,6 @@ function providersFromEnv(text: string): ProviderName[] {
   try {
     return parseProviderList(text);
   } catch (err) {
-    throw new ServeConfigError(`invalid serving configuration: BNSERVE_EXECUTION_PROVIDERS: ${(err as Error).message}`);
+    throw new ConfigError(`invalid serving configuration: BNSERVE_EXECUTION_PROVIDERS: ${(err as Error).message}`);
   }
 }

@@ -15,7 +15,7 @@ import { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts';
 import { parseProviderList, setOrtLogLevel } from './providers.ts';
 import { serveLoggerOptions } from './request-log.ts';
 
-export { serveConfigFromEnv, ServeConfigError, type ServeConfig } from './config.ts';
+export { serveConfigFromEnv, type ServeConfig } from './config.ts';
 export { ModelManager } from './model-manager.ts';
 export { setOrtLogLevel, createSessionWithFallback, parseProviderList, ProviderChain, EXECUTION_PROVIDERS } from './providers.ts';
 

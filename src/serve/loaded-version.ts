@@ -2,7 +2,7 @@ import type * as ort from 'onnxruntime-node';
 import type { ModelVersionRecord } from '../registry/types.ts';
 import { DynamicBatcher, type BatchResult, type ExecutionTimings, type SubmitOptions } from './batcher.ts';
 import { DEFAULT_BATCHING, type BatchingOptions } from './config.ts';
-import { InvalidInputError } from './http-errors.ts';
+import { InvalidInputError } from './errors.ts';
 import { InlineRunner, WorkerPoolRunner, type Feed, type ModelRunner } from './model-runner.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProviderId, type ProviderChain, type ProviderName } from './providers.ts';
 import { elementCount, isModelElementType, type ElementArray, type ModelElementType } from './tensor-data.ts';

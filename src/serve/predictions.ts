@@ -1,5 +1,5 @@
 // Pure formatting of model outputs into TF-Serving style predictions.
-import { unprocessable } from './http-errors.ts';
+import { unservableOutput } from './errors.ts';
 import { elementCount, firstNonFinite } from './tensor-data.ts';
 
 export interface OutputValues {
@@ -21,7 +21,7 @@ export function assertFiniteOutput(name: string, out: OutputValues): void {
   const i = firstNonFinite(out.data);
   if (i < 0) return;
   const perRow = Math.max(1, elementCount(out.dims.slice(1)));
-  throw unprocessable(
+  throw unservableOutput(
     `the model produced a non-finite value in output "${name}" for row ${Math.floor(i / perRow)}; check that the inputs are on the scale the model was trained on`,
   );
 }

@@ -3,6 +3,7 @@
 // rather than once per line.
 import { writeSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { readSettings } from '../settings.ts';
 
 /**
  * A pino destination: lines are joined and written once per turn of the event loop (one write
@@ -46,7 +47,7 @@ export class TurnBufferedStdout {
  * log collector records where a line came from.
  */
 export function serveLoggerOptions(
-  level = process.env.BNSERVE_LOG_LEVEL ?? 'info',
+  level: string = readSettings(['BNSERVE_LOG_LEVEL']).BNSERVE_LOG_LEVEL,
   stream: { write(line: string): unknown } = new TurnBufferedStdout(),
 ): object {
   return { level, base: null, stream };

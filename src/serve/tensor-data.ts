@@ -1,5 +1,5 @@
 // Pure conversions between JSON tensor data and typed arrays. Every rejection names the element.
-import { InvalidInputError } from './http-errors.ts';
+import { InvalidInputError } from './errors.ts';
 
 /** Open Inference Protocol datatypes accepted for inputs. */
 export const INPUT_DATATYPES = ['FP32', 'FP64', 'INT32', 'INT64'] as const;

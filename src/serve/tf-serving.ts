@@ -2,7 +2,7 @@
 // schemas for :predict, model status and metadata (signature_def), and columnar outputs.
 import { z } from 'zod';
 import type { ServeLimits } from './config.ts';
-import { InvalidInputError } from './http-errors.ts';
+import { InvalidInputError } from './errors.ts';
 import type { LoadedVersion, TensorInfo } from './loaded-version.ts';
 import type { LoadFailure, ModelStatus } from './model-manager.ts';
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { readSettings } from '../settings.ts';
 import { skipCpuBackendAdvice } from './cpu-backend-advice.ts';
 import { registerWasmConvBackpropFilter, unregisterWasmConvBackpropFilter, wasmCanTrainConv } from './wasm-conv-kernels.ts';
 import { installFastWasmKernels, restoreOriginalWasmKernels } from './wasm-kernels.ts';
@@ -14,7 +15,7 @@ let nodeBackendAvailable = false;
  * training on wasm): the "before" of `npm run bench -- train`, and a way out should a replacement misbehave.
  */
 export function fastWasmKernelsWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.BNSERVE_WASM_KERNELS !== 'original';
+  return readSettings(['BNSERVE_WASM_KERNELS'], env).BNSERVE_WASM_KERNELS !== 'original';
 }
 
 async function tryLoadNodeBackend(): Promise<boolean> {

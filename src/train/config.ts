@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MODEL_NAME } from '../registry/validation.ts';
+import { ConfigError } from '../lib/errors.ts';
 
 export const activationSchema = z.enum(['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'softplus', 'softmax']);
 export type Activation = z.infer<typeof activationSchema>;
@@ -256,26 +257,12 @@ export const trainConfigSchema = z
   });
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const where = issue.path.length > 0 ? issue.path.join('.') : '(root)';
-      return `${where}: ${issue.message}`;
-    })
-    .join('; ');
-}
+export { ConfigError };
 
 /** Validates a parsed config object; relative CSV paths are resolved against baseDir. */
 export function parseTrainConfig(raw: unknown, baseDir = process.cwd()): TrainConfig {
   const result = trainConfigSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(`invalid config: ${describeIssues(result.error)}`);
+  if (!result.success) throw new ConfigError(`invalid config:\n${z.prettifyError(result.error)}`);
   const config = result.data;
   if (config.data.kind === 'csv' && !path.isAbsolute(config.data.path)) {
     config.data = { ...config.data, path: path.resolve(baseDir, config.data.path) };

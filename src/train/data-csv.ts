@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import type { Dataset } from './dataset.ts';
+import { BnserveError } from '../lib/errors.ts';
 
-export class DataError extends Error {
+export class DataError extends BnserveError {
   constructor(message: string) {
-    super(message);
-    this.name = 'DataError';
+    super('invalid_data', message);
   }
 }
 

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { argmax } from './metrics.ts';
+import { BnserveError } from '../lib/errors.ts';
 
 /** Training went wrong in a way more epochs cannot fix: nothing is saved or registered (exit 5). */
-export class TrainingError extends Error {
+export class TrainingError extends BnserveError {
   constructor(message: string) {
-    super(message);
-    this.name = 'TrainingError';
+    super('training_diverged', message);
   }
 }
 

@@ -144,7 +144,7 @@ describe('DynamicBatcher', () => {
     assert.equal(batcher.queued, 2);
     await assert.rejects(batcher.submit(column([4]), 1), (err: unknown) => {
       assert.ok(err instanceof OverloadedError);
-      assert.equal(err.statusCode, 503);
+      assert.equal(err.code, 'overloaded');
       assert.equal(err.reason, 'queue_full');
       assert.equal(err.retryAfterSeconds, 1);
       return true;

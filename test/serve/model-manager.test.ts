@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
-import { HttpError } from '../../src/serve/http-errors.ts';
+import { BnserveError } from '../../src/lib/errors.ts';
+import type { ModelUnavailableError } from '../../src/serve/errors.ts';
+import { HTTP_STATUS } from '../../src/serve/plugins/errors.ts';
 import { RegistryError } from '../../src/registry/types.ts';
 import { ModelManager, type ManagerLog, type ModelManagerOptions } from '../../src/serve/model-manager.ts';
 import { ProviderChain } from '../../src/serve/providers.ts';
@@ -36,7 +38,7 @@ async function setup(versions = 2, staleRunMs?: number, extra: Partial<ModelMana
   return { registry, params, manager, lines, failures };
 }
 
-const statusOf = (err: unknown) => (err instanceof HttpError ? err.statusCode : -1);
+const statusOf = (err: unknown) => (err instanceof BnserveError ? HTTP_STATUS[err.code] : -1);
 
 async function servedVersion(manager: ModelManager, ref?: number | string): Promise<number> {
   const lease = await manager.acquire('iris', ref);
@@ -508,7 +510,7 @@ describe('ModelManager', () => {
         manager.acquire('iris'),
         (e) =>
           statusOf(e) === 503 &&
-          (e as HttpError).reason === 'load_failed' &&
+          (e as ModelUnavailableError).reason === 'load_failed' &&
           /has no version ready: version 2 failed to load: sha256 mismatch$/.test((e as Error).message),
       );
       assert.equal(await servedVersion(manager, 1), 1, 'other versions keep serving');

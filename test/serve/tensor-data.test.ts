@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidInputError } from '../../src/serve/http-errors.ts';
+import { InvalidInputError } from '../../src/serve/errors.ts';
+import { BnserveError } from '../../src/lib/errors.ts';
 import { assertFiniteOutput, classPredictions, regressionPredictions } from '../../src/serve/predictions.ts';
 import { decodeTensorData, rowsToTensor, v2Datatype, type DecodeOptions } from '../../src/serve/tensor-data.ts';
 
@@ -8,7 +9,7 @@ const fp32: DecodeOptions = { datatype: 'FP32', target: 'float32', where: 'data'
 const rejects = (fn: () => unknown, message: RegExp) =>
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof InvalidInputError, `expected InvalidInputError, got ${String(err)}`);
-    assert.equal(err.statusCode, 400);
+    assert.equal(err.code, 'invalid_input');
     assert.match(err.message, message);
     return true;
   });
@@ -146,7 +147,7 @@ describe('predictions', () => {
   it('rejects non-finite outputs with a 422 naming the row', () => {
     assert.throws(
       () => assertFiniteOutput('probabilities', { dims: [2, 2], data: Float32Array.from([0.5, 0.5, NaN, 1]) }),
-      (err: unknown) => err instanceof Error && 'statusCode' in err && err.statusCode === 422 && /row 1/.test(err.message),
+      (err: unknown) => err instanceof BnserveError && err.code === 'unservable_output' && /row 1/.test(err.message),
     );
     assert.doesNotThrow(() => assertFiniteOutput('p', { dims: [1, 2], data: Float32Array.from([0.5, 0.5]) }));
   });

@@ -17,13 +17,13 @@ test('defaults follow Keras for batch normalization', () => {
 
 test('bad configs fail with one message naming the field', () => {
   const cases: [unknown, RegExp][] = [
-    [{ ...base, layers: [{ type: 'lstm', units: 3 }] }, /layers\.0\.type: /],
-    [{ ...base, optimizer: { type: 'sgd', learningRate: -0.1 } }, /optimizer\.learningRate: .*(>0|greater than 0|positive)/i],
-    [{ ...base, layers: [{ type: 'batchNormalization', momentum: 1.5 }] }, /layers\.0\.momentum/],
-    [{ ...base, split: { train: 0.8, validation: 0.3, test: 0.2 } }, /split: train \+ validation \+ test must add up to 1/],
-    [{ ...base, data: { kind: 'csv', path: 'x.csv' } }, /data\.labelColumn/],
+    [{ ...base, layers: [{ type: 'lstm', units: 3 }] }, /✖ .*\n {2}→ at layers\[0\]\.type/],
+    [{ ...base, optimizer: { type: 'sgd', learningRate: -0.1 } }, /✖ .*(>0|greater than 0|positive).*\n {2}→ at optimizer\.learningRate/i],
+    [{ ...base, layers: [{ type: 'batchNormalization', momentum: 1.5 }] }, /→ at layers\[0\]\.momentum/],
+    [{ ...base, split: { train: 0.8, validation: 0.3, test: 0.2 } }, /✖ train \+ validation \+ test must add up to 1\n {2}→ at split/],
+    [{ ...base, data: { kind: 'csv', path: 'x.csv' } }, /→ at data\.labelColumn/],
     [{ ...base, epochs: 0 }, /epochs/],
-    [{ ...base, layers: {} }, /layers: /],
+    [{ ...base, layers: {} }, /→ at layers$/m],
     [{ ...base, unknownKey: 1 }, /unknownKey/],
   ];
   for (const [raw, message] of cases) {

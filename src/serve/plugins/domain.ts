@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { Registry } from '../../registry/types.ts';
 import { BatchingSettings } from '../batching-settings.ts';
 import type { ServeConfig } from '../config.ts';
@@ -5,7 +6,6 @@ import { ServeMetrics } from '../metrics.ts';
 import { ModelManager } from '../model-manager.ts';
 import { ProviderChain } from '../providers.ts';
 import { addRequestLog } from '../request-log.ts';
-import { globalPlugin } from './global-plugin.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,56 +34,59 @@ export interface DomainOptions {
 }
 
 /** The registry, the model manager (sessions), and the metrics, decorated on the instance. */
-export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async (app, { registry, config }) => {
-  const providers = new ProviderChain(config.providers, (message, failure) => app.log.warn({ provider: failure.provider }, message));
-  const metrics = new ServeMetrics(() => models, providers);
-  const batching = new BatchingSettings(config.batching, config.modelBatching);
-  const models: ModelManager = new ModelManager({
-    registry,
-    providers,
-    load: {
-      batching: (model) => batching.get(model),
-      onBatch: (model, version, rows, requests, timings) => metrics.observeBatch(model, version, rows, requests, timings),
-      sessionOptions: config.intraOpThreads !== undefined ? { intraOpNumThreads: config.intraOpThreads } : undefined,
-    },
-    log: app.log,
-    onLoadFailure: (name) => metrics.loadFailures.inc({ model: name }),
-    staleRunMs: config.staleRunMs,
-  });
+export const domainPlugins = fp<DomainOptions>(
+  async (app, { registry, config }) => {
+    const providers = new ProviderChain(config.providers, (message, failure) => app.log.warn({ provider: failure.provider }, message));
+    const metrics = new ServeMetrics(() => models, providers);
+    const batching = new BatchingSettings(config.batching, config.modelBatching);
+    const models: ModelManager = new ModelManager({
+      registry,
+      providers,
+      load: {
+        batching: (model) => batching.get(model),
+        onBatch: (model, version, rows, requests, timings) => metrics.observeBatch(model, version, rows, requests, timings),
+        sessionOptions: config.intraOpThreads !== undefined ? { intraOpNumThreads: config.intraOpThreads } : undefined,
+      },
+      log: app.log,
+      onLoadFailure: (name) => metrics.loadFailures.inc({ model: name }),
+      staleRunMs: config.staleRunMs,
+    });
 
-  app.decorate('registry', registry);
-  app.decorate('models', models);
-  app.decorate('metrics', metrics);
-  app.decorate('serveConfig', config);
-  app.decorate('batchingSettings', batching);
-  const lifecycle: Lifecycle = { draining: false };
-  app.decorate('lifecycle', lifecycle);
-  app.decorateRequest('served', null);
+    app.decorate('registry', registry);
+    app.decorate('models', models);
+    app.decorate('metrics', metrics);
+    app.decorate('serveConfig', config);
+    app.decorate('batchingSettings', batching);
+    const lifecycle: Lifecycle = { draining: false };
+    app.decorate('lifecycle', lifecycle);
+    app.decorateRequest('served', null);
 
-  addRequestLog(app);
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.observeRequest(request.routeOptions.url, request.served, reply.statusCode, reply.elapsedTime / 1000);
-  });
+    addRequestLog(app);
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeRequest(request.routeOptions.url, request.served, reply.statusCode, reply.elapsedTime / 1000);
+    });
 
-  // While draining, every response says "Connection: close", so its client stops reusing the
-  // socket, which closes once the response is written (see drain.ts).
-  app.addHook('preClose', async () => {
-    lifecycle.draining = true;
-  });
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    if (lifecycle.draining) reply.header('connection', 'close');
-  });
+    // While draining, every response says "Connection: close", so its client stops reusing the
+    // socket, which closes once the response is written (see drain.ts).
+    app.addHook('preClose', async () => {
+      lifecycle.draining = true;
+    });
+    app.addHook('onSend', async (request, reply) => {
+      reply.header('x-request-id', request.id);
+      if (lifecycle.draining) reply.header('connection', 'close');
+    });
 
-  // Models are loaded and warmed before the server listens; a registry that cannot be read
-  // leaves the server live but not ready, and polling retries.
-  app.addHook('onReady', async () => {
-    if (await models.checkRegistry()) {
-      await models.refreshAll().catch((err) => app.log.error({ err }, 'initial model load failed'));
-    }
-    models.startPolling(config.refreshIntervalMs);
-  });
-  app.addHook('onClose', async () => {
-    await models.close();
-  });
-});
+    // Models are loaded and warmed before the server listens; a registry that cannot be read
+    // leaves the server live but not ready, and polling retries.
+    app.addHook('onReady', async () => {
+      if (await models.checkRegistry()) {
+        await models.refreshAll().catch((err) => app.log.error({ err }, 'initial model load failed'));
+      }
+      models.startPolling(config.refreshIntervalMs);
+    });
+    app.addHook('onClose', async () => {
+      await models.close();
+    });
+  },
+  { name: 'bnserve-domain', fastify: '5.x' },
+);

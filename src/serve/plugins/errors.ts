@@ -1,11 +1,12 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { RegistryError } from '../../registry/types.ts';
+import { BnserveError, type ErrorCode } from '../../lib/errors.ts';
+import { ModelUnavailableError } from '../errors.ts';
 import { HttpError } from '../http-errors.ts';
 import { routeLabel } from '../metrics.ts';
-import { globalPlugin } from './global-plugin.ts';
 
 /** "/inputs/0/datatype" → "inputs[0].datatype" */
 function readablePath(instancePath: string): string {
@@ -16,58 +17,87 @@ function readablePath(instancePath: string): string {
     .join('');
 }
 
+/**
+ * HTTP status by domain error code. 5xx codes that are not about availability are bugs or
+ * server-side damage (a corrupt artifact): their message stays in the log.
+ */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  invalid_input: 400,
+  invalid_config: 400,
+  invalid_data: 400,
+  invalid: 400,
+  not_found: 404,
+  conflict: 409,
+  refused: 409,
+  unservable_output: 422,
+  model_load_failed: 422,
+  unavailable: 503,
+  model_unavailable: 503,
+  overloaded: 503,
+  integrity: 500,
+  checkpoint_invalid: 500,
+  export_failed: 500,
+  training_diverged: 500,
+};
+
 /** One error handler: 4xx → {"error": message}; 5xx → a generic message, details only in the log. */
-export const errorHandling = globalPlugin('bnserve-errors', async (app) => {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      if (err.validationContext === 'body' && (request.body === undefined || request.body === null)) {
-        return reply.code(400).send({ error: 'the request body is empty: send a JSON object' });
+export const errorHandling = fp(
+  async (app) => {
+    app.setErrorHandler((err: FastifyError, request, reply) => {
+      if (hasZodFastifySchemaValidationErrors(err)) {
+        if (err.validationContext === 'body' && (request.body === undefined || request.body === null)) {
+          return reply.code(400).send({ error: 'the request body is empty: send a JSON object' });
+        }
+        const where = err.validationContext ?? 'request';
+        const issues = err.validation.slice(0, 3).map((v) => {
+          const path = readablePath(v.instancePath);
+          return `${where}${path ? `.${path}` : ''}: ${v.message}`;
+        });
+        const more = err.validation.length > 3 ? ` (and ${err.validation.length - 3} more)` : '';
+        const error = issues.join('; ') + more;
+        request.log.info({ error }, 'request rejected');
+        return reply.code(400).send({ error });
       }
-      const where = err.validationContext ?? 'request';
-      const issues = err.validation.slice(0, 3).map((v) => {
-        const path = readablePath(v.instancePath);
-        return `${where}${path ? `.${path}` : ''}: ${v.message}`;
-      });
-      const more = err.validation.length > 3 ? ` (and ${err.validation.length - 3} more)` : '';
-      const error = issues.join('; ') + more;
-      request.log.info({ error }, 'request rejected');
-      return reply.code(400).send({ error });
-    }
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({
-        error: `request body is larger than the limit of ${request.server.serveConfig.limits.bodyLimit} bytes (BNSERVE_BODY_LIMIT_BYTES)`,
-      });
-    }
-    if (err instanceof RegistryError && err.code === 'unavailable') {
-      // The detail names the database file or host: log it, answer with what the caller can act on.
-      request.log.error({ err: err.message }, 'request failed: the model registry is unavailable');
-      countUnavailable(request, 'registry_unavailable');
-      return reply.code(503).send({
-        error: 'the model registry is unavailable, so nothing was changed; try again once GET /v2/health/ready answers 200',
-      });
-    }
-    if (err instanceof HttpError && err.statusCode === 503) countUnavailable(request, err.reason ?? 'unavailable');
-    const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
-    if (err instanceof HttpError || (status >= 400 && status < 500)) {
-      if (status >= 500) request.log.warn({ err: err.message }, 'request failed');
-      else request.log.info({ error: err.message }, 'request rejected');
-      return reply.code(status).send({ error: err.message });
-    }
-    request.log.error({ err }, 'request failed with an internal error');
-    return reply.code(status >= 500 && status < 600 ? status : 500).send({ error: 'internal server error' });
-  });
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        return reply.code(413).send({
+          error: `request body is larger than the limit of ${request.server.serveConfig.limits.bodyLimit} bytes (BNSERVE_BODY_LIMIT_BYTES)`,
+        });
+      }
+      if (err instanceof BnserveError && err.code === 'unavailable') {
+        // The detail names the database file or host: log it, answer with what the caller can act on.
+        request.log.error({ err: err.message }, 'request failed: the model registry is unavailable');
+        countUnavailable(request, 'registry_unavailable');
+        return reply.code(503).send({
+          error: 'the model registry is unavailable, so nothing was changed; try again once GET /v2/health/ready answers 200',
+        });
+      }
+      if (err instanceof ModelUnavailableError) countUnavailable(request, err.reason);
+      const status =
+        err instanceof BnserveError ? HTTP_STATUS[err.code] : err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
+      const shown = err instanceof HttpError || err instanceof ModelUnavailableError || (status >= 400 && status < 500);
+      if (shown) {
+        if (status >= 500) request.log.warn({ err: err.message }, 'request failed');
+        else request.log.info({ error: err.message }, 'request rejected');
+        return reply.code(status).send({ error: err.message });
+      }
+      request.log.error({ err }, 'request failed with an internal error');
+      return reply.code(status >= 500 && status < 600 ? status : 500).send({ error: 'internal server error' });
+    });
 
-  // JSON is UTF-8 by definition (RFC 8259): answer exactly "application/json", which is what
-  // KServe's client compares against before it reads an {"error"} body.
-  app.addHook('onSend', async (_request, reply, payload) => {
-    if (reply.getHeader('content-type') === 'application/json; charset=utf-8') reply.header('content-type', 'application/json');
-    return payload;
-  });
+    // JSON is UTF-8 by definition (RFC 8259): answer exactly "application/json", which is what
+    // KServe's client compares against before it reads an {"error"} body.
+    app.addHook('onSend', async (_request, reply, payload) => {
+      if (reply.getHeader('content-type') === 'application/json; charset=utf-8') reply.header('content-type', 'application/json');
+      return payload;
+    });
 
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
-  });
-});
+    app.setNotFoundHandler((request, reply) => {
+      reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` });
+    });
+  },
+  // It reads serveConfig (the body limit) and metrics, which the domain plugin decorates.
+  { name: 'bnserve-errors', fastify: '5.x', dependencies: ['bnserve-domain'] },
+);
 
 function countUnavailable(request: FastifyRequest, reason: string): void {
   const route = routeLabel(request.routeOptions.url);

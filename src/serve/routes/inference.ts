@@ -2,7 +2,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OverloadedError, type BatchResult, type SubmitOptions } from '../batcher.ts';
 import { BinaryReader, binaryDataSize, decodeBinaryTensor, encodeBinaryResponse, HEADER_LENGTH, tensorBytes } from '../binary-tensors.ts';
-import { HttpError, InvalidInputError, badRequest } from '../http-errors.ts';
+import { BnserveError } from '../../lib/errors.ts';
+import { InvalidInputError, invalidInput } from '../errors.ts';
 import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
 import { predictionOutput } from '../loaded-version.ts';
 import type { Lease } from '../model-manager.ts';
@@ -70,7 +71,7 @@ export interface PredictResult {
 
 export async function predictRows(app: FastifyInstance, v: LoadedVersion, instances: readonly unknown[]): Promise<PredictResult> {
   if (!v.takesRows) {
-    throw badRequest(
+    throw invalidInput(
       `model "${v.name}" version ${v.version} has several inputs or dynamic row shapes; use POST /v2/models/${v.name}/infer`,
     );
   }
@@ -263,7 +264,7 @@ export async function inferTensors(
   const decoded = performance.now();
   const result = await v.runFeeds(feeds, opts).catch((err: unknown) => {
     // Row models are fully checked above; several inputs can still disagree (e.g. batch sizes).
-    if (v.takesRows || err instanceof HttpError) throw err;
+    if (v.takesRows || err instanceof BnserveError) throw err;
     throw new InvalidInputError(`the model rejected the inputs: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   });
   const ran = performance.now();

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
-import { badRequest, notFound } from '../http-errors.ts';
+import { invalidInput, notFound } from '../errors.ts';
 import type { LoadedVersion } from '../loaded-version.ts';
 import { assertFiniteOutput } from '../predictions.ts';
 import { aliasParams, errorBody, modelParams, versionParams } from '../schemas.ts';
@@ -25,7 +25,7 @@ type PredictBody = z.infer<ReturnType<typeof predictBody>>;
 /** The columnar form: the whole input tensor in, every output tensor out (one output: the tensor itself, as TF Serving does). */
 async function predictColumns(app: FastifyInstance, v: LoadedVersion, inputs: NonNullable<PredictBody['inputs']>) {
   if (!v.takesRows) {
-    throw badRequest(
+    throw invalidInput(
       `model "${v.name}" version ${v.version} has several inputs or dynamic row shapes; use POST /v2/models/${v.name}/infer`,
     );
   }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { HttpError } from '../http-errors.ts';
+import { BnserveError } from '../../lib/errors.ts';
+import { ModelUnavailableError } from '../errors.ts';
 import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
 import { describeFailure } from '../model-manager.ts';
 import { errorBody, inferBody, inferResponse, modelMetadata, modelParams, modelReady, versionParams } from '../schemas.ts';
@@ -90,12 +91,12 @@ export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
       return { code: 200 as const, body: { name: model, version: String(v.version), ready: !v.isReleased } };
     } catch (err) {
       const failure =
-        version !== undefined && err instanceof HttpError && err.statusCode === 404 ? app.models.failure(model, version) : null;
+        version !== undefined && err instanceof BnserveError && err.code === 'not_found' ? app.models.failure(model, version) : null;
       if (failure) {
         const error = `model "${model}" ${describeFailure(failure)}`;
         return { code: 503 as const, body: { name: model, version: String(version), ready: false, error, reasons: [error] } };
       }
-      if (err instanceof HttpError && err.statusCode === 503) {
+      if (err instanceof ModelUnavailableError) {
         return { code: 503 as const, body: { name: model, ready: false, error: err.message, reasons: [err.message] } };
       }
       throw err;

@@ -1,0 +1,216 @@
+/**
+ * Every environment variable bnserve reads: its rule, its default and its documentation, in one
+ * schema. Modules ask for the settings they use (`readSettings(['PORT'])`), so a bad serving knob
+ * does not stop `bnserve train`. The README's settings table is generated from SETTINGS
+ * (`npm run settings-table`) and a test keeps the two equal.
+ */
+import { z } from 'zod';
+import { ConfigError } from './lib/errors.ts';
+
+const shown = (input: unknown) => JSON.stringify(input);
+
+export const intFrom = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, { error: (i) => `must be a whole number from ${min} to ${max} (got ${shown(i.input)})` })
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+export const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (i) => `must be one of ${values.join(', ')} (got ${shown(i.input)})` });
+
+const FLAG_VALUES = ['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'] as const;
+export const flag = oneOf(FLAG_VALUES).transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+
+/** onnxruntime's native log levels. */
+export const ORT_LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'] as const;
+export type OrtLogLevel = (typeof ORT_LOG_LEVELS)[number];
+/** pino's levels. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const HOUR_MS = 3600 * 1000;
+
+/** Batching knobs that one model may override (what BNSERVE_MODEL_BATCHING and the admin API take). */
+export const batchingOverrideSchema = z
+  .object({
+    enabled: z.boolean(),
+    maxBatchSize: z.number().int().min(1).max(1_000_000),
+    maxQueueDelayMicroseconds: z.number().int().min(0).max(10_000_000),
+    preferredBatchSizes: z.array(z.number().int().min(1).max(1_000_000)).max(32),
+    maxQueueSize: z.number().int().min(1).max(1_000_000),
+    queueTimeoutMicroseconds: z.number().int().min(0).max(3_600_000_000),
+    instanceCount: z.number().int().min(1).max(64),
+  })
+  .partial()
+  .strict();
+export type BatchingOverride = z.infer<typeof batchingOverrideSchema>;
+
+const modelBatching = z.string().transform((text, ctx) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'not valid JSON (expected {"model": {"maxBatchSize": 64, ...}})' });
+    return z.NEVER;
+  }
+  const parsed = z.record(z.string(), batchingOverrideSchema).safeParse(value);
+  if (!parsed.success) {
+    ctx.addIssue({ code: 'custom', message: z.prettifyError(parsed.error) });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+
+interface Setting<S extends z.ZodType, F extends z.output<S> | undefined = z.output<S> | undefined> {
+  schema: S;
+  /** Used when the variable is unset or empty; undefined = no default (the feature is off or onnxruntime decides). */
+  fallback: F;
+  /** The default as the README shows it. */
+  shownDefault: string;
+  doc: string;
+}
+
+const setting = <S extends z.ZodType, F extends z.output<S> | undefined>(
+  schema: S,
+  fallback: F,
+  shownDefault: string,
+  doc: string,
+): Setting<S, F> => ({
+  schema,
+  fallback,
+  shownDefault,
+  doc,
+});
+
+export const SETTINGS = {
+  DATABASE_URL: setting(z.string(), 'file:./data/bnserve.db', '`file:./data/bnserve.db`', 'SQLite file or `postgresql://…`'),
+  BNSERVE_ARTIFACTS: setting(z.string(), './data/artifacts', '`./data/artifacts`', 'artifact store'),
+  HOST: setting(z.string().min(1), '127.0.0.1', '`127.0.0.1`', 'address `serve` and `start` listen on'),
+  PORT: setting(intFrom(0, 65535), 8080, '`8080`', 'HTTP port of `serve` and `start`'),
+  BNSERVE_EXECUTION_PROVIDERS: setting(z.string(), 'cuda,cpu', '`cuda,cpu`', 'onnxruntime providers, in order'),
+  BNSERVE_ADMIN_TOKEN: setting(z.string(), undefined, 'unset', 'enables admin routes'),
+  BNSERVE_MAX_ROWS: setting(intFrom(1, 1_000_000), 1024, '`1024`', 'rows per request'),
+  BNSERVE_BODY_LIMIT_BYTES: setting(intFrom(1024, 1024 * 1024 * 1024), 4 * 1024 * 1024, '`4194304`', 'larger bodies get 413'),
+  BNSERVE_BATCHING: setting(flag, true, 'on', 'dynamic batching (`off`: every request runs alone, still through the bounded queue)'),
+  BNSERVE_BATCH_MAX_ROWS: setting(intFrom(1, 1_000_000), 512, '`512`', 'max rows per onnxruntime run (Triton’s `max_batch_size`)'),
+  BNSERVE_BATCH_MAX_QUEUE_DELAY_US: setting(
+    intFrom(0, 10_000_000),
+    0,
+    '`0`',
+    'wait for company up to this; 0 = never wait when an instance is free',
+  ),
+  BNSERVE_BATCH_PREFERRED_SIZES: setting(
+    z
+      .string()
+      .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'a comma-separated list of positive integers')
+      .transform((s) => s.split(',').map(Number)),
+    [],
+    'none',
+    'e.g. `32,64`: dispatch as soon as the queue reaches one',
+  ),
+  BNSERVE_MAX_QUEUE_SIZE: setting(
+    intFrom(1, 1_000_000),
+    1024,
+    '`1024`',
+    'requests waiting per model version; one more → 503 + `Retry-After: 1`',
+  ),
+  BNSERVE_QUEUE_TIMEOUT_US: setting(
+    intFrom(0, 3_600_000_000),
+    0,
+    '`0` (none)',
+    'queued longer → 503 + `Retry-After`; a request may ask for less with `parameters.timeout` (µs)',
+  ),
+  BNSERVE_INSTANCE_COUNT: setting(
+    intFrom(1, 64),
+    1,
+    '`1`',
+    'onnxruntime runs at once per version: 1 on the main thread, N > 1 in N worker threads',
+  ),
+  BNSERVE_MODEL_BATCHING: setting(
+    modelBatching,
+    {},
+    '`{}`',
+    'per-model overrides, JSON: `{"mnist": {"maxQueueDelayMicroseconds": 500, "instanceCount": 2}}`',
+  ),
+  BNSERVE_REFRESH_MS: setting(intFrom(0, 24 * HOUR_MS), 5000, '`5000`', 'how often aliases are re-read from the registry'),
+  BNSERVE_INTRA_OP_THREADS: setting(intFrom(1, 1024), undefined, 'onnxruntime’s', 'threads per session'),
+  BNSERVE_LOG_LEVEL: setting(oneOf(LOG_LEVELS), 'info', '`info`', LOG_LEVELS.map((l) => `\`${l}\``).join(', ')),
+  BNSERVE_ORT_LOG_LEVEL: setting(oneOf(ORT_LOG_LEVELS), 'fatal', '`fatal`', 'onnxruntime’s native logger (`verbose` … `fatal`)'),
+  BNSERVE_HEADERS_TIMEOUT_MS: setting(intFrom(100, HOUR_MS), 10_000, '`10000`', 'request headers must arrive within this (408 otherwise)'),
+  BNSERVE_REQUEST_TIMEOUT_MS: setting(intFrom(100, HOUR_MS), 30_000, '`30000`', 'the whole request (headers + body); ≥ headers timeout'),
+  // Node clients reuse a connection only while more than 1 s of its advertised timeout is left.
+  BNSERVE_KEEP_ALIVE_TIMEOUT_MS: setting(
+    intFrom(2000, HOUR_MS),
+    5000,
+    '`5000`',
+    'idle connections close after this (≥ 2000); behind a balancer: above its idle timeout',
+  ),
+  BNSERVE_CONNECTION_TIMEOUT_MS: setting(
+    intFrom(0, HOUR_MS),
+    60_000,
+    '`60000`',
+    'a socket without traffic either way is closed; `0` = never',
+  ),
+  BNSERVE_SHUTDOWN_TIMEOUT_MS: setting(intFrom(0, HOUR_MS), 15_000, '`15000`', 'on SIGTERM, connections still open after this are cut'),
+  BNSERVE_STRICT_INPUT_NAMES: setting(flag, false, 'off', 'OIP input names must match exactly, single-input models too'),
+  BNSERVE_STALE_RUN_SECONDS: setting(
+    // Keep well above the trainer's 5 s heartbeat.
+    z.coerce
+      .number({ error: (i) => `must be a number of seconds above 0 (got ${shown(i.input)})` })
+      .positive('must be a number of seconds above 0'),
+    30,
+    '`30`',
+    'a run without a heartbeat for this long is marked failed',
+  ),
+  BNSERVE_WASM_KERNELS: setting(
+    oneOf(['fast', 'original'] as const),
+    'fast',
+    '`fast`',
+    '`original` keeps tfjs’s own wasm kernels (slow transposed products, no conv training on wasm)',
+  ),
+};
+
+type Settings = typeof SETTINGS;
+export type SettingName = keyof Settings;
+/** A setting's value after its default is applied (undefined only where there is no default). */
+export type SettingValue<K extends SettingName> = undefined extends Settings[K]['fallback']
+  ? z.output<Settings[K]['schema']> | undefined
+  : z.output<Settings[K]['schema']>;
+
+/**
+ * Reads the named settings from env (unset or empty → default); one ConfigError lists every bad
+ * value, so a user fixes them in one go.
+ */
+export function readSettings<const K extends SettingName>(
+  names: readonly K[],
+  env: NodeJS.ProcessEnv = process.env,
+  what = 'setting',
+): { [P in K]: SettingValue<P> } {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const name of names) {
+    const spec: Setting<z.ZodType> = SETTINGS[name];
+    const raw = env[name];
+    if (raw === undefined || raw === '') {
+      // A copy: callers may change what they get (the admin API edits per-model batching).
+      out[name] = typeof spec.fallback === 'object' ? structuredClone(spec.fallback) : spec.fallback;
+      continue;
+    }
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) out[name] = parsed.data;
+    else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid ${what}: ${problems.join('; ')}`);
+  return out as { [P in K]: SettingValue<P> };
+}
+
+/** The README's settings table (markdown), generated from SETTINGS. */
+export function settingsTable(): string {
+  const rows = Object.entries(SETTINGS).map(([name, s]) => [`\`${name}\``, s.shownDefault, s.doc]);
+  const header = ['variable', 'default', ''];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/lib/errors.ts';
+import { replaceSettingsTable } from '../../src/settings-readme.ts';
+import { readSettings, SETTINGS } from '../../src/settings.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'generated' ? [] : sourceFiles(full);
+    return e.name.endsWith('.ts') ? [full] : [];
+  });
+}
+
+describe('settings: one module owns the environment', () => {
+  it('the README table is the one generated from src/settings.ts (run `npm run settings-table`)', () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    assert.equal(readme, replaceSettingsTable(readme));
+  });
+
+  it('no other module under src reads an environment variable by name', () => {
+    const readers = sourceFiles(path.join(root, 'src'))
+      .filter((f) => !f.endsWith(`${path.sep}settings.ts`))
+      .filter((f) => /process\.env(\.|\[)/.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(root, f));
+    assert.deepEqual(readers, []);
+  });
+
+  it('unset and empty variables take the default; objects are fresh copies', () => {
+    const a = readSettings(['PORT', 'BNSERVE_MODEL_BATCHING', 'BNSERVE_ADMIN_TOKEN'], { PORT: '' });
+    assert.equal(a.PORT, 8080);
+    assert.equal(a.BNSERVE_ADMIN_TOKEN, undefined);
+    a.BNSERVE_MODEL_BATCHING.iris = { maxBatchSize: 4 };
+    assert.deepEqual(readSettings(['BNSERVE_MODEL_BATCHING'], {}).BNSERVE_MODEL_BATCHING, {});
+    assert.deepEqual(SETTINGS.BNSERVE_MODEL_BATCHING.fallback, {});
+  });
+
+  it('reads only the settings asked for, and lists every bad one in one ConfigError', () => {
+    const env = { PORT: 'http', BNSERVE_LOG_LEVEL: 'loud', BNSERVE_MAX_ROWS: 'x' };
+    assert.equal(readSettings(['HOST'], env).HOST, '127.0.0.1');
+    assert.throws(
+      () => readSettings(['PORT', 'BNSERVE_LOG_LEVEL', 'HOST'], env),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.code === 'invalid_config' &&
+        /^invalid setting: PORT: must be a whole number .*; BNSERVE_LOG_LEVEL: must be one of fatal, error/.test(err.message),
+    );
+  });
+
+  it('BNSERVE_WASM_KERNELS takes only fast or original', () => {
+    assert.equal(readSettings(['BNSERVE_WASM_KERNELS'], { BNSERVE_WASM_KERNELS: 'original' }).BNSERVE_WASM_KERNELS, 'original');
+    assert.throws(() => readSettings(['BNSERVE_WASM_KERNELS'], { BNSERVE_WASM_KERNELS: 'orignal' }), ConfigError);
+  });
+});
