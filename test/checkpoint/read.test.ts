@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
-import { CheckpointError, readCheckpoint } from '../../src/checkpoint/index.ts';
+import { CheckpointError, readCheckpoint, readMetrics, readPreprocessing } from '../../src/checkpoint/index.ts';
 import { layers, preprocessing, sequential, type Weights, weights, writeRawCheckpoint } from './raw-files.ts';
 
 describe('readCheckpoint', () => {
@@ -114,6 +114,34 @@ describe('readCheckpoint', () => {
       /std must be finite and > 0/,
     ],
     [
+      'classification without class labels',
+      (t) => writeRawCheckpoint(t, { topology: sequential({ layers }), preprocessing: { ...preprocessing, classLabels: [] } }),
+      /preprocessing.json: .*classLabels must be a non-empty array for classification/,
+    ],
+    [
+      'mean and std that do not match the last axis of the input shape',
+      (t) => writeRawCheckpoint(t, { topology: sequential({ layers }), preprocessing: { ...preprocessing, mean: [1, 2] } }),
+      /mean\/std have 2\/3 entries, expected 3/,
+    ],
+    [
+      'a model.json without weightsManifest',
+      async (t) => {
+        const dir = await writeRawCheckpoint(t, { topology: sequential({ layers }) });
+        await writeFile(path.join(dir, 'model.json'), JSON.stringify({ modelTopology: sequential({ layers }) }));
+        return dir;
+      },
+      /model.json: .*has no weightsManifest/,
+    ],
+    [
+      'a missing weights.bin',
+      async (t) => {
+        const dir = await writeRawCheckpoint(t, { topology: sequential({ layers }) });
+        await rm(path.join(dir, 'weights.bin'));
+        return dir;
+      },
+      /cannot read .*weights.bin: ENOENT/,
+    ],
+    [
       'weights that belong to no layer',
       (t) => writeRawCheckpoint(t, { topology: sequential({ layers }), weights: [...weights, ['ghost/kernel', [1], [1]]] }),
       /not belonging to any layer: ghost\/kernel/,
@@ -134,5 +162,39 @@ describe('readCheckpoint', () => {
       JSON.stringify({ modelTopology: sequential({ layers }), weightsManifest: [{ paths: ['../weights.bin'], weights: [] }] }),
     );
     await assert.rejects(readCheckpoint(dir), /points outside the checkpoint/);
+  });
+
+  test('metrics.json is optional for export, and a malformed guard or run id reads as absent', async (t) => {
+    const none = await readCheckpoint(await writeRawCheckpoint(t, { topology: sequential({ layers }) }));
+    assert.deepEqual([none.bnGuard, none.runId], [null, null]);
+    const dir = await writeRawCheckpoint(t, { topology: sequential({ layers }), metrics: { runId: 'run-7', bnGuard: { stale: 'yes' } } });
+    const checkpoint = await readCheckpoint(dir);
+    assert.deepEqual([checkpoint.bnGuard, checkpoint.runId], [null, 'run-7']);
+  });
+});
+
+describe('readMetrics and readPreprocessing', () => {
+  test("a diverged run's null losses (JSON's NaN) read back as NaN, a regression's missing class labels as []", async (t) => {
+    const epoch = { epoch: 1, loss: null, dataLoss: null, regularizationLoss: 0, validation: { valLoss: null } };
+    const dir = await writeRawCheckpoint(t, {
+      topology: sequential({ layers }),
+      metrics: { runId: 'r', diverged: true, epochs: [epoch] },
+      preprocessing: { task: 'regression', featureNames: ['a'], inputShape: [1], mean: [0], std: [1] },
+    });
+    const metrics = await readMetrics(dir);
+    assert.deepEqual(
+      metrics.epochs?.map((e) => [e.loss, e.dataLoss, e.regularizationLoss, e.validation.valLoss]),
+      [[NaN, NaN, 0, NaN]],
+    );
+    assert.deepEqual((await readPreprocessing(dir)).classLabels, []);
+  });
+
+  test('a file that is not JSON is named in the error', async (t) => {
+    const dir = await writeRawCheckpoint(t, { topology: sequential({ layers }) });
+    await writeFile(path.join(dir, 'preprocessing.json'), '{');
+    await assert.rejects(
+      readPreprocessing(dir),
+      (err: unknown) => err instanceof CheckpointError && /preprocessing.json is not valid JSON/.test(err.message),
+    );
   });
 });
