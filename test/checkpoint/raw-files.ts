@@ -35,17 +35,23 @@ export const preprocessing = {
 
 export const sequential = (config: unknown) => ({ class_name: 'Sequential', config, keras_version: 'tfjs-layers 4.22.0' });
 
+/** model.json's object for `topology`, with a one-file manifest of `w`. */
+export const rawModelJson = (topology: unknown, w: Weights = weights) => ({
+  modelTopology: topology,
+  weightsManifest: [{ paths: ['weights.bin'], weights: w.map(([name, shape]) => ({ name, shape, dtype: 'float32' })) }],
+});
+
+/** weights.bin's bytes for `w`: float32, in manifest order. */
+export const rawWeightBytes = (w: Weights = weights) => new Uint8Array(Float32Array.from(w.flatMap(([, , v]) => v)).buffer);
+
 /** model.json, weights.bin, preprocessing.json and (when given) metrics.json in a temp folder removed after the test. */
 export async function writeRawCheckpoint(
   t: TestContext,
   options: { topology: unknown; weights?: Weights; preprocessing?: unknown; metrics?: unknown },
 ): Promise<string> {
   const dir = await tempDir(t, 'bnserve-reader-');
-  const w = options.weights ?? weights;
-  const values = w.flatMap(([, , v]) => v);
-  await writeFile(path.join(dir, 'weights.bin'), Buffer.from(Float32Array.from(values).buffer));
-  const manifest = [{ paths: ['weights.bin'], weights: w.map(([name, shape]) => ({ name, shape, dtype: 'float32' })) }];
-  await writeFile(path.join(dir, 'model.json'), JSON.stringify({ modelTopology: options.topology, weightsManifest: manifest }));
+  await writeFile(path.join(dir, 'weights.bin'), rawWeightBytes(options.weights));
+  await writeFile(path.join(dir, 'model.json'), JSON.stringify(rawModelJson(options.topology, options.weights)));
   await writeFile(path.join(dir, 'preprocessing.json'), JSON.stringify(options.preprocessing ?? preprocessing));
   if (options.metrics) await writeFile(path.join(dir, 'metrics.json'), JSON.stringify(options.metrics));
   return dir;

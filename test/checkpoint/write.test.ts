@@ -5,16 +5,12 @@ import { test } from 'node:test';
 import { CHECKPOINT_FILES, readCheckpoint, readMetrics, writeCheckpoint } from '../../src/checkpoint/index.ts';
 import type { Preprocessing } from '../../src/checkpoint/index.ts';
 import { tempDir } from '../train/helpers.ts';
-import { layers, preprocessing, sequential, weights } from './raw-files.ts';
+import { layers, preprocessing, rawModelJson, rawWeightBytes, sequential } from './raw-files.ts';
 
 test('writeCheckpoint (no tfjs) writes the five files in the format the reader reads back', async (t) => {
   const dir = path.join(await tempDir(t), 'ckpt');
-  const modelJson = {
-    format: 'layers-model',
-    modelTopology: sequential({ layers }),
-    weightsManifest: [{ paths: ['weights.bin'], weights: weights.map(([name, shape]) => ({ name, shape, dtype: 'float32' })) }],
-  };
-  const bytes = new Uint8Array(Float32Array.from(weights.flatMap(([, , v]) => v)).buffer);
+  const modelJson = { format: 'layers-model', ...rawModelJson(sequential({ layers })) };
+  const bytes = rawWeightBytes();
   const metrics = { runId: 'run-1', bnGuard: { stale: false, residual: 0.01, steps: 40 } };
   await writeCheckpoint(dir, { modelJson, weights: bytes, preprocessing: preprocessing as Preprocessing, config: { name: 'x' }, metrics });
 
