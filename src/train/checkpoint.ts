@@ -24,7 +24,7 @@ function joinWeightData(data: tf.io.WeightData | undefined): Uint8Array {
 }
 
 /** Serialises a tfjs model to model.json + weights.bin contents (layers format, moving statistics included). */
-export async function serializeModel(model: tf.LayersModel): Promise<{ modelJson: object; weights: Uint8Array }> {
+async function serializeModel(model: tf.LayersModel): Promise<{ modelJson: object; weights: Uint8Array }> {
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(
     tf.io.withSaveHandler(async (a) => {
