@@ -1,11 +1,12 @@
 import { lstat, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { CONFIG_FILE, METRICS_FILE, PREPROCESSING_FILE } from '../checkpoint/index.ts';
 import { writeFileAtomic } from '../lib/durable-fs.ts';
 import type { TrainConfig } from '../train/config.ts';
 import type { TrainResult } from '../train/trainer.ts';
 
 /** The files of a diverged run's folder: no model, so never mistaken for (or exported as) a checkpoint. */
-export const DIVERGED_RUN_FILES = ['diverged.json', 'metrics.json', 'config.json', 'preprocessing.json', 'cost.svg'] as const;
+export const DIVERGED_RUN_FILES = ['diverged.json', METRICS_FILE, CONFIG_FILE, PREPROCESSING_FILE, 'cost.svg'] as const;
 
 export interface DivergedRun {
   runId: string;
@@ -42,7 +43,7 @@ export async function keepDivergedRun(dir: string, run: DivergedRun): Promise<st
       encode({ runId: run.runId, error: run.error, note: 'a diverged run: metrics and plot only, no model (not a checkpoint)' }),
     );
     await writeFileAtomic(
-      path.join(dir, 'metrics.json'),
+      path.join(dir, METRICS_FILE),
       encode({
         runId: run.runId,
         diverged: true,
@@ -53,8 +54,8 @@ export async function keepDivergedRun(dir: string, run: DivergedRun): Promise<st
         test: result.test,
       }),
     );
-    await writeFileAtomic(path.join(dir, 'config.json'), encode(run.config));
-    await writeFileAtomic(path.join(dir, 'preprocessing.json'), encode(result.preprocessing));
+    await writeFileAtomic(path.join(dir, CONFIG_FILE), encode(run.config));
+    await writeFileAtomic(path.join(dir, PREPROCESSING_FILE), encode(result.preprocessing));
     const { runReportCommand } = await import('./report.ts');
     await runReportCommand({ checkpoint: dir, out: path.join(dir, 'cost.svg'), resolution: 60 });
     return `Its epochs (also in the registry, run ${run.runId}) and cost plot are kept in ${dir} (metrics.json, cost.svg).`;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { ModelVersionRecord, Registry } from '../registry/types.ts';
 import { assertModelName } from '../registry/validation.ts';
-import { readJson } from '../train/checkpoint.ts';
+import { readConfig, readMetrics } from '../checkpoint/index.ts';
 import { ConfigError } from '../train/config.ts';
 
 export interface ExportAndRegisterOptions {
@@ -81,17 +81,17 @@ export async function checkOpset(opset: number): Promise<void> {
 export async function runRegisterCommand(options: RegisterCommandOptions, registry: Registry): Promise<RegisterCommandResult> {
   await checkOpset(options.opset);
   const dir = path.resolve(options.checkpoint);
-  const config = await readJson<{ name?: string }>(path.join(dir, 'config.json'));
-  const metrics = await readJson<{ runId?: string }>(path.join(dir, 'metrics.json')).catch(() => ({}) as { runId?: string });
+  const config = await readConfig(dir);
+  // metrics.json is optional here as for export: without it the version is registered without a run.
+  const metrics = await readMetrics(dir).catch(() => null);
   const name = options.name ?? config.name;
-  if (!name) throw new ConfigError('--name is required: the checkpoint’s config.json has no name');
   try {
     assertModelName(name);
   } catch (error) {
     throw new ConfigError(`--name: ${(error as Error).message}`);
   }
   const warnings: string[] = [];
-  let runId = metrics.runId ?? null;
+  let runId = metrics?.runId ?? null;
   if (runId && !(await registry.getRun(runId))) {
     warnings.push(`run ${runId} (from metrics.json) is not in this registry: the version is registered without a run`);
     runId = null;

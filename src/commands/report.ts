@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadCheckpointModel, loadPreprocessing, readJson } from '../train/checkpoint.ts';
-import type { Preprocessing } from '../train/checkpoint.ts';
-import { parseTrainConfig, ConfigError } from '../train/config.ts';
+import { CheckpointError, METRICS_FILE, MODEL_FILE, readConfig, readMetrics, readPreprocessing } from '../checkpoint/index.ts';
+import type { Preprocessing } from '../checkpoint/index.ts';
+import { loadCheckpointModel } from '../train/checkpoint.ts';
+import { ConfigError } from '../train/config.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { loadDataset } from '../train/data.ts';
 import { predictFlat } from '../train/trainer.ts';
@@ -111,15 +112,16 @@ interface RunFolder {
 
 async function readRunFolder(folder: string): Promise<RunFolder> {
   const dir = path.resolve(folder);
-  const metrics = await readJson<{ epochs: StoredEpoch[]; runId?: string; diverged?: boolean }>(path.join(dir, 'metrics.json'));
+  const metrics = await readMetrics(dir);
+  if (!metrics.epochs) throw new CheckpointError(`${path.join(dir, METRICS_FILE)} has no epochs to draw`);
   return {
     dir,
     runId: metrics.runId ?? path.basename(dir),
     epochs: metrics.epochs,
-    config: parseTrainConfig(await readJson(path.join(dir, 'config.json'))),
-    preprocessing: await loadPreprocessing(dir),
+    config: await readConfig(dir),
+    preprocessing: await readPreprocessing(dir),
     diverged: metrics.diverged === true,
-    hasModel: existsSync(path.join(dir, 'model.json')),
+    hasModel: existsSync(path.join(dir, MODEL_FILE)),
   };
 }
 

@@ -1,7 +1,7 @@
 // exportCheckpoint: checkpoint → (folded) ONNX bytes that passed the parity gate.
 import { BNSERVE_VERSION } from '../lib/version.ts';
 import type { TensorSignature } from '../registry/types.ts';
-import { readCheckpoint } from './checkpoint-reader.ts';
+import { readCheckpoint } from '../checkpoint/index.ts';
 import { ExportError } from './errors.ts';
 import { foldOps } from './fold-ops.ts';
 import { buildOnnxModel, INPUT_NAME } from './onnx/from-ops.ts';

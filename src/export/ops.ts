@@ -1,6 +1,6 @@
 // The exporter's intermediate form: a chain of inference ops in tfjs (NHWC) semantics, float64
 // parameters, every shape checked. Folding rewrites this chain; lowering turns it into ONNX.
-import type { Activation, Checkpoint, CheckpointLayer, Padding } from './checkpoint-reader.ts';
+import type { Activation, Checkpoint, CheckpointLayer, Padding } from '../checkpoint/index.ts';
 import { ExportError } from './errors.ts';
 import type { BnParams } from './fold.ts';
 

@@ -6,7 +6,7 @@ import { loadCheckpointModel } from '../train/checkpoint.ts';
 import { createRng, normal } from '../train/rng.ts';
 import { applyStandardization } from '../train/standardize.ts';
 import { predictFlat } from '../train/trainer.ts';
-import type { Preprocessing } from './checkpoint-reader.ts';
+import type { Preprocessing } from '../checkpoint/index.ts';
 import { ExportError } from './errors.ts';
 import { runOnnx } from './ort-runner.ts';
 

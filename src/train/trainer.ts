@@ -22,7 +22,7 @@ import {
   signAccuracy,
 } from './metrics.ts';
 import { permutation, createRng } from './rng.ts';
-import type { Preprocessing } from './checkpoint.ts';
+import type { Preprocessing } from '../checkpoint/index.ts';
 import { collapseCheck, countNonFiniteWeights } from './divergence.ts';
 import type { CollapseCheck, NonFiniteWeights } from './divergence.ts';
 

@@ -5,7 +5,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { registryEnv, runCli } from './run-cli.ts';
 import { tempDir } from '../train/helpers.ts';
-import { CHECKPOINT_FILES } from '../../src/train/checkpoint.ts';
+import { CHECKPOINT_FILES } from '../../src/checkpoint/index.ts';
 
 const config = {
   name: 'outdir',

@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { openRegistry } from '../../src/registry/index.ts';
 import { runTrainCommand } from '../../src/commands/train.ts';
 import { startServer } from '../../src/serve/index.ts';
-import { loadCheckpointModel, loadPreprocessing } from '../../src/train/checkpoint.ts';
+import { readPreprocessing } from '../../src/checkpoint/index.ts';
+import { loadCheckpointModel } from '../../src/train/checkpoint.ts';
 import { predictFlat } from '../../src/train/trainer.ts';
 import { applyStandardization } from '../../src/train/standardize.ts';
 import { datasetFromCsv } from '../../src/train/data-csv.ts';
@@ -43,7 +44,7 @@ test('served predictions equal the trained model’s tfjs inference on every Iri
 
   // Reference: the checkpoint run by tfjs on standardised features.
   const iris = datasetFromCsv(await readFile(IRIS_CSV, 'utf8'), { labelColumn: 'species', task: 'classification' });
-  const preprocessing = await loadPreprocessing(checkpoint);
+  const preprocessing = await readPreprocessing(checkpoint);
   const model = await loadCheckpointModel(checkpoint);
   const expected = predictFlat(model, applyStandardization(iris.x, preprocessing), [4]);
   model.dispose();

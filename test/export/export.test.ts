@@ -5,12 +5,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { readCheckpoint } from '../../src/export/checkpoint-reader.ts';
+import { readCheckpoint, readPreprocessing } from '../../src/checkpoint/index.ts';
 import { ExportError, exportCheckpoint, type ExportResult } from '../../src/export/index.ts';
 import { decodeModel, readMetadata } from '../../src/export/onnx/helpers.ts';
 import { measureParity } from '../../src/export/parity.ts';
 import { runOnnx } from '../../src/export/ort-runner.ts';
-import { loadCheckpointModel, loadPreprocessing } from '../../src/train/checkpoint.ts';
+import { loadCheckpointModel } from '../../src/train/checkpoint.ts';
 import type { LayerSpec } from '../../src/train/config.ts';
 import { applyStandardization } from '../../src/train/standardize.ts';
 import {
@@ -44,7 +44,7 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 };
 
 async function tfjsPredict(dir: string, rows: Float32Array): Promise<Float32Array> {
-  const p = await loadPreprocessing(dir);
+  const p = await readPreprocessing(dir);
   const model = await loadCheckpointModel(dir);
   const n = rows.length / p.inputShape.reduce((a, b) => a * b, 1);
   const out = tf.tidy(

@@ -2,7 +2,7 @@
 // interpreter (no tfjs involved): layouts, padding, pooling, flatten order, activations.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Activation } from '../../src/export/checkpoint-reader.ts';
+import type { Activation } from '../../src/checkpoint/index.ts';
 import { foldOps } from '../../src/export/fold-ops.ts';
 import { buildOnnxModel } from '../../src/export/onnx/from-ops.ts';
 import { decodeModel, encodeModel } from '../../src/export/onnx/helpers.ts';

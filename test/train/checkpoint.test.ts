@@ -6,14 +6,8 @@ import path from 'node:path';
 import { hostname } from 'node:os';
 import { ConfigError, parseTrainConfig } from '../../src/train/config.ts';
 import { train, predictFlat } from '../../src/train/trainer.ts';
-import {
-  assertCheckpointDestination,
-  saveCheckpoint,
-  loadCheckpointModel,
-  loadPreprocessing,
-  CHECKPOINT_FILES,
-  sweepStaleTempFolders,
-} from '../../src/train/checkpoint.ts';
+import { assertCheckpointDestination, CHECKPOINT_FILES, readPreprocessing, sweepStaleTempFolders } from '../../src/checkpoint/index.ts';
+import { saveCheckpoint, loadCheckpointModel } from '../../src/train/checkpoint.ts';
 import { tempDir } from './helpers.ts';
 
 const config = parseTrainConfig({
@@ -63,7 +57,7 @@ test('save → load round trip gives bit-identical predictions and keeps the mov
     );
   }
 
-  const preprocessing = await loadPreprocessing(dir);
+  const preprocessing = await readPreprocessing(dir);
   assert.equal(preprocessing.mean.length, 6);
   assert.ok(
     preprocessing.mean.every((m) => m > 5),

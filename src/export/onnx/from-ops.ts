@@ -1,6 +1,6 @@
 // Lowers the op chain (tfjs NHWC semantics) to an ONNX graph. Image inputs stay NHWC at the graph
 // boundary and are transposed to NCHW once, before the first layer that needs it.
-import type { Activation } from '../checkpoint-reader.ts';
+import type { Activation } from '../../checkpoint/index.ts';
 import type { Op } from '../ops.ts';
 import { outputShape } from '../ops.ts';
 import { GraphBuilder } from './graph-builder.ts';
