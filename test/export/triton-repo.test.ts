@@ -26,7 +26,7 @@ import { writeTritonRepoEntry } from '../../src/export/triton-repo.ts';
 import { createFileAtomic } from '../../src/lib/durable-fs.ts';
 import { DEFAULT_BATCHING } from '../../src/serve/config.ts';
 import { registryEnv, runCli } from '../cli/run-cli.ts';
-import { IRIS_LIKE, trainedCheckpoint, type Fixture } from './fixtures.ts';
+import { IRIS_LIKE, SMALL_CNN, trainedCheckpoint, type Fixture } from './fixtures.ts';
 import { one, parsePbtxt, type PbMessage } from './pbtxt.ts';
 
 const SETTINGS = {
@@ -183,6 +183,21 @@ describe('bnserve export --triton-repo', () => {
     );
     assert.equal(await readFile(path.join(repo, 'iris-t/config.pbtxt'), 'utf8'), original);
     assert.deepEqual(await files(repo), ['iris-t', 'iris-t/1', 'iris-t/1/model.onnx', 'iris-t/config.pbtxt']);
+  });
+
+  test('an image model: NHWC input dims [H, W, C] after the batch dimension', { timeout: 180_000 }, async () => {
+    const cnn = await trainedCheckpoint({ layers: SMALL_CNN, image: { height: 8, width: 8, channels: 2 }, samples: 48, epochs: 1 });
+    try {
+      const repo = path.join(dir, 'repo-cnn');
+      const out = path.join(dir, 'cnn.onnx');
+      await runExportCommand({ checkpoint: cnn.dir, out, fold: true, opset: 17, tritonRepo: repo, name: 'cnn' }, SETTINGS);
+      const config = await readConfig(repo, 'cnn');
+      await assertConfigMatchesModel(config, out);
+      assert.deepEqual((config.input as PbMessage[])[0].dims, [8, 8, 2]);
+      assert.equal(one(config, 'max_batch_size'), 64);
+    } finally {
+      await cnn.cleanup();
+    }
   });
 
   test('Triton options need --triton-repo; a bad model name is refused before the export', async () => {
