@@ -90,12 +90,20 @@ program
   .option('--no-fold', 'keep BatchNormalization nodes (for comparison and debugging)')
   .option('--opset <n>', 'ONNX opset', integer, 17)
   .option('--tolerance <x>', 'largest allowed |ONNX − tfjs| on probabilities', positiveNumber)
+  .option('--triton-repo <dir>', 'also write <dir>/<name>/config.pbtxt and <dir>/<name>/<version>/model.onnx (Triton model repository)')
+  .option('--triton-version <n>', 'Triton version folder (default 1)', integerIn(1, Number.MAX_SAFE_INTEGER, 'the version'))
+  .addOption(
+    new Option('--triton-kind <kind>', 'Triton instance kind (default: from BNSERVE_EXECUTION_PROVIDERS)').choices(['auto', 'cpu', 'gpu']),
+  )
+  .option('--name <name>', 'model name in the Triton repository (default: the checkpoint config’s name)')
   .option('--json', 'print one JSON object on stdout')
   .action(async (options) => {
     const { runExportCommand } = await import('./commands/export.ts');
+    const { describeTritonExport } = await import('./commands/triton-export.ts');
     const result = await runExportCommand(options);
     const line = `wrote ${result.out} (${result.bytes} bytes, opset ${result.opset}, ${result.folded ? 'BN folded' : 'BN not folded'})`;
-    print(options.json, result, exportSummary(line, result));
+    const text = exportSummary(line, result);
+    print(options.json, result, result.triton ? `${text}\n${describeTritonExport(result.triton)}` : text);
   });
 
 program
@@ -197,6 +205,25 @@ models
     const { modelsPromote } = await import('./commands/models.ts');
     const out = await withRegistry(
       (registry) => modelsPromote(registry, name, version, options.alias, { force: options.force === true }),
+      'never',
+    );
+    print(options.json, out.json, out.text);
+  });
+
+models
+  .command('triton-export')
+  .description('write a registered version (artifact sha256 checked) into a Triton model repository')
+  .argument('<name>')
+  .argument('<version>', 'version number or alias')
+  .requiredOption('--out <dir>', 'Triton model repository: writes <dir>/<name>/config.pbtxt and <dir>/<name>/<version>/model.onnx')
+  .addOption(
+    new Option('--triton-kind <kind>', 'Triton instance kind (default: from BNSERVE_EXECUTION_PROVIDERS)').choices(['auto', 'cpu', 'gpu']),
+  )
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (name, version, options) => {
+    const { modelsTritonExport } = await import('./commands/triton-export.ts');
+    const out = await withRegistry(
+      (registry) => modelsTritonExport(registry, name, version, { out: options.out, kind: options.tritonKind }),
       'never',
     );
     print(options.json, out.json, out.text);

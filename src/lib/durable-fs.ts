@@ -1,4 +1,4 @@
-import { open, rename, rm } from 'node:fs/promises';
+import { link, lstat, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { tempPathFor } from './temp-files.ts';
 
@@ -36,5 +36,33 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
+  }
+}
+
+/** Filesystems without hard links answer link() with one of these. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Like writeFileAtomic, but never replaces a file that exists: the fsynced temp file is hard-linked
+ * to the target, which fails when the target exists. Returns 'exists' (and writes nothing) then.
+ * Where hard links are not supported it checks, then renames (a concurrent writer could slip between).
+ */
+export async function createFileAtomic(file: string, data: string | Uint8Array): Promise<'created' | 'exists'> {
+  const temp = tempPathFor(file);
+  try {
+    await writeFileDurably(temp, data, 'wx');
+    try {
+      await link(temp, file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST') return 'exists';
+      if (!NO_HARD_LINKS.has(code)) throw error;
+      if (await lstat(file).catch(() => null)) return 'exists';
+      await rename(temp, file);
+    }
+    await fsyncDirectory(path.dirname(file));
+    return 'created';
+  } finally {
+    await rm(temp, { force: true });
   }
 }
