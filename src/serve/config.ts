@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ALIAS } from '../registry/validation.ts';
 import { parseProviderList, type ProviderName } from './providers.ts';
 
 export interface ServeLimits {
@@ -145,6 +146,8 @@ export interface ServeConfig {
    * default: a single-input model takes its one input under any name, as KServe's runtimes do.
    */
   strictInputNames: boolean;
+  /** Registry alias served when a request names no version or alias (BNSERVE_DEFAULT_ALIAS); unset alias: the latest version. */
+  defaultAlias: string;
 }
 
 /** What a slow or silent client may hold, and how long a shutdown may wait (milliseconds). */
@@ -175,6 +178,9 @@ export class ServeConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The alias a request without a version or alias gets, unless BNSERVE_DEFAULT_ALIAS names another. */
+export const DEFAULT_ALIAS = 'production';
+
 /** Same value as STALE_RUN_MS in src/registry/index.ts, which src/serve does not import (it loads Prisma). */
 export const DEFAULT_STALE_RUN_MS = 30_000;
 
@@ -193,6 +199,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   logLevel: 'info',
   timeouts: { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, connectionMs: 60_000, shutdownMs: 15_000 },
   strictInputNames: false,
+  defaultAlias: DEFAULT_ALIAS,
 };
 
 const HOUR_MS = 3600 * 1000;
@@ -221,6 +228,10 @@ const envSchema = z.object({
   BNSERVE_CONNECTION_TIMEOUT_MS: intFrom(0, HOUR_MS).optional(),
   BNSERVE_SHUTDOWN_TIMEOUT_MS: intFrom(0, HOUR_MS).optional(),
   BNSERVE_STRICT_INPUT_NAMES: flag.optional(),
+  BNSERVE_DEFAULT_ALIAS: z
+    .string()
+    .regex(ALIAS, 'must start with a letter, then letters, digits, ".", "_" or "-" (at most 64 characters)')
+    .optional(),
 });
 
 /** Reads the serving configuration from the environment; throws one readable error for bad values. */
@@ -258,6 +269,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     logLevel: e.BNSERVE_LOG_LEVEL ?? d.logLevel,
     timeouts,
     strictInputNames: e.BNSERVE_STRICT_INPUT_NAMES ?? d.strictInputNames,
+    defaultAlias: e.BNSERVE_DEFAULT_ALIAS ?? d.defaultAlias,
   };
 }
 

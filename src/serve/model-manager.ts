@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { ModelSummary, ModelVersionRecord, Registry } from '../registry/types.ts';
 import { RegistryError } from '../registry/types.ts';
-import { DEFAULT_STALE_RUN_MS } from './config.ts';
+import { DEFAULT_ALIAS, DEFAULT_STALE_RUN_MS } from './config.ts';
 import { HttpError, notFound, unavailable, unprocessable } from './http-errors.ts';
 import { classifyLoadFailure, retryDelayMs, type LoadStage } from './load-failure.ts';
 import { LoadedVersion, type LoadOptions } from './loaded-version.ts';
@@ -61,12 +61,11 @@ export const LOAD_RETRY_MAX_MS = 300_000;
 interface ServingTable {
   versions: ReadonlyMap<number, LoadedVersion>;
   aliases: ReadonlyMap<string, number>;
-  /** Served when no version or alias is named: alias "production" if set, else the latest. */
+  /** Served when no version or alias is named: the default alias if set, else the latest. */
   defaultVersion: number | null;
 }
 
 const EMPTY_TABLE: ServingTable = { versions: new Map(), aliases: new Map(), defaultVersion: null };
-export const DEFAULT_ALIAS = 'production';
 /** Versions loaded because a request named them by number, kept per model beyond aliases. */
 const MAX_ON_DEMAND_VERSIONS = 4;
 /** A request for an unknown model or version re-reads the registry at most this often (default). */
@@ -76,16 +75,16 @@ async function artifactChanged(failure: LoadFailure): Promise<boolean> {
   return failure.artifact !== undefined && (await fileStamp(failure.artifact.path)) !== failure.artifact.stamp;
 }
 
-/** The version served when none is named: the production alias, else the latest unflagged version (0: none). */
-function defaultTarget(model: ServedModel): number {
-  return model.registryAliases[DEFAULT_ALIAS] ?? model.latestUnflaggedVersion;
+/** The version served when none is named: the default alias, else the latest unflagged version (0: none). */
+function defaultTarget(model: ServedModel, defaultAlias: string): number {
+  return model.registryAliases[defaultAlias] ?? model.latestUnflaggedVersion;
 }
 
 class ServedModel {
   table: ServingTable = EMPTY_TABLE;
   registryAliases: Record<string, number> = {};
   latestVersion = 0;
-  /** Latest version the BN guard did not flag: the default when no production alias is set (0: none). */
+  /** Latest version the BN guard did not flag: the default when the default alias is not set (0: none). */
   latestUnflaggedVersion = 0;
   /** Value of the manager's alias-write counter at this model's last promote (see doRefreshAll). */
   lastAliasWrite = 0;
@@ -143,6 +142,8 @@ export interface ModelManagerOptions {
   retryMaxMs?: number;
   /** Clock for retry backoff (tests). */
   now?: () => number;
+  /** The alias served when a request names no version or alias (default "production"); unset alias: the latest version. */
+  defaultAlias?: string;
 }
 
 type VersionRef = number | string | undefined;
@@ -168,6 +169,10 @@ export class ModelManager {
   private registryUnreadable: string | null = null;
 
   constructor(private readonly opts: ModelManagerOptions) {}
+
+  private get defaultAlias(): string {
+    return this.opts.defaultAlias ?? DEFAULT_ALIAS;
+  }
 
   private now(): number {
     return this.opts.now?.() ?? Date.now();
@@ -212,7 +217,7 @@ export class ModelManager {
   private problems(model: ServedModel): string[] {
     if (model.unloaded || model.latestVersion === 0) return [];
     const wanted: { version: number; label: string; served: number | null }[] = [
-      { version: defaultTarget(model), label: 'default', served: model.table.defaultVersion },
+      { version: defaultTarget(model, this.defaultAlias), label: 'default', served: model.table.defaultVersion },
       ...Object.entries(model.registryAliases).map(([alias, version]) => ({
         version,
         label: `alias "${alias}"`,
@@ -357,7 +362,7 @@ export class ModelManager {
     model.registryAliases = { ...summary.aliases };
     model.latestVersion = summary.latestVersion;
     model.latestUnflaggedVersion = summary.latestUnflaggedVersion;
-    const wanted = new Set<number>([defaultTarget(model), ...Object.values(summary.aliases)].filter((v) => v > 0));
+    const wanted = new Set<number>([defaultTarget(model, this.defaultAlias), ...Object.values(summary.aliases)].filter((v) => v > 0));
     const versions = new Map(model.table.versions);
     for (const v of wanted) {
       if (versions.has(v)) continue;
@@ -375,7 +380,7 @@ export class ModelManager {
       const target = versions.has(v) ? v : old.aliases.get(alias);
       if (target !== undefined && versions.has(target)) aliases.set(alias, target);
     }
-    const wantedDefault = defaultTarget(model);
+    const wantedDefault = defaultTarget(model, this.defaultAlias);
     const defaultVersion = versions.has(wantedDefault)
       ? wantedDefault
       : old.defaultVersion !== null && versions.has(old.defaultVersion)
@@ -468,11 +473,11 @@ export class ModelManager {
     const v = alias === undefined ? table.defaultVersion : table.aliases.get(alias);
     if (v === null || v === undefined) {
       if (alias !== undefined && !(alias in model.registryAliases)) throw notFound(`model "${model.name}" has no alias "${alias}"`);
-      const target = alias === undefined ? defaultTarget(model) : model.registryAliases[alias];
+      const target = alias === undefined ? defaultTarget(model, this.defaultAlias) : model.registryAliases[alias];
       if (alias === undefined && target === 0) {
         throw unavailable(
           `model "${model.name}" has no version to serve by default: every version was flagged by the BN guard; ` +
-            'ask for one by number, or promote one to "production" (with --force)',
+            `ask for one by number, or promote one to "${this.defaultAlias}" (with --force)`,
           'not_loaded',
         );
       }

@@ -49,6 +49,7 @@ export const domainPlugins = globalPlugin<DomainOptions>('bnserve-domain', async
     log: app.log,
     onLoadFailure: (name) => metrics.loadFailures.inc({ model: name }),
     staleRunMs: config.staleRunMs,
+    defaultAlias: config.defaultAlias,
   });
 
   app.decorate('registry', registry);
