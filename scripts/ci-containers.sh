@@ -3,7 +3,9 @@
 #   1. docker-compose.yml resolves with Debian's docker-compose (v1.29, offline `config`), for the
 #      default services and with the `train` and `gpu` profiles;
 #   2. the Dockerfile passes dockerfilelint (rules in .dockerfilelintrc);
-#   3. with --tests, also the test/deploy suites (Dockerfile targets, runtime dependency sets without
+#   3. the Kustomize base and overlays under deploy/kubernetes render (`kubectl kustomize`, offline;
+#      skipped with a message where kubectl is not installed);
+#   4. with --tests, also the test/deploy suites (Dockerfile targets, runtime dependency sets without
 #      tfjs, compose topology, the server CMD run end to end). `npm test` runs them anyway.
 # docker-compose is installed from apt when missing; where apt is unavailable the compose check is
 # skipped with a message (and the test/deploy compose suite reports itself skipped).
@@ -61,6 +63,16 @@ fi
 
 section "dockerfilelint"
 npx --no-install dockerfilelint Dockerfile
+
+section "kubectl kustomize"
+if command -v kubectl >/dev/null 2>&1; then
+  for dir in deploy/kubernetes/base deploy/kubernetes/overlays/*/; do
+    kubectl kustomize "$dir" >/dev/null
+    echo "renders: $dir"
+  done
+else
+  echo "SKIP: kubectl is not installed: Kustomize overlays not rendered (test/deploy/kubernetes.test.ts skips them too)"
+fi
 
 if [[ "$run_tests" == true ]]; then
   section "test/deploy"

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './lib/errors.ts';
+import { ALIAS } from './registry/validation.ts';
 
 const shown = (input: unknown) => JSON.stringify(input);
 
@@ -155,6 +156,12 @@ export const SETTINGS = {
   ),
   BNSERVE_SHUTDOWN_TIMEOUT_MS: setting(intFrom(0, HOUR_MS), 15_000, '`15000`', 'on SIGTERM, connections still open after this are cut'),
   BNSERVE_STRICT_INPUT_NAMES: setting(flag, false, 'off', 'OIP input names must match exactly, single-input models too'),
+  BNSERVE_DEFAULT_ALIAS: setting(
+    z.string().regex(ALIAS, 'must start with a letter, then letters, digits, ".", "_" or "-" (at most 64 characters)'),
+    'production',
+    '`production`',
+    'alias served (and checked by readiness) when a request names no version; unset alias: the latest version',
+  ),
   BNSERVE_STALE_RUN_SECONDS: setting(
     // Keep well above the trainer's 5 s heartbeat.
     z.coerce

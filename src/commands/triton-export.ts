@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TritonInstanceKind } from '../export/triton-config.ts';
 import type { TritonRepoWriteResult } from '../export/triton-repo.ts';
-import type { CommandOutput } from '../registry/models-command.ts';
+import type { CommandOutput } from './models.ts';
 import { RegistryError, type Registry } from '../registry/types.ts';
 import { MODEL_NAME } from '../registry/validation.ts';
 import type { BatchingOptions } from '../serve/config.ts';

@@ -59,6 +59,8 @@ export interface ServeConfig {
    * default: a single-input model takes its one input under any name, as KServe's runtimes do.
    */
   strictInputNames: boolean;
+  /** Registry alias served when a request names no version or alias (BNSERVE_DEFAULT_ALIAS); unset alias: the latest version. */
+  defaultAlias: string;
 }
 
 /** What a slow or silent client may hold, and how long a shutdown may wait (milliseconds). */
@@ -101,6 +103,7 @@ const SERVE_SETTINGS = [
   'BNSERVE_CONNECTION_TIMEOUT_MS',
   'BNSERVE_SHUTDOWN_TIMEOUT_MS',
   'BNSERVE_STRICT_INPUT_NAMES',
+  'BNSERVE_DEFAULT_ALIAS',
 ] as const satisfies readonly SettingName[];
 
 /** Reads the serving configuration from the environment (src/settings.ts); throws one readable error for bad values. */
@@ -137,6 +140,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     logLevel: e.BNSERVE_LOG_LEVEL,
     timeouts,
     strictInputNames: e.BNSERVE_STRICT_INPUT_NAMES,
+    defaultAlias: e.BNSERVE_DEFAULT_ALIAS,
   };
 }
 

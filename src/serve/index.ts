@@ -59,6 +59,7 @@ export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port
     logLevel: base.logLevel,
     timeouts: { ...base.timeouts, ...opts.timeouts },
     strictInputNames: opts.strictInputNames ?? base.strictInputNames,
+    defaultAlias: base.defaultAlias,
   };
   checkTimeouts(config.timeouts);
   return config;

@@ -4,6 +4,9 @@ import { InferenceStats } from './inference-stats.ts';
 import type { ModelManager } from './model-manager.ts';
 import type { ProviderChain } from './providers.ts';
 
+/** The autoscaling signal; deploy/kubernetes's HPA and Prometheus adapter rule use this exact name. */
+export const PENDING_REQUESTS_METRIC = 'bnserve_inference_pending_request_count';
+
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
@@ -148,7 +151,7 @@ export class ServeMetrics {
       },
     });
     new Gauge({
-      name: 'bnserve_inference_pending_request_count',
+      name: PENDING_REQUESTS_METRIC,
       help: "Requests waiting in each model version's queue for an instance (Triton's nv_inference_pending_request_count): the signal to autoscale on.",
       labelNames: ['model', 'version'] as const,
       registers: [this.registry],

@@ -82,6 +82,8 @@ export interface ModelManagerOptions {
   retryMaxMs?: number;
   /** Clock for retry backoff (tests). */
   now?: () => number;
+  /** The alias served when a request names no version or alias (default "production"); unset alias: the latest version. */
+  defaultAlias?: string;
 }
 
 type VersionRef = number | string | undefined;
@@ -229,7 +231,7 @@ export class ModelManager {
   private model(name: string): ServedModel {
     let m = this.models.get(name);
     if (!m) {
-      m = new ServedModel(name);
+      m = new ServedModel(name, this.opts.defaultAlias);
       this.models.set(name, m);
     }
     return m;

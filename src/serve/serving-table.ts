@@ -8,11 +8,12 @@ import type { LoadedVersion } from './loaded-version.ts';
 export interface ServingTable {
   versions: ReadonlyMap<number, LoadedVersion>;
   aliases: ReadonlyMap<string, number>;
-  /** Served when no version or alias is named: alias "production" if set, else the latest unflagged. */
+  /** Served when no version or alias is named: the default alias if set, else the latest unflagged. */
   defaultVersion: number | null;
 }
 
 export const EMPTY_TABLE: ServingTable = { versions: new Map(), aliases: new Map(), defaultVersion: null };
+/** The alias served when a request names none, unless BNSERVE_DEFAULT_ALIAS names another. */
 export const DEFAULT_ALIAS = 'production';
 /** Versions loaded because a request named them by number, kept per model beyond aliases. */
 export const MAX_ON_DEMAND_VERSIONS = 4;
@@ -22,7 +23,7 @@ export class ServedModel {
   table: ServingTable = EMPTY_TABLE;
   registryAliases: Record<string, number> = {};
   latestVersion = 0;
-  /** Latest version the BN guard did not flag: the default when no production alias is set (0: none). */
+  /** Latest version the BN guard did not flag: the default when the default alias is not set (0: none). */
   latestUnflaggedVersion = 0;
   /** Value of the manager's alias-write counter at this model's last promote (see ModelManager.refreshAll). */
   lastAliasWrite = 0;
@@ -31,7 +32,11 @@ export class ServedModel {
   unloaded = false;
   private lock: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    /** The alias served when a request names no version (BNSERVE_DEFAULT_ALIAS); unset: the latest unflagged version. */
+    readonly defaultAlias: string = DEFAULT_ALIAS,
+  ) {}
 
   /** Runs fn after every earlier locked operation on this model (loads and swaps never interleave). */
   locked<T>(fn: () => Promise<T>): Promise<T> {
@@ -41,9 +46,9 @@ export class ServedModel {
   }
 }
 
-/** The version served when none is named: the production alias, else the latest unflagged version (0: none). */
+/** The version served when none is named: the default alias, else the latest unflagged version (0: none). */
 export function defaultTarget(model: ServedModel): number {
-  return model.registryAliases[DEFAULT_ALIAS] ?? model.latestUnflaggedVersion;
+  return model.registryAliases[model.defaultAlias] ?? model.latestUnflaggedVersion;
 }
 
 /** Versions the registry says should be loaded: the default and every alias target. */
@@ -85,7 +90,7 @@ export function resolveLoaded(model: ServedModel, alias: string | undefined): Lo
   if (alias === undefined && target === 0) {
     throw new ModelUnavailableError(
       `model "${model.name}" has no version to serve by default: every version was flagged by the BN guard; ` +
-        'ask for one by number, or promote one to "production" (with --force)',
+        `ask for one by number, or promote one to "${model.defaultAlias}" (with --force)`,
       'not_loaded',
     );
   }

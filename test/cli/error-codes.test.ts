@@ -11,11 +11,14 @@ const readme = readFileSync(path.resolve(import.meta.dirname, '../../README.md')
 /** code → [exit, http] as the README's error-code table shows them ('—' where an edge never sees the code). */
 function readmeRows(): Map<string, [string, string]> {
   const rows = new Map<string, [string, string]>();
-  const start = readme.indexOf('| code | exit | HTTP |');
+  const start = readme.search(/^\| code +\| exit \| HTTP \|/m);
   assert.ok(start >= 0, 'README has the error-code table');
   for (const line of readme.slice(start).split('\n').slice(2)) {
     if (!line.startsWith('|')) break;
-    const [codes, exit, http] = line.split('|').slice(1, 4).map((c) => c.trim());
+    const [codes, exit, http] = line
+      .split('|')
+      .slice(1, 4)
+      .map((c) => c.trim());
     for (const [, code] of codes.matchAll(/`(\w+)`/g)) rows.set(code, [exit, http]);
   }
   return rows;

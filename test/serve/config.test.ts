@@ -39,6 +39,7 @@ describe('serveConfigFromEnv', () => {
     ],
     [{ BNSERVE_STRICT_INPUT_NAMES: 'strict' }, /BNSERVE_STRICT_INPUT_NAMES: must be one of 1, 0, true, false/],
     [{ BNSERVE_MAX_ROWS: '2.5' }, /BNSERVE_MAX_ROWS: must be a whole number/],
+    [{ BNSERVE_DEFAULT_ALIAS: '2' }, /BNSERVE_DEFAULT_ALIAS: must start with a letter/],
   ];
   for (const [env, message] of bad) {
     it(`rejects ${JSON.stringify(env)} with a ConfigError`, () => {
@@ -70,6 +71,11 @@ describe('serveConfigFromEnv', () => {
       shutdownMs: 15_000,
     });
     assert.equal(DEFAULT_SERVE_CONFIG.strictInputNames, false);
+  });
+
+  it('reads the default alias (a canary serves "candidate"), production unless set', () => {
+    assert.equal(serveConfigFromEnv({ BNSERVE_DEFAULT_ALIAS: 'candidate' }).defaultAlias, 'candidate');
+    assert.equal(DEFAULT_SERVE_CONFIG.defaultAlias, 'production');
   });
 
   it('startServer checks every setting before it listens', async () => {

@@ -76,6 +76,21 @@ describe('ModelManager', () => {
     }
   });
 
+  it('serves the configured default alias instead of production, and the latest while that alias is unset', async () => {
+    const { registry, manager } = await setup(3, undefined, { defaultAlias: 'candidate' });
+    try {
+      await registry.promote('iris', 1, 'production');
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 3, 'no candidate alias yet: the latest version');
+      await registry.promote('iris', 2, 'candidate');
+      await manager.refreshAll();
+      assert.equal(await servedVersion(manager), 2);
+      assert.equal(await servedVersion(manager, 'production'), 1, 'other aliases still answer by name');
+    } finally {
+      await manager.close();
+    }
+  });
+
   it('finds models and versions registered after its last registry read', async () => {
     const { registry, manager } = await setup(1);
     try {

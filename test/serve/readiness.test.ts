@@ -210,3 +210,19 @@ describe('input names', () => {
     }
   });
 });
+
+describe('default alias', () => {
+  it('BNSERVE_DEFAULT_ALIAS picks the alias served and checked by default (one KServe canary revision per alias)', async () => {
+    const registry = await twoVersions();
+    await registry.promote('iris', 2, 'production');
+    await registry.promote('iris', 1, 'candidate');
+    const app = await appFor(registry, { env: { BNSERVE_DEFAULT_ALIAS: 'candidate' } });
+    try {
+      assert.equal((await call(app, 'POST', '/v1/models/iris:predict', rows)).json.model_version, 1);
+      assert.equal((await call(app, 'GET', '/v2/models/iris/ready')).json.version, '1');
+      assert.equal((await call(app, 'POST', '/v1/models/iris/labels/production:predict', rows)).json.model_version, 2);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -50,6 +50,7 @@ export const domainPlugins = fp<DomainOptions>(
       log: app.log,
       onLoadFailure: (name) => metrics.loadFailures.inc({ model: name }),
       staleRunMs: config.staleRunMs,
+      defaultAlias: config.defaultAlias,
     });
 
     app.decorate('registry', registry);
