@@ -2,6 +2,7 @@
 // Only module-level schemas carry a registry id: ids are global and factories run once per app.
 import { z } from 'zod';
 import { assertAlias, assertModelName } from '../registry/validation.ts';
+import { batchingOverrideSchema } from '../settings.ts';
 import type { ServeLimits } from './config.ts';
 import { INPUT_DATATYPES } from './tensor-data.ts';
 
@@ -166,3 +167,23 @@ export const promoteResponse = z.object({
 });
 
 export const repositoryIndex = z.array(z.object({ name: z.string(), version: z.string(), state: z.string(), reason: z.string() }));
+
+const batchingOptions = z.object({
+  enabled: z.boolean(),
+  maxBatchSize: z.number(),
+  maxQueueDelayMicroseconds: z.number(),
+  preferredBatchSizes: z.array(z.number()),
+  maxQueueSize: z.number(),
+  queueTimeoutMicroseconds: z.number(),
+  instanceCount: z.number(),
+});
+
+export const batchingResponse = z
+  .object({
+    name: z.string(),
+    override: batchingOverrideSchema.describe('What this model sets; the rest comes from the server-wide BNSERVE_* settings.'),
+    effective: batchingOptions.describe('The settings its scheduler uses now.'),
+  })
+  .meta({ id: 'ModelBatching' });
+
+export { batchingOverrideSchema };

@@ -625,6 +625,46 @@ describe('admin routes', () => {
     assert.equal((await post('/v2/repository/models/tulip/load', {}, auth)).status, 404);
   });
 
+  it("set a model's batching at run time, and the scheduler follows it", async () => {
+    const put = async (url: string, body: unknown, headers: Record<string, string> = auth) => {
+      const r = await app.inject({
+        method: 'PUT',
+        url,
+        payload: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', ...headers },
+      });
+      return { status: r.statusCode, json: r.json() as Json };
+    };
+    assert.equal((await put('/admin/models/house/batching', { maxBatchSize: 4 }, {})).status, 401);
+    assert.equal((await put('/admin/models/tulip/batching', { maxBatchSize: 4 })).status, 404);
+    const bad = await put('/admin/models/house/batching', { maxBatchSize: 0, colour: 'red' });
+    assert.equal(bad.status, 400);
+
+    const set = await put('/admin/models/house/batching', { maxQueueDelayMicroseconds: 2_000_000, preferredBatchSizes: [3] });
+    assert.equal(set.status, 200);
+    assert.deepEqual(set.json.override, { maxQueueDelayMicroseconds: 2_000_000, preferredBatchSizes: [3] });
+    assert.equal(set.json.effective.maxQueueDelayMicroseconds, 2_000_000);
+    assert.equal(set.json.effective.maxQueueSize, 1024, 'the rest stays at the server-wide defaults');
+
+    // Three single-row requests wait for company (up to 2 s) and leave as one batch of the preferred size 3.
+    const stats = async () => (await get('/v2/models/house/versions/1/stats')).json.model_stats[0];
+    const before = await stats();
+    const answers = await Promise.all([0, 1, 2].map((i) => post('/v1/models/house/versions/1:predict', { instances: [IRIS_ROWS[i]] })));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, 200],
+    );
+    const after = await stats();
+    assert.equal(after.inference_count - before.inference_count, 3);
+    assert.equal(after.execution_count - before.execution_count, 1, 'one onnxruntime run answered all three');
+
+    const reset = await app.inject({ method: 'GET', url: '/admin/models/house/batching', headers: auth });
+    assert.equal(reset.json().effective.maxQueueDelayMicroseconds, 2_000_000);
+    const cleared = await put('/admin/models/house/batching', {});
+    assert.deepEqual(cleared.json.override, {});
+    assert.equal(cleared.json.effective.maxQueueDelayMicroseconds, 0);
+  });
+
   it('are disabled, with a clear 403, when no token is configured', async () => {
     const bare = await buildApp({ registry, env: {}, providers: ['cpu'], refreshIntervalMs: 0 });
     try {

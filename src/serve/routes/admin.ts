@@ -3,7 +3,16 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { HttpError } from '../http-errors.ts';
 import type { ModelManager, ModelStatus } from '../model-manager.ts';
 import { z } from 'zod';
-import { errorBody, modelParams, modelStatus, promoteBody, promoteResponse, repositoryIndex } from '../schemas.ts';
+import {
+  batchingOverrideSchema,
+  batchingResponse,
+  errorBody,
+  modelParams,
+  modelStatus,
+  promoteBody,
+  promoteResponse,
+  repositoryIndex,
+} from '../schemas.ts';
 
 const loadBody = z.object({ parameters: z.record(z.string(), z.unknown()).optional() }).nullish();
 
@@ -68,7 +77,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new HttpError(
           400,
           `load with ${overrides.map((k) => `parameters.${k}`).join(', ')} is not supported: bnserve loads the registry's versions as registered ` +
-            '(batching settings come from BNSERVE_MODEL_BATCHING); send the load request without config or files',
+            '(batching settings: PUT /admin/models/{model}/batching); send the load request without config or files',
         );
       }
       return statusBody(app.models, await app.models.load(request.params.model));
@@ -98,6 +107,39 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       const { version, alias, force } = request.body;
       const result = await app.models.promote(request.params.model, version, alias, { force });
       return { name: request.params.model, alias, version, previous_version: result.previous, execution_provider: result.version.provider };
+    },
+  );
+
+  // Per-model dynamic batching at run time (Triton's dynamic_batching, per model): the scheduler
+  // reads the new settings at its next decision; instanceCount applies to versions loaded after.
+  const batchingOf = (model: string) => {
+    app.models.status(model); // not_found for a model the server does not know
+    return { name: model, override: app.batchingSettings.override(model), effective: app.batchingSettings.get(model) };
+  };
+  app.get(
+    '/admin/models/:model/batching',
+    { schema: { tags: ['admin'], security, params: modelParams, response: { 200: batchingResponse, ...errors } } },
+    async (request) => batchingOf(request.params.model),
+  );
+  app.put(
+    '/admin/models/:model/batching',
+    {
+      schema: {
+        tags: ['admin'],
+        security,
+        description:
+          "Replaces the model's batching override (an empty object returns it to the server-wide settings). Lasts until restart; " +
+          'BNSERVE_MODEL_BATCHING sets the override a process starts with.',
+        params: modelParams,
+        body: batchingOverrideSchema,
+        response: { 200: batchingResponse, ...errors },
+      },
+    },
+    async (request) => {
+      batchingOf(request.params.model);
+      app.batchingSettings.setOverride(request.params.model, request.body);
+      request.log.info({ model: request.params.model, override: request.body }, 'batching settings changed');
+      return batchingOf(request.params.model);
     },
   );
 };
