@@ -84,14 +84,52 @@ describe('Dockerfile', () => {
     }
   });
 
-  test('uses Node 20 LTS in every Node image, and CUDA 12 + cuDNN runtime for the GPU server', () => {
-    assert.match(targetConfig(stages, 'server').baseImage, /^node:20\.\d+\.\d+-/);
-    assert.match(targetConfig(stages, 'trainer').baseImage, /^node:20\.\d+\.\d+-/);
+  test('uses Node 24 LTS in every Node image, and CUDA 12 + cuDNN runtime for the GPU server', () => {
+    assert.match(targetConfig(stages, 'server').baseImage, /^node:24\.\d+\.\d+-/);
+    assert.match(targetConfig(stages, 'trainer').baseImage, /^node:24\.\d+\.\d+-/);
     const gpu = targetConfig(stages, 'server-gpu');
     assert.match(gpu.baseImage, /^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-/);
     const nodeCopy = copies(stageByName(stages, 'server-gpu')).find((c) => c.sources.includes('/usr/local/bin/node'));
     assert.ok(nodeCopy, 'server-gpu copies the node binary');
-    assert.match(targetConfig(stages, nodeCopy.from!).baseImage, /^node:20\./);
+    assert.match(targetConfig(stages, nodeCopy.from!).baseImage, /^node:24\./);
+  });
+
+  test('the build stage compiles the sources with `npm run build` after copying them', () => {
+    const build = stageByName(stages, 'build');
+    const sourcesAt = build.instructions.findIndex((i) => i.keyword === 'COPY' && parseCopy(i.args).sources.includes('src/'));
+    const buildAt = build.instructions.findIndex((i) => i.keyword === 'RUN' && /(^|&&\s*)npm run build(\s|$)/.test(i.args));
+    assert.ok(sourcesAt >= 0, 'build stage copies src/');
+    assert.ok(buildAt > sourcesAt, 'npm run build runs after src/ is copied');
+    const tsconfigCopied = copies(build).some((c) => c.sources.includes('tsconfig.build.json'));
+    assert.ok(tsconfigCopied, 'tsconfig.build.json is copied for the build');
+  });
+
+  for (const target of ['trainer', ...SERVER_TARGETS]) {
+    test(`${target} runs the compiled dist/ and ships no TypeScript sources`, () => {
+      const stage = stageByName(stages, target);
+      const fromBuild = copies(stage).filter((c) => c.from === 'build');
+      assert.ok(
+        fromBuild.some((c) => c.sources.includes('/app/dist/')),
+        `${target} copies dist/ from the build stage`,
+      );
+      assert.ok(
+        fromBuild.some((c) => c.sources.includes('/app/bin/')),
+        `${target} copies bin/`,
+      );
+      for (const copy of copies(stage)) {
+        for (const source of copy.sources) {
+          assert.doesNotMatch(source, /(^|\/)(src\/?|tsconfig[\w.]*\.json|[^/]*\.ts)$/, `${target} copies ${source}`);
+        }
+      }
+    });
+  }
+
+  test('the dependency stages fail the build when the TypeScript tool chain survives the prune', () => {
+    for (const name of ['trainer-deps', 'server-deps']) {
+      const check = runCommands(stageByName(stages, name)).find((c) => c.startsWith('test -z "$(find node_modules'));
+      assert.ok(check, `${name} checks node_modules for the TypeScript tool chain`);
+      for (const tool of ['tsx', 'esbuild', '@esbuild', 'typescript']) assert.ok(check.includes(`'*/node_modules/${tool}'`), `${name}: ${tool}`);
+    }
   });
 
   test('installs from the lockfile with npm ci', () => {
