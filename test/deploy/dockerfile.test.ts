@@ -128,7 +128,8 @@ describe('Dockerfile', () => {
     for (const name of ['trainer-deps', 'server-deps']) {
       const check = runCommands(stageByName(stages, name)).find((c) => c.startsWith('test -z "$(find node_modules'));
       assert.ok(check, `${name} checks node_modules for the TypeScript tool chain`);
-      for (const tool of ['tsx', 'esbuild', '@esbuild', 'typescript']) assert.ok(check.includes(`'*/node_modules/${tool}'`), `${name}: ${tool}`);
+      for (const tool of ['tsx', 'esbuild', '@esbuild', 'typescript'])
+        assert.ok(check.includes(`'*/node_modules/${tool}'`), `${name}: ${tool}`);
     }
   });
 

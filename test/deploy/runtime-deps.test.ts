@@ -137,7 +137,9 @@ for (const platform of PLATFORMS) {
       // @types/* are left out of this check: libraries such as @prisma/adapter-pg depend on them. So is
       // a dev dependency that a runtime library needs itself (yaml, which @fastify/swagger loads).
       const neededByLibraries = new Set(Object.keys(lock.packages).flatMap((key) => Object.keys(lock.packages[key].dependencies ?? {})));
-      const tools = Object.keys(manifest.devDependencies ?? {}).filter((name) => !name.startsWith('@types/') && !neededByLibraries.has(name));
+      const tools = Object.keys(manifest.devDependencies ?? {}).filter(
+        (name) => !name.startsWith('@types/') && !neededByLibraries.has(name),
+      );
       assert.ok(tools.includes('prisma') && tools.includes('typescript') && tools.includes('tsx'), tools.join(', '));
       for (const set of [server, trainer])
         assert.deepEqual(
