@@ -50,7 +50,7 @@ RUN npm run build
 FROM build AS trainer-deps
 RUN npm pkg delete devDependencies \
  && npm prune --omit=dev --ignore-scripts \
- && test -z "$(find node_modules -type d \( -path '*/node_modules/tsx' -o -path '*/node_modules/esbuild' -o -path '*/node_modules/@esbuild' -o -path '*/node_modules/typescript' \) -print -prune)"
+ && test -z "$(find ./node_modules -type d \( -path '*/node_modules/tsx' -o -path '*/node_modules/esbuild' -o -path '*/node_modules/@esbuild' -o -path '*/node_modules/typescript' \) -print -prune)"
 
 # The server needs neither tfjs nor the plotting libraries (`bnserve report` runs in the trainer image).
 FROM build AS server-deps
@@ -63,7 +63,7 @@ RUN npm pkg delete devDependencies \
       dependencies.@resvg/resvg-js \
  && npm prune --omit=dev --ignore-scripts \
  && rm -rf node_modules/@tensorflow \
- && test -z "$(find node_modules -type d \( -path '*/node_modules/tsx' -o -path '*/node_modules/esbuild' -o -path '*/node_modules/@esbuild' -o -path '*/node_modules/typescript' \) -print -prune)"
+ && test -z "$(find ./node_modules -type d \( -path '*/node_modules/tsx' -o -path '*/node_modules/esbuild' -o -path '*/node_modules/@esbuild' -o -path '*/node_modules/typescript' \) -print -prune)"
 
 # onnxruntime-node's install script (denied to npm by allowScripts) fetches its CUDA 12 execution
 # provider from NuGet when asked, so it is run here by hand.

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -125,11 +127,31 @@ describe('Dockerfile', () => {
   }
 
   test('the dependency stages fail the build when the TypeScript tool chain survives the prune', () => {
-    for (const name of ['trainer-deps', 'server-deps']) {
-      const check = runCommands(stageByName(stages, name)).find((c) => c.startsWith('test -z "$(find node_modules'));
-      assert.ok(check, `${name} checks node_modules for the TypeScript tool chain`);
-      for (const tool of ['tsx', 'esbuild', '@esbuild', 'typescript'])
-        assert.ok(check.includes(`'*/node_modules/${tool}'`), `${name}: ${tool}`);
+    // The stages' own check, run by /bin/sh on small node_modules trees (top level and nested).
+    const work = mkdtempSync(path.join(os.tmpdir(), 'bnserve-toolchain-check-'));
+    try {
+      const tree = (name: string, packages: string[]) => {
+        const dir = path.join(work, name);
+        for (const p of ['fastify', ...packages]) mkdirSync(path.join(dir, 'node_modules', p), { recursive: true });
+        return dir;
+      };
+      const clean = tree('clean', ['onnxruntime-node', 'a/node_modules/b']);
+      const polluted = [
+        tree('tsx', ['tsx']),
+        tree('esbuild', ['esbuild']),
+        tree('platform', ['@esbuild/linux-x64']),
+        tree('typescript', ['typescript']),
+        tree('nested', ['vite-like/node_modules/esbuild']),
+      ];
+      for (const name of ['trainer-deps', 'server-deps']) {
+        const check = runCommands(stageByName(stages, name)).find((c) => /^test -z "\$\(find \S*node_modules /.test(c));
+        assert.ok(check, `${name} checks node_modules for the TypeScript tool chain`);
+        const status = (cwd: string) => spawnSync('/bin/sh', ['-c', check], { cwd }).status;
+        assert.equal(status(clean), 0, `${name}: a clean tree passes`);
+        for (const dir of polluted) assert.equal(status(dir), 1, `${name}: ${path.basename(dir)} is caught`);
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   });
 
