@@ -4,7 +4,7 @@
 #      default services and with the `train` and `gpu` profiles;
 #   2. the Dockerfile passes dockerfilelint (rules in .dockerfilelintrc);
 #   3. with --tests, also the test/deploy suites (Dockerfile targets, runtime dependency sets without
-#      tfjs, compose topology, the server CMD run end to end). `npm test` runs them anyway.
+#      tfjs, tsx or esbuild, compose topology, the server CMD run end to end). `npm test` runs them anyway.
 # docker-compose is installed from apt when missing; where apt is unavailable the compose check is
 # skipped with a message (and the test/deploy compose suite reports itself skipped).
 # Run it before `npm test`: test/deploy/compose.test.ts needs the docker-compose it installs.
@@ -64,6 +64,8 @@ npx --no-install dockerfilelint Dockerfile
 
 if [[ "$run_tests" == true ]]; then
   section "test/deploy"
+  # The image commands run bin/bnserve.js, which runs the compiled dist/.
+  npm run build
   node --import tsx --test --test-concurrency=1 test/deploy/*.test.ts
 fi
 
