@@ -46,11 +46,12 @@ RUN npm run build
 # Runtime dependency sets, pruned by dependency list: remove entries from package.json, then let
 # `npm prune` drop every package no remaining entry needs (test/deploy checks these lists). The
 # TypeScript tool chain (typescript, tsx, esbuild) is dev-only: the last command fails the build if
-# any of it survived the prune.
+# any of its packages survived the prune (it looks for their package.json: prune leaves empty scope
+# folders such as node_modules/@esbuild behind).
 FROM build AS trainer-deps
 RUN npm pkg delete devDependencies \
  && npm prune --omit=dev --ignore-scripts \
- && test -z "$(find ./node_modules -type d \( -path '*/node_modules/tsx' -o -path '*/node_modules/esbuild' -o -path '*/node_modules/@esbuild' -o -path '*/node_modules/typescript' \) -print -prune)"
+ && test -z "$(find ./node_modules -name package.json \( -path '*/node_modules/tsx/package.json' -o -path '*/node_modules/esbuild/package.json' -o -path '*/node_modules/@esbuild/*/package.json' -o -path '*/node_modules/typescript/package.json' \))"
 
 # The server needs neither tfjs nor the plotting libraries (`bnserve report` runs in the trainer image).
 FROM build AS server-deps
@@ -63,7 +64,7 @@ RUN npm pkg delete devDependencies \
       dependencies.@resvg/resvg-js \
  && npm prune --omit=dev --ignore-scripts \
  && rm -rf node_modules/@tensorflow \
- && test -z "$(find ./node_modules -type d \( -path '*/node_modules/tsx' -o -path '*/node_modules/esbuild' -o -path '*/node_modules/@esbuild' -o -path '*/node_modules/typescript' \) -print -prune)"
+ && test -z "$(find ./node_modules -name package.json \( -path '*/node_modules/tsx/package.json' -o -path '*/node_modules/esbuild/package.json' -o -path '*/node_modules/@esbuild/*/package.json' -o -path '*/node_modules/typescript/package.json' \))"
 
 # onnxruntime-node's install script (denied to npm by allowScripts) fetches its CUDA 12 execution
 # provider from NuGet when asked, so it is run here by hand.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -132,10 +132,15 @@ describe('Dockerfile', () => {
     try {
       const tree = (name: string, packages: string[]) => {
         const dir = path.join(work, name);
-        for (const p of ['fastify', ...packages]) mkdirSync(path.join(dir, 'node_modules', p), { recursive: true });
+        for (const p of ['fastify', ...packages]) {
+          mkdirSync(path.join(dir, 'node_modules', p), { recursive: true });
+          writeFileSync(path.join(dir, 'node_modules', p, 'package.json'), '{}');
+        }
         return dir;
       };
       const clean = tree('clean', ['onnxruntime-node', 'a/node_modules/b']);
+      // What npm prune leaves of a removed scoped package: its empty scope folder.
+      mkdirSync(path.join(clean, 'node_modules', '@esbuild'));
       const polluted = [
         tree('tsx', ['tsx']),
         tree('esbuild', ['esbuild']),
