@@ -19,10 +19,11 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 # generated into src/registry/generated with the `prisma` dev dependency (a no-op when postinstall
 # already did it; postinstall skips its build here, as the sources are copied later). Then
 # `npm run build` compiles src/ (generated clients included) into dist/ with the typescript dev
-# dependency; it would also build the dashboard (`build:ui`) where the project defines one. The toolchain lets better-sqlite3 and @tensorflow/tfjs-node compile when no
-# prebuilt binary matches. package.json's allowScripts lists the install scripts npm may run; it denies
-# onnxruntime-node's (a download of the CUDA provider), so the install stays CPU-only and offline (the
-# CUDA provider is added in server-gpu-deps); the onnxruntime binaries for other platforms (~245 MB) are deleted.
+# dependency; it would also build the dashboard (`build:ui`) where the project defines one. The
+# toolchain lets better-sqlite3 and @tensorflow/tfjs-node compile when no prebuilt binary matches.
+# package.json's allowScripts lists the install scripts npm may run; it denies onnxruntime-node's
+# (a download of the CUDA provider), so the install stays CPU-only and offline (the CUDA provider is
+# added in server-gpu-deps); the onnxruntime binaries for other platforms (~245 MB) are deleted.
 FROM node-base AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
