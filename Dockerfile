@@ -2,12 +2,13 @@
 #   docker build --target server     -t bnserve/server .       CPU inference server, no tfjs
 #   docker build --target server-gpu -t bnserve/server-gpu .   CUDA 12 + cuDNN 9, linux/amd64 only
 #   docker build --target trainer    -t bnserve/trainer .      `bnserve train` (tfjs, tfjs-node if it installs)
-# All targets run `node bin/bnserve.js` (TypeScript through tsx, no compile step) as uid 10001.
+# All targets run `node bin/bnserve.js` (the JavaScript tsc compiled into dist/; no TypeScript sources,
+# tsx or esbuild in the images) as uid 10001.
 # Base images are pinned by tag; pin by digest too (FROM image:tag@sha256:...) for reproducible builds.
 
 # ---------------------------------------------------------------------------------------------
-# Shared Node.js base (Node 20 LTS, Debian bookworm).
-FROM node:20.20.2-bookworm-slim AS node-base
+# Shared Node.js base (Node 24 LTS, Debian bookworm).
+FROM node:24.22.3-bookworm-slim AS node-base
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \
@@ -16,10 +17,13 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 # ---------------------------------------------------------------------------------------------
 # npm 11 as in development. One `npm ci` of the whole lockfile, then the Prisma clients are
 # generated into src/registry/generated with the `prisma` dev dependency (a no-op when postinstall
-# already did it). The toolchain lets better-sqlite3 and @tensorflow/tfjs-node compile when no
-# prebuilt binary matches. package.json's allowScripts lists the install scripts npm may run; it denies
-# onnxruntime-node's (a download of the CUDA provider), so the install stays CPU-only and offline (the
-# CUDA provider is added in server-gpu-deps); the onnxruntime binaries for other platforms (~245 MB) are deleted.
+# already did it; postinstall skips its build here, as the sources are copied later). Then
+# `npm run build` compiles src/ (generated clients included) into dist/ with the typescript dev
+# dependency; it would also build the dashboard (`build:ui`) where the project defines one. The
+# toolchain lets better-sqlite3 and @tensorflow/tfjs-node compile when no prebuilt binary matches.
+# package.json's allowScripts lists the install scripts npm may run; it denies onnxruntime-node's
+# (a download of the CUDA provider), so the install stays CPU-only and offline (the CUDA provider is
+# added in server-gpu-deps); the onnxruntime binaries for other platforms (~245 MB) are deleted.
 FROM node-base AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -33,20 +37,24 @@ RUN npm ci \
  && ORT_BIN=node_modules/onnxruntime-node/bin/napi-v6 \
  && find "$ORT_BIN" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + \
  && find "$ORT_BIN/linux" -mindepth 1 -maxdepth 1 ! -name "$(node -p process.arch)" -exec rm -rf {} +
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY bin/ bin/
 COPY src/ src/
 COPY examples/ examples/
+RUN npm run build
 
 # ---------------------------------------------------------------------------------------------
 # Runtime dependency sets, pruned by dependency list: remove entries from package.json, then let
-# `npm prune` drop every package no remaining entry needs (test/deploy checks these lists).
+# `npm prune` drop every package no remaining entry needs (test/deploy checks these lists). The
+# TypeScript tool chain (typescript, tsx, esbuild) is dev-only: the last command fails the build if
+# any of its packages survived the prune (it looks for their package.json: prune leaves empty scope
+# folders such as node_modules/@esbuild behind).
 FROM build AS trainer-deps
 RUN npm pkg delete devDependencies \
- && npm prune --omit=dev --ignore-scripts
+ && npm prune --omit=dev --ignore-scripts \
+ && test -z "$(find ./node_modules -name package.json \( -path '*/node_modules/tsx/package.json' -o -path '*/node_modules/esbuild/package.json' -o -path '*/node_modules/@esbuild/*/package.json' -o -path '*/node_modules/typescript/package.json' \))"
 
 # The server needs neither tfjs nor the plotting libraries (`bnserve report` runs in the trainer image).
-# tsx needs esbuild's platform binary, an *optional* dependency: never prune with --omit=optional.
 FROM build AS server-deps
 RUN npm pkg delete devDependencies \
       dependencies.@tensorflow/tfjs \
@@ -57,7 +65,7 @@ RUN npm pkg delete devDependencies \
       dependencies.@resvg/resvg-js \
  && npm prune --omit=dev --ignore-scripts \
  && rm -rf node_modules/@tensorflow \
- && node -e "require.resolve('tsx'); require('esbuild').transformSync('let x: number = 1', { loader: 'ts' })"
+ && test -z "$(find ./node_modules -name package.json \( -path '*/node_modules/tsx/package.json' -o -path '*/node_modules/esbuild/package.json' -o -path '*/node_modules/@esbuild/*/package.json' -o -path '*/node_modules/typescript/package.json' \))"
 
 # onnxruntime-node's install script (denied to npm by allowScripts) fetches its CUDA 12 execution
 # provider from NuGet when asked, so it is run here by hand.
@@ -84,9 +92,8 @@ LABEL org.opencontainers.image.title="bnserve-trainer" \
       org.opencontainers.image.description="Trains Batch-Normalization networks and registers their ONNX export"
 COPY --from=trainer-deps /app/package.json /app/package-lock.json ./
 COPY --from=trainer-deps /app/node_modules/ node_modules/
-COPY --from=build /app/tsconfig.json ./
 COPY --from=build /app/bin/ bin/
-COPY --from=build /app/src/ src/
+COPY --from=build /app/dist/ dist/
 COPY --from=build /app/prisma/ prisma/
 COPY --from=build /app/examples/ examples/
 USER 10001:10001
@@ -100,9 +107,8 @@ LABEL org.opencontainers.image.title="bnserve-server" \
 ENV BNSERVE_EXECUTION_PROVIDERS=cpu
 COPY --from=server-deps /app/package.json /app/package-lock.json ./
 COPY --from=server-deps /app/node_modules/ node_modules/
-COPY --from=build /app/tsconfig.json ./
 COPY --from=build /app/bin/ bin/
-COPY --from=build /app/src/ src/
+COPY --from=build /app/dist/ dist/
 COPY --from=build /app/prisma/ prisma/
 USER 10001:10001
 EXPOSE 8080
@@ -131,9 +137,8 @@ RUN groupadd --system --gid 10001 bnserve \
  && chown -R 10001:10001 /data /app/data
 COPY --from=server-gpu-deps /app/package.json /app/package-lock.json ./
 COPY --from=server-gpu-deps /app/node_modules/ node_modules/
-COPY --from=build /app/tsconfig.json ./
 COPY --from=build /app/bin/ bin/
-COPY --from=build /app/src/ src/
+COPY --from=build /app/dist/ dist/
 COPY --from=build /app/prisma/ prisma/
 USER 10001:10001
 EXPOSE 8080

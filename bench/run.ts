@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<void>> = {
   'export-latency': async () => (await import('./export-latency.ts')).benchExportLatency(),
   'serve-load': async () => (await import('./serve-load.ts')).benchServeLoad(),
   'serve-ceiling': async () => (await import('./serve-ceiling.ts')).benchServeCeiling(),
+  startup: async () => (await import('./startup.ts')).benchStartup(),
 };
 
 // Names only: "--option value" pairs belong to the benchmarks themselves.

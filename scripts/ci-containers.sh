@@ -6,7 +6,7 @@
 #   3. the Kustomize base and overlays under deploy/kubernetes render (`kubectl kustomize`, offline;
 #      skipped with a message where kubectl is not installed);
 #   4. with --tests, also the test/deploy suites (Dockerfile targets, runtime dependency sets without
-#      tfjs, compose topology, the server CMD run end to end). `npm test` runs them anyway.
+#      tfjs, tsx or esbuild, compose topology, the server CMD run end to end). `npm test` runs them anyway.
 # docker-compose is installed from apt when missing; where apt is unavailable the compose check is
 # skipped with a message (and the test/deploy compose suite reports itself skipped).
 # Run it before `npm test`: test/deploy/compose.test.ts needs the docker-compose it installs.
@@ -76,6 +76,8 @@ fi
 
 if [[ "$run_tests" == true ]]; then
   section "test/deploy"
+  # The image commands run bin/bnserve.js, which runs the compiled dist/.
+  npm run build
   node --import tsx --test --test-concurrency=1 test/deploy/*.test.ts
 fi
 

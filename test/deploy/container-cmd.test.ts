@@ -1,7 +1,7 @@
 // Runs the deployment the way the images and docker-compose.yml do, without a Docker engine:
 // `migrate`, a training job, then the server started with the `server` target's exact ENTRYPOINT +
 // CMD and ENV (HOST/PORT/DATABASE_URL/BNSERVE_ARTIFACTS set as compose would), as a non-root user
-// when the tests run as root, with @tensorflow/* unresolvable (the server image has none) and the
+// when the tests run as root, with @tensorflow/*, tsx and esbuild unresolvable (the server image has none) and the
 // artifact folder read-only (compose mounts it :ro). Checks: the image's HEALTHCHECK command passes,
 // predictions answer, and SIGTERM (the image's STOPSIGNAL) ends the server with exit code 0.
 import assert from 'node:assert/strict';

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -84,14 +86,78 @@ describe('Dockerfile', () => {
     }
   });
 
-  test('uses Node 20 LTS in every Node image, and CUDA 12 + cuDNN runtime for the GPU server', () => {
-    assert.match(targetConfig(stages, 'server').baseImage, /^node:20\.\d+\.\d+-/);
-    assert.match(targetConfig(stages, 'trainer').baseImage, /^node:20\.\d+\.\d+-/);
+  test('uses Node 24 LTS in every Node image, and CUDA 12 + cuDNN runtime for the GPU server', () => {
+    assert.match(targetConfig(stages, 'server').baseImage, /^node:24\.\d+\.\d+-/);
+    assert.match(targetConfig(stages, 'trainer').baseImage, /^node:24\.\d+\.\d+-/);
     const gpu = targetConfig(stages, 'server-gpu');
     assert.match(gpu.baseImage, /^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-/);
     const nodeCopy = copies(stageByName(stages, 'server-gpu')).find((c) => c.sources.includes('/usr/local/bin/node'));
     assert.ok(nodeCopy, 'server-gpu copies the node binary');
-    assert.match(targetConfig(stages, nodeCopy.from!).baseImage, /^node:20\./);
+    assert.match(targetConfig(stages, nodeCopy.from!).baseImage, /^node:24\./);
+  });
+
+  test('the build stage compiles the sources with `npm run build` after copying them', () => {
+    const build = stageByName(stages, 'build');
+    const sourcesAt = build.instructions.findIndex((i) => i.keyword === 'COPY' && parseCopy(i.args).sources.includes('src/'));
+    const buildAt = build.instructions.findIndex((i) => i.keyword === 'RUN' && /(^|&&\s*)npm run build(\s|$)/.test(i.args));
+    assert.ok(sourcesAt >= 0, 'build stage copies src/');
+    assert.ok(buildAt > sourcesAt, 'npm run build runs after src/ is copied');
+    const tsconfigCopied = copies(build).some((c) => c.sources.includes('tsconfig.build.json'));
+    assert.ok(tsconfigCopied, 'tsconfig.build.json is copied for the build');
+  });
+
+  for (const target of ['trainer', ...SERVER_TARGETS]) {
+    test(`${target} runs the compiled dist/ and ships no TypeScript sources`, () => {
+      const stage = stageByName(stages, target);
+      const fromBuild = copies(stage).filter((c) => c.from === 'build');
+      assert.ok(
+        fromBuild.some((c) => c.sources.includes('/app/dist/')),
+        `${target} copies dist/ from the build stage`,
+      );
+      assert.ok(
+        fromBuild.some((c) => c.sources.includes('/app/bin/')),
+        `${target} copies bin/`,
+      );
+      for (const copy of copies(stage)) {
+        for (const source of copy.sources) {
+          assert.doesNotMatch(source, /(^|\/)(src\/?|tsconfig[\w.]*\.json|[^/]*\.ts)$/, `${target} copies ${source}`);
+        }
+      }
+    });
+  }
+
+  test('the dependency stages fail the build when the TypeScript tool chain survives the prune', () => {
+    // The stages' own check, run by /bin/sh on small node_modules trees (top level and nested).
+    const work = mkdtempSync(path.join(os.tmpdir(), 'bnserve-toolchain-check-'));
+    try {
+      const tree = (name: string, packages: string[]) => {
+        const dir = path.join(work, name);
+        for (const p of ['fastify', ...packages]) {
+          mkdirSync(path.join(dir, 'node_modules', p), { recursive: true });
+          writeFileSync(path.join(dir, 'node_modules', p, 'package.json'), '{}');
+        }
+        return dir;
+      };
+      const clean = tree('clean', ['onnxruntime-node', 'a/node_modules/b']);
+      // What npm prune leaves of a removed scoped package: its empty scope folder.
+      mkdirSync(path.join(clean, 'node_modules', '@esbuild'));
+      const polluted = [
+        tree('tsx', ['tsx']),
+        tree('esbuild', ['esbuild']),
+        tree('platform', ['@esbuild/linux-x64']),
+        tree('typescript', ['typescript']),
+        tree('nested', ['vite-like/node_modules/esbuild']),
+      ];
+      for (const name of ['trainer-deps', 'server-deps']) {
+        const check = runCommands(stageByName(stages, name)).find((c) => /^test -z "\$\(find \S*node_modules /.test(c));
+        assert.ok(check, `${name} checks node_modules for the TypeScript tool chain`);
+        const status = (cwd: string) => spawnSync('/bin/sh', ['-c', check], { cwd }).status;
+        assert.equal(status(clean), 0, `${name}: a clean tree passes`);
+        for (const dir of polluted) assert.equal(status(dir), 1, `${name}: ${path.basename(dir)} is caught`);
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   test('installs from the lockfile with npm ci', () => {
