@@ -5,6 +5,7 @@ import type { ServeConfig } from './config.ts';
 import { domainPlugins } from './plugins/domain.ts';
 import { errorHandling } from './plugins/errors.ts';
 import { externalPlugins } from './plugins/external.ts';
+import { loadShedding } from './plugins/load-shedding.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { predictRoutes } from './routes/predict.ts';
@@ -27,6 +28,7 @@ export const bnserveApp = fp<AppPluginOptions>(
     await app.register(externalPlugins);
     await app.register(domainPlugins, { registry: opts.registry, config: opts.config });
     await app.register(errorHandling);
+    await app.register(loadShedding);
 
     await app.register(healthRoutes);
     await app.register(v2ModelRoutes);

@@ -110,17 +110,21 @@ export class DynamicBatcher {
     return this.running;
   }
 
+  /** The error a request gets when the queue is full, or null while there is room. */
+  queueFullError(): OverloadedError | null {
+    const { maxQueueSize } = this.settings();
+    if (this.queue.length < maxQueueSize) return null;
+    return new OverloadedError(
+      `the queue of this model is full (${maxQueueSize} requests waiting); retry after ${RETRY_AFTER_SECONDS} s`,
+      'queue_full',
+    );
+  }
+
   /** Queues one request: its feeds in the model's input order, each with `rows` as first dimension. */
   submit(inputs: readonly Feed[], rows: number, opts: SubmitOptions = {}): Promise<BatchResult> {
+    const full = this.queueFullError();
+    if (full) return Promise.reject(full);
     const s = this.settings();
-    if (this.queue.length >= s.maxQueueSize) {
-      return Promise.reject(
-        new OverloadedError(
-          `the queue of this model is full (${s.maxQueueSize} requests waiting); retry after ${RETRY_AFTER_SECONDS} s`,
-          'queue_full',
-        ),
-      );
-    }
     const now = performance.now();
     const limits = [s.queueTimeoutMicroseconds, opts.timeoutMicroseconds ?? 0].filter((t) => t > 0);
     const deadline = limits.length > 0 ? now + Math.min(...limits) / 1000 : Infinity;

@@ -164,6 +164,11 @@ export class LoadedVersion {
     return this.batcher.queued;
   }
 
+  /** The 503 a new request would get because the queue is full, or null while there is room. */
+  queueFullError(): Error | null {
+    return this.batcher.queueFullError();
+  }
+
   /** onnxruntime runs in progress for this version. */
   get runningBatches(): number {
     return this.batcher.busy;

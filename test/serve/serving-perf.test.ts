@@ -324,6 +324,42 @@ describe('queue limits', () => {
     }
   });
 
+  it('turns a request away while the queue is full before reading its body (503, not a 400 for the bad body)', async () => {
+    const app = await buildApp({
+      registry: await registry(),
+      env: {},
+      providers: ['cpu'],
+      refreshIntervalMs: 0,
+      batching: { maxQueueSize: 1, maxBatchSize: 64, maxQueueDelayMicroseconds: 1_000_000 },
+    });
+    await app.ready();
+    try {
+      // The first request waits in the queue for company (up to 1 s): the queue is full.
+      const waiting = app.inject({ method: 'POST', url: '/v1/models/iris:predict', payload: { instances: [IRIS_ROWS[0]] } });
+      while (app.models.peek('iris').queuedRequests < 1) await new Promise((r) => setImmediate(r));
+      const shed = await Promise.all(
+        ['/v1/models/iris:predict', '/v2/models/iris/infer', '/v2/models/iris/versions/1/infer'].map((url) =>
+          app.inject({ method: 'POST', url, payload: 'not json', headers: { 'content-type': 'application/json' } }),
+        ),
+      );
+      for (const r of shed) {
+        assert.equal(r.statusCode, 503, r.body);
+        assert.equal(r.headers['retry-after'], '1');
+        assert.match(r.json().error, /queue of this model is full \(1 requests waiting\)/);
+      }
+      assert.equal((await waiting).statusCode, 200, 'the queued request is served');
+      const afterwards = await app.inject({
+        method: 'POST',
+        url: '/v1/models/iris:predict',
+        payload: 'not json',
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(afterwards.statusCode, 400, 'with room in the queue, the body is read and judged as usual');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('answers 503 with Retry-After to a request whose own queue timeout expires, and 400 to a bad timeout', async () => {
     const app = await buildApp({
       registry: await registry(),
