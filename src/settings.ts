@@ -135,6 +135,12 @@ export const SETTINGS = {
     '`{}`',
     'per-model overrides, JSON: `{"mnist": {"maxQueueDelayMicroseconds": 500, "instanceCount": 2}}`',
   ),
+  BNSERVE_WORKERS: setting(
+    intFrom(1, 64),
+    1,
+    '`1`',
+    '`serve` only: serving processes sharing the port (node:cluster); see Performance for when more than 1 helps',
+  ),
   BNSERVE_REFRESH_MS: setting(intFrom(0, 24 * HOUR_MS), 5000, '`5000`', 'how often aliases are re-read from the registry'),
   BNSERVE_INTRA_OP_THREADS: setting(intFrom(1, 1024), undefined, 'onnxruntime’s', 'threads per session'),
   BNSERVE_LOG_LEVEL: setting(oneOf(LOG_LEVELS), 'info', '`info`', LOG_LEVELS.map((l) => `\`${l}\``).join(', ')),

@@ -39,7 +39,23 @@ export async function serveRegistry(registry: Registry, options: ServeCommandOpt
 export async function runServeCommand(options: ServeCommandOptions): Promise<void> {
   const { openRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } = await import('../registry/index.ts');
   const { serveConfigFromEnv } = await import('../serve/index.ts');
-  serveConfigFromEnv(); // a bad setting is reported before the registry is opened or migrated
-  const registry = await openRegistry({ busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS });
-  await serveRegistry(registry, options, async (url) => `bnserve listening on ${url}`);
+  const { workers } = serveConfigFromEnv(); // a bad setting is reported before the registry is opened or migrated
+  const { isClusterWorker, runServePrimary } = await import('./serve-cluster.ts');
+  if (workers > 1 && !isClusterWorker()) {
+    // Migrate once here, so that the workers only open the registry.
+    await (await openRegistry()).close();
+    await runServePrimary(workers, (line) => process.stdout.write(`${line}\n`));
+    return;
+  }
+  const registry = await openRegistry({
+    busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS,
+    createDatabase: isClusterWorker() ? 'never' : undefined,
+  });
+  await serveRegistry(
+    registry,
+    options,
+    async (url) => `bnserve listening on ${url}${isClusterWorker() ? ` (process ${process.pid})` : ''}`,
+  );
+  // Drained: a worker's IPC channel to the primary is all that keeps it alive now.
+  if (isClusterWorker()) process.disconnect?.();
 }

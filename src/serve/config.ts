@@ -61,6 +61,8 @@ export interface ServeConfig {
   strictInputNames: boolean;
   /** Registry alias served when a request names no version or alias (BNSERVE_DEFAULT_ALIAS); unset alias: the latest version. */
   defaultAlias: string;
+  /** Serving processes sharing the port (BNSERVE_WORKERS; `bnserve serve` forks them with node:cluster). */
+  workers: number;
 }
 
 /** What a slow or silent client may hold, and how long a shutdown may wait (milliseconds). */
@@ -104,6 +106,7 @@ const SERVE_SETTINGS = [
   'BNSERVE_SHUTDOWN_TIMEOUT_MS',
   'BNSERVE_STRICT_INPUT_NAMES',
   'BNSERVE_DEFAULT_ALIAS',
+  'BNSERVE_WORKERS',
 ] as const satisfies readonly SettingName[];
 
 /** Reads the serving configuration from the environment (src/settings.ts); throws one readable error for bad values. */
@@ -141,6 +144,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     timeouts,
     strictInputNames: e.BNSERVE_STRICT_INPUT_NAMES,
     defaultAlias: e.BNSERVE_DEFAULT_ALIAS,
+    workers: e.BNSERVE_WORKERS,
   };
 }
 

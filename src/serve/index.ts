@@ -60,6 +60,7 @@ export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port
     timeouts: { ...base.timeouts, ...opts.timeouts },
     strictInputNames: opts.strictInputNames ?? base.strictInputNames,
     defaultAlias: base.defaultAlias,
+    workers: base.workers,
   };
   checkTimeouts(config.timeouts);
   return config;

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { clusterMetricsSource } from './cluster-metrics.ts';
 import type { ExecutionTimings } from './batcher.ts';
 import { InferenceStats } from './inference-stats.ts';
 import type { ModelManager } from './model-manager.ts';
@@ -191,6 +192,14 @@ export class ServeMetrics {
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'bnserve_' });
+    this.clusterText = clusterMetricsSource(this.registry);
+  }
+
+  private readonly clusterText: (() => Promise<string>) | null;
+
+  /** The Prometheus text: this process's metrics, or the whole cluster's in a BNSERVE_WORKERS worker. */
+  text(): Promise<string> {
+    return this.clusterText ? this.clusterText() : this.registry.metrics();
   }
 
   /** One finished HTTP request: routeUrl is the route pattern (undefined when no route matched). */

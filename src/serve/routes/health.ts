@@ -41,7 +41,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   }));
 
   app.get('/metrics', { schema: { tags: ['operations'], description: 'Prometheus metrics.' } }, async (_request, reply) => {
-    const body = await app.metrics.registry.metrics();
+    const body = await app.metrics.text();
     return reply.header('content-type', app.metrics.registry.contentType).send(body);
   });
 };
