@@ -1,7 +1,24 @@
+import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SERVER_NAME, SERVER_VERSION } from '../plugins/external.ts';
 import { serverMetadata, serverReady } from '../schemas.ts';
+
+/** Open Inference Protocol server metadata (both protocols answer the same). */
+export function serverMetadataAnswer(app: FastifyInstance) {
+  return {
+    name: SERVER_NAME,
+    version: SERVER_VERSION,
+    // model_repository only when usable (its routes answer 403 without an admin token).
+    extensions: [
+      ...(app.serveConfig.adminToken ? ['model_repository'] : []),
+      'model_configuration',
+      'statistics',
+      'tf_serving_predict',
+      'binary_tensor_data',
+    ],
+  };
+}
 
 /** Open Inference Protocol health and server metadata. */
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -27,18 +44,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
-  app.get('/v2', { schema: { tags: ['health'], response: { 200: serverMetadata } } }, async () => ({
-    name: SERVER_NAME,
-    version: SERVER_VERSION,
-    // model_repository only when usable (its routes answer 403 without an admin token).
-    extensions: [
-      ...(app.serveConfig.adminToken ? ['model_repository'] : []),
-      'model_configuration',
-      'statistics',
-      'tf_serving_predict',
-      'binary_tensor_data',
-    ],
-  }));
+  app.get('/v2', { schema: { tags: ['health'], response: { 200: serverMetadata } } }, async () => serverMetadataAnswer(app));
 
   app.get('/metrics', { schema: { tags: ['operations'], description: 'Prometheus metrics.' } }, async (_request, reply) => {
     const body = await app.metrics.registry.metrics();
