@@ -120,6 +120,11 @@ function batchingFromEnv(e: { [K in keyof typeof batchingEnv]?: z.infer<(typeof 
 export interface ServeConfig {
   host: string;
   port: number;
+  /**
+   * Port of the Open Inference Protocol gRPC server, on `host`; null: no gRPC server
+   * (BNSERVE_GRPC_PORT=0). 0 here (programmatic only) binds a free port, like `port: 0`.
+   */
+  grpcPort: number | null;
   providers: ProviderName[];
   adminToken: string | undefined;
   limits: ServeLimits;
@@ -181,6 +186,7 @@ export const DEFAULT_STALE_RUN_MS = 30_000;
 export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   host: '127.0.0.1',
   port: 8080,
+  grpcPort: 8081,
   providers: ['cuda', 'cpu'],
   adminToken: undefined,
   limits: { maxRows: 1024, bodyLimit: 4 * 1024 * 1024 },
@@ -200,6 +206,8 @@ const HOUR_MS = 3600 * 1000;
 const envSchema = z.object({
   HOST: z.string().min(1).optional(),
   PORT: intFrom(0, 65535).optional(),
+  // 0 turns gRPC off (PORT=0 means "any free port", which a gRPC port announced to clients cannot be).
+  BNSERVE_GRPC_PORT: intFrom(0, 65535).optional(),
   BNSERVE_EXECUTION_PROVIDERS: z.string().optional(),
   BNSERVE_ADMIN_TOKEN: z.string().optional(),
   BNSERVE_MAX_ROWS: intFrom(1, 1_000_000).optional(),
@@ -244,6 +252,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
   return {
     host: e.HOST ?? d.host,
     port: e.PORT ?? d.port,
+    grpcPort: e.BNSERVE_GRPC_PORT === undefined ? d.grpcPort : e.BNSERVE_GRPC_PORT === 0 ? null : e.BNSERVE_GRPC_PORT,
     providers: e.BNSERVE_EXECUTION_PROVIDERS !== undefined ? providersFromEnv(e.BNSERVE_EXECUTION_PROVIDERS) : d.providers,
     adminToken: e.BNSERVE_ADMIN_TOKEN,
     limits: {

@@ -4,6 +4,13 @@ import { z } from 'zod';
 import { SERVER_NAME, SERVER_VERSION } from '../plugins/external.ts';
 import { serverMetadata, serverReady } from '../schemas.ts';
 
+/** Ready when every model that should serve does, and not shutting down (both protocols answer the same). */
+export function serverReadiness(app: FastifyInstance): { ready: boolean; reasons: string[] } {
+  const { reasons } = app.models.readiness();
+  if (app.lifecycle.draining) reasons.unshift('shutting down');
+  return { ready: reasons.length === 0, reasons };
+}
+
 /** Open Inference Protocol server metadata (both protocols answer the same). */
 export function serverMetadataAnswer(app: FastifyInstance) {
   return {
@@ -38,9 +45,8 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (_request, reply) => {
-      const { ready, reasons } = app.models.readiness();
-      if (app.lifecycle.draining) reasons.unshift('shutting down');
-      return reasons.length === 0 ? reply.code(200).send({ ready }) : reply.code(503).send({ ready: false, reasons });
+      const { ready, reasons } = serverReadiness(app);
+      return ready ? reply.code(200).send({ ready }) : reply.code(503).send({ ready: false, reasons });
     },
   );
 
