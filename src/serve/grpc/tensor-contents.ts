@@ -29,7 +29,7 @@ export interface InputContents {
   datatype: InputDatatype;
   shape: readonly number[];
   target: ModelElementType;
-  /** Element budget: shapes claiming more are refused before anything is allocated. */
+  /** Element budget for typed contents: shapes claiming more are refused before anything is allocated. */
   maxElements: number;
   /** "inputs[0]" */
   where: string;
@@ -53,13 +53,8 @@ export function decodeTypedContents(contents: InferTensorContents | null, opts: 
 /** Decodes one input's raw bytes (raw_input_contents[index]). */
 export function decodeRawContents(bytes: Buffer, index: number, opts: InputContents): ElementArray {
   const where = `raw_input_contents[${index}]`;
-  const count = elementCount(opts.shape);
-  if (count > opts.maxElements) {
-    throw new InvalidInputError(
-      `${where}: shape [${opts.shape.join(', ')}] has ${count} elements, more than the limit of ${opts.maxElements}`,
-    );
-  }
-  const need = count * BYTES_PER[opts.datatype];
+  // Nothing is allocated before the size matches: the bytes (within the message size limit) bound the shape.
+  const need = elementCount(opts.shape) * BYTES_PER[opts.datatype];
   if (bytes.length !== need) {
     throw new InvalidInputError(
       `${where}: ${bytes.length} bytes, but ${opts.where} (shape [${opts.shape.join(', ')}] of ${opts.datatype}) needs ${need}`,
