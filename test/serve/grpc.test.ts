@@ -447,6 +447,22 @@ describe('gRPC Open Inference Protocol', () => {
     }
   });
 
+  it('a message larger than BNSERVE_BODY_LIMIT_BYTES is RESOURCE_EXHAUSTED, as REST answers 413', async () => {
+    const limited = await serve(new FakeRegistry(), { limits: { bodyLimit: 64 * 1024 } });
+    const l = client(limited.grpcAddress!);
+    try {
+      const big = {
+        model_name: 'iris',
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4] }],
+        raw_input_contents: [Buffer.alloc(65 * 1024)],
+      };
+      assert.equal((await failure(call(l, 'ModelInfer', big))).code, grpc.status.RESOURCE_EXHAUSTED);
+    } finally {
+      l.close();
+      await limited.close();
+    }
+  });
+
   it('ServerReady is false while the server drains', async () => {
     const healthy = await serve(new FakeRegistry());
     const h = client(healthy.grpcAddress!);
@@ -505,8 +521,11 @@ describe('gRPC settings', () => {
     const registry = new FakeRegistry();
     for (const extra of [{ env: { BNSERVE_GRPC_PORT: '0' }, grpcPort: undefined }, { grpcPort: null }]) {
       const off = await serve(registry, extra);
-      assert.equal(off.grpcAddress, null);
-      await off.close();
+      try {
+        assert.equal(off.grpcAddress, null, JSON.stringify(extra));
+      } finally {
+        await off.close();
+      }
     }
     const paired = await serve(registry, { grpcPort: undefined });
     try {
@@ -514,6 +533,19 @@ describe('gRPC settings', () => {
       assert.notEqual(paired.grpcAddress, '127.0.0.1:8081');
     } finally {
       await paired.close();
+    }
+  });
+
+  it('a gRPC port in use fails startServer with a message that names the setting, and releases the HTTP port', async () => {
+    const registry = new FakeRegistry();
+    const first = await serve(registry);
+    try {
+      const port = Number(first.grpcAddress!.split(':')[1]);
+      await assert.rejects(serve(registry, { grpcPort: port }), (err: Error) =>
+        err.message.startsWith(`cannot serve gRPC on 127.0.0.1:${port} (BNSERVE_GRPC_PORT picks another port`),
+      );
+    } finally {
+      await first.close();
     }
   });
 });

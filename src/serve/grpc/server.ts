@@ -23,7 +23,15 @@ export async function startGrpcServer(app: FastifyInstance, host: string, port: 
   const server = new Server({ 'grpc.max_receive_message_length': app.serveConfig.limits.bodyLimit });
   server.addService(inferenceService(), inferenceServiceImplementation(app));
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${hostPart(host)}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(`${hostPart(host)}:${port}`, ServerCredentials.createInsecure(), (err, p) => {
+      if (!err) return resolve(p);
+      server.forceShutdown();
+      reject(
+        new Error(
+          `cannot serve gRPC on ${hostPart(host)}:${port} (BNSERVE_GRPC_PORT picks another port, 0 turns gRPC off): ${err.message}`,
+        ),
+      );
+    });
   });
   return {
     address: `${hostPart(host)}:${bound}`,
