@@ -508,6 +508,34 @@ describe('gRPC shutdown', () => {
   });
 });
 
+describe('one scheduler for both protocols', () => {
+  it('a gRPC call and a REST request queued together run as one batch', { timeout: 120_000 }, async () => {
+    const registry = new FakeRegistry();
+    await registry.registerVersion(versionInput('iris', randomMlp(55), 'classification'));
+    // Dispatch once 4 rows are queued (the 10 s delay only bounds a broken test).
+    const batching = { maxQueueDelayMicroseconds: 10_000_000, preferredBatchSizes: [4] };
+    const server = await serve(registry, { modelBatching: { iris: batching } });
+    const c = client(server.grpcAddress!);
+    try {
+      const viaGrpc = call(c, 'ModelInfer', { model_name: 'iris', inputs: [typedInput('FP32', 'fp32_contents', IRIS_ROWS[0], [1, 4])] });
+      const viaRest = rest(server, 'POST', '/v2/models/iris/infer', { inputs: [restInput('FP32', IRIS_ROWS.slice(1, 4).flat(), [3, 4])] });
+      const [g, r] = await Promise.all([viaGrpc, viaRest]);
+      assert.equal(g.outputs[0].contents.fp32_contents.length, 3);
+      assert.equal(r.json.outputs[0].data.length, 9);
+      const stats = (await rest(server, 'GET', '/v2/models/iris/stats')).json.model_stats[0];
+      assert.equal(stats.inference_count, 4);
+      assert.equal(stats.execution_count, 1, 'one onnxruntime run served both');
+      assert.deepEqual(
+        stats.batch_stats.map((b: Json) => b.batch_size),
+        [4],
+      );
+    } finally {
+      c.close();
+      await server.close();
+    }
+  });
+});
+
 describe('gRPC settings', () => {
   it('BNSERVE_GRPC_PORT: 8081 by default, a port, or 0 for off', () => {
     assert.equal(serveConfigFromEnv({}).grpcPort, 8081);
