@@ -564,7 +564,7 @@ describe('gRPC settings', () => {
     }
   });
 
-  it('a gRPC port in use fails startServer with a message that names the setting, and releases the HTTP port', async () => {
+  it('a gRPC port in use fails startServer with a message that names the setting', async () => {
     const registry = new FakeRegistry();
     const first = await serve(registry);
     try {
