@@ -40,6 +40,7 @@ RUN npm ci \
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin/ bin/
 COPY src/ src/
+COPY proto/ proto/
 COPY examples/ examples/
 RUN npm run build
 
@@ -109,9 +110,11 @@ COPY --from=server-deps /app/package.json /app/package-lock.json ./
 COPY --from=server-deps /app/node_modules/ node_modules/
 COPY --from=build /app/bin/ bin/
 COPY --from=build /app/dist/ dist/
+COPY --from=build /app/proto/ proto/
 COPY --from=build /app/prisma/ prisma/
 USER 10001:10001
-EXPOSE 8080
+# HTTP, and gRPC (BNSERVE_GRPC_PORT)
+EXPOSE 8080 8081
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=5s --retries=6 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/v2/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
@@ -139,9 +142,11 @@ COPY --from=server-gpu-deps /app/package.json /app/package-lock.json ./
 COPY --from=server-gpu-deps /app/node_modules/ node_modules/
 COPY --from=build /app/bin/ bin/
 COPY --from=build /app/dist/ dist/
+COPY --from=build /app/proto/ proto/
 COPY --from=build /app/prisma/ prisma/
 USER 10001:10001
-EXPOSE 8080
+# HTTP, and gRPC (BNSERVE_GRPC_PORT)
+EXPOSE 8080 8081
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=5s --retries=6 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/v2/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

@@ -90,6 +90,12 @@ export const SETTINGS = {
   BNSERVE_ARTIFACTS: setting(z.string(), './data/artifacts', '`./data/artifacts`', 'artifact store'),
   HOST: setting(z.string().min(1), '127.0.0.1', '`127.0.0.1`', 'address `serve` and `start` listen on'),
   PORT: setting(intFrom(0, 65535), 8080, '`8080`', 'HTTP port of `serve` and `start`'),
+  BNSERVE_GRPC_PORT: setting(
+    intFrom(0, 65535),
+    8081,
+    '`8081`',
+    'Open Inference Protocol gRPC port (`inference.GRPCInferenceService`) on `HOST`; `0` turns gRPC off',
+  ),
   BNSERVE_EXECUTION_PROVIDERS: setting(z.string(), 'cuda,cpu', '`cuda,cpu`', 'onnxruntime providers, in order'),
   BNSERVE_ADMIN_TOKEN: setting(z.string(), undefined, 'unset', 'enables admin routes'),
   BNSERVE_MAX_ROWS: setting(intFrom(1, 1_000_000), 1024, '`1024`', 'rows per request'),

@@ -34,6 +34,11 @@ export interface BatchingOptions {
 export interface ServeConfig {
   host: string;
   port: number;
+  /**
+   * Port of the Open Inference Protocol gRPC server, on `host`; null: no gRPC server
+   * (BNSERVE_GRPC_PORT=0). 0 here (programmatic only) binds a free port, like `port: 0`.
+   */
+  grpcPort: number | null;
   providers: ProviderName[];
   adminToken: string | undefined;
   limits: ServeLimits;
@@ -82,6 +87,7 @@ export interface HttpTimeouts {
 const SERVE_SETTINGS = [
   'HOST',
   'PORT',
+  'BNSERVE_GRPC_PORT',
   'BNSERVE_EXECUTION_PROVIDERS',
   'BNSERVE_ADMIN_TOKEN',
   'BNSERVE_MAX_ROWS',
@@ -123,6 +129,8 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
   return {
     host: e.HOST,
     port: e.PORT,
+    // 0 turns gRPC off (PORT=0 means "any free port", which a gRPC port announced to clients cannot be).
+    grpcPort: e.BNSERVE_GRPC_PORT === 0 ? null : e.BNSERVE_GRPC_PORT,
     providers: providersFromEnv(e.BNSERVE_EXECUTION_PROVIDERS),
     adminToken: e.BNSERVE_ADMIN_TOKEN,
     limits: { maxRows: e.BNSERVE_MAX_ROWS, bodyLimit: e.BNSERVE_BODY_LIMIT_BYTES },

@@ -11,6 +11,7 @@ import {
   type ServeLimits,
 } from './config.ts';
 import { drainConnections } from './drain.ts';
+import { type GrpcEndpoint, startGrpcServer } from './grpc/server.ts';
 import { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts';
 import { parseProviderList, setOrtLogLevel } from './providers.ts';
 import { serveLoggerOptions } from './request-log.ts';
@@ -42,11 +43,15 @@ export interface BuildAppOptions {
   extend?: (app: FastifyInstance) => Promise<void> | void;
 }
 
-export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port?: number }): ServeConfig {
-  const base = serveConfigFromEnv(opts.env ?? process.env);
+export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port?: number; grpcPort?: number | null }): ServeConfig {
+  const env = opts.env ?? process.env;
+  const base = serveConfigFromEnv(env);
+  const port = opts.port ?? base.port;
   const config: ServeConfig = {
     host: opts.host ?? base.host,
-    port: opts.port ?? base.port,
+    port,
+    // A server on a free HTTP port (tests, benchmarks) takes a free gRPC port too, not the fixed default.
+    grpcPort: opts.grpcPort !== undefined ? opts.grpcPort : port === 0 && !env.BNSERVE_GRPC_PORT ? 0 : base.grpcPort,
     providers: opts.providers ? parseProviderList(opts.providers.join(',')) : base.providers,
     adminToken: opts.adminToken ?? base.adminToken,
     limits: { ...base.limits, ...opts.limits },
@@ -102,15 +107,22 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 export interface StartServerOptions extends BuildAppOptions {
   host?: string;
   port?: number;
+  /**
+   * Port of the Open Inference Protocol gRPC server (default: BNSERVE_GRPC_PORT, 8081, off when 0);
+   * 0 here binds a free port (as does leaving it unset with `port: 0`), null turns gRPC off.
+   */
+  grpcPort?: number | null;
 }
 
 export interface RunningServer {
   app: FastifyInstance;
   url: string;
+  /** "host:port" of the gRPC server, for a gRPC client; null when gRPC is off. */
+  grpcAddress: string | null;
   /**
-   * Drains, then releases every session: stops accepting connections, answers in-flight requests
-   * (with "Connection: close"), waits for keep-alive connections to close by themselves (at most
-   * BNSERVE_SHUTDOWN_TIMEOUT_MS), then closes the app.
+   * Drains, then releases every session: stops accepting connections and gRPC calls, answers
+   * in-flight requests (with "Connection: close") and calls, waits for keep-alive connections to
+   * close by themselves (at most BNSERVE_SHUTDOWN_TIMEOUT_MS), then closes the app.
    */
   close(): Promise<void>;
 }
@@ -128,18 +140,30 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let grpc: GrpcEndpoint | null = null;
+  if (config.grpcPort !== null) {
+    try {
+      grpc = await startGrpcServer(app, config.host, config.grpcPort);
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
+    app.log.info({ address: grpc.address }, 'gRPC (Open Inference Protocol) listening');
+  }
   let closing: Promise<void> | null = null;
   return {
     app,
     url: `http://${host}:${port}`,
-    close: () => (closing ??= drainThenClose(app, config.timeouts.shutdownMs)),
+    grpcAddress: grpc?.address ?? null,
+    close: () => (closing ??= drainThenClose(app, grpc, config.timeouts.shutdownMs)),
   };
 }
 
-async function drainThenClose(app: FastifyInstance, timeoutMs: number): Promise<void> {
+async function drainThenClose(app: FastifyInstance, grpc: GrpcEndpoint | null, timeoutMs: number): Promise<void> {
   app.lifecycle.draining = true;
   app.log.info({ timeoutMs }, 'shutting down: no new connections; answering in-flight requests');
-  const { forced } = await drainConnections(app.server, timeoutMs);
+  const [{ forced }, grpcDrain] = await Promise.all([drainConnections(app.server, timeoutMs), grpc?.drain(timeoutMs)]);
   if (forced > 0) app.log.warn({ connections: forced, timeoutMs }, 'shutdown timeout reached: remaining connections were cut');
+  if (grpcDrain?.forced) app.log.warn({ timeoutMs }, 'shutdown timeout reached: remaining gRPC calls were cancelled');
   await app.close();
 }

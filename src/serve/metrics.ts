@@ -37,7 +37,9 @@ export class ServeMetrics {
 
   readonly requests = new Counter({
     name: 'bnserve_requests_total',
-    help: 'HTTP requests by route, model, version and status code (model/version empty when none was resolved).',
+    help:
+      'Requests by route, model, version and status (model/version empty when none was resolved). HTTP: route pattern and ' +
+      'status code; gRPC: the method path (/inference.GRPCInferenceService/ModelInfer) and the status name (OK, NOT_FOUND, …).',
     labelNames: ['route', 'model', 'version', 'status'] as const,
     registers: [this.registry],
   });
@@ -202,8 +204,16 @@ export class ServeMetrics {
     return this.clusterText ? this.clusterText() : this.registry.metrics();
   }
 
-  /** One finished HTTP request: routeUrl is the route pattern (undefined when no route matched). */
-  observeRequest(routeUrl: string | undefined, served: { model: string; version: number } | null, status: number, seconds: number): void {
+  /**
+   * One finished request: routeUrl is the HTTP route pattern (undefined when no route matched) or the
+   * gRPC method path; status the HTTP status code or the gRPC status name.
+   */
+  observeRequest(
+    routeUrl: string | undefined,
+    served: { model: string; version: number } | null,
+    status: number | string,
+    seconds: number,
+  ): void {
     const c = this.requestChildren(`${routeUrl ?? ''}\0${served?.model ?? ''}\0${served ? served.version : ''}\0${status}`);
     c.count.inc();
     c.duration.observe(seconds);

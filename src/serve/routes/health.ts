@@ -1,7 +1,31 @@
+import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SERVER_NAME, SERVER_VERSION } from '../plugins/external.ts';
 import { serverMetadata, serverReady } from '../schemas.ts';
+
+/** Ready when every model that should serve does, and not shutting down (both protocols answer the same). */
+export function serverReadiness(app: FastifyInstance): { ready: boolean; reasons: string[] } {
+  const { reasons } = app.models.readiness();
+  if (app.lifecycle.draining) reasons.unshift('shutting down');
+  return { ready: reasons.length === 0, reasons };
+}
+
+/** Open Inference Protocol server metadata (both protocols answer the same). */
+export function serverMetadataAnswer(app: FastifyInstance) {
+  return {
+    name: SERVER_NAME,
+    version: SERVER_VERSION,
+    // model_repository only when usable (its routes answer 403 without an admin token).
+    extensions: [
+      ...(app.serveConfig.adminToken ? ['model_repository'] : []),
+      'model_configuration',
+      'statistics',
+      'tf_serving_predict',
+      'binary_tensor_data',
+    ],
+  };
+}
 
 /** Open Inference Protocol health and server metadata. */
 export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -21,24 +45,12 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (_request, reply) => {
-      const { ready, reasons } = app.models.readiness();
-      if (app.lifecycle.draining) reasons.unshift('shutting down');
-      return reasons.length === 0 ? reply.code(200).send({ ready }) : reply.code(503).send({ ready: false, reasons });
+      const { ready, reasons } = serverReadiness(app);
+      return ready ? reply.code(200).send({ ready }) : reply.code(503).send({ ready: false, reasons });
     },
   );
 
-  app.get('/v2', { schema: { tags: ['health'], response: { 200: serverMetadata } } }, async () => ({
-    name: SERVER_NAME,
-    version: SERVER_VERSION,
-    // model_repository only when usable (its routes answer 403 without an admin token).
-    extensions: [
-      ...(app.serveConfig.adminToken ? ['model_repository'] : []),
-      'model_configuration',
-      'statistics',
-      'tf_serving_predict',
-      'binary_tensor_data',
-    ],
-  }));
+  app.get('/v2', { schema: { tags: ['health'], response: { 200: serverMetadata } } }, async () => serverMetadataAnswer(app));
 
   app.get('/metrics', { schema: { tags: ['operations'], description: 'Prometheus metrics.' } }, async (_request, reply) => {
     const body = await app.metrics.text();

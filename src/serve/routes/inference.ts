@@ -1,6 +1,6 @@
 // Request → tensors → session → response, shared by both protocols. No HTTP routing here.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { OverloadedError, type BatchResult, type SubmitOptions } from '../batcher.ts';
+import { OverloadedError, type BatchResult, type OutputTensor, type SubmitOptions } from '../batcher.ts';
 import { BinaryReader, binaryDataSize, decodeBinaryTensor, encodeBinaryResponse, HEADER_LENGTH, tensorBytes } from '../binary-tensors.ts';
 import { BnserveError } from '../../lib/errors.ts';
 import { InvalidInputError, invalidInput } from '../errors.ts';
@@ -34,8 +34,34 @@ type VersionRef = number | string | undefined;
 export const fastJson = () => (data: unknown) => JSON.stringify(data);
 
 /**
- * Acquires the serving version, records it for metrics, and releases it when fn is done. A request
- * the scheduler turns away (queue full, queue timeout) gets Retry-After with its 503.
+ * Acquires the serving version for one call of either protocol and releases it when fn is done.
+ * An inference that fails counts as a failure for the statistics extension; one the scheduler
+ * turns away (queue full, queue timeout) as a rejection.
+ */
+export async function leaseModel<T>(
+  app: FastifyInstance,
+  name: string,
+  ref: VersionRef,
+  /** Whether the call is an inference (metadata lookups are not counted as failed inferences). */
+  inference: boolean,
+  fn: (v: LoadedVersion) => Promise<T>,
+): Promise<T> {
+  const lease: Lease = await app.models.acquire(name, ref);
+  const started = performance.now();
+  try {
+    return await fn(lease.version);
+  } catch (err) {
+    if (inference) app.metrics.stats.failure(lease.version.name, lease.version.version, (performance.now() - started) * 1e6);
+    if (err instanceof OverloadedError) app.metrics.observeRejection(lease.version.name, lease.version.version, err.reason);
+    throw err;
+  } finally {
+    lease.release();
+  }
+}
+
+/**
+ * leaseModel for an HTTP route: records the version for metrics, and a request the scheduler turns
+ * away gets Retry-After with its 503.
  */
 export async function withModel<T>(
   app: FastifyInstance,
@@ -45,22 +71,15 @@ export async function withModel<T>(
   ref: VersionRef,
   fn: (v: LoadedVersion) => Promise<T>,
 ): Promise<T> {
-  const lease: Lease = await app.models.acquire(name, ref);
-  request.served = { model: lease.version.name, version: lease.version.version };
-  const started = performance.now();
   try {
-    return await fn(lease.version);
+    // POST routes are the inference routes.
+    return await leaseModel(app, name, ref, request.method === 'POST', (v) => {
+      request.served = { model: v.name, version: v.version };
+      return fn(v);
+    });
   } catch (err) {
-    // POST routes are the inference routes: a failed inference for the statistics extension.
-    if (request.method === 'POST')
-      app.metrics.stats.failure(lease.version.name, lease.version.version, (performance.now() - started) * 1e6);
-    if (err instanceof OverloadedError) {
-      reply.header('retry-after', String(err.retryAfterSeconds));
-      app.metrics.observeRejection(lease.version.name, lease.version.version, err.reason);
-    }
+    if (err instanceof OverloadedError) reply.header('retry-after', String(err.retryAfterSeconds));
     throw err;
-  } finally {
-    lease.release();
   }
 }
 
@@ -161,6 +180,34 @@ function wantsBinary(output: { parameters?: Parameters } | undefined, request: P
   return request?.binary_data_output === true;
 }
 
+/** One input tensor as a protocol gives it: its header now, its contents once the model's element type is known. */
+export interface TensorInput {
+  name: string;
+  shape: number[];
+  /** The contents as the model's element type; `where` ("inputs[0]") starts every error message. */
+  decode(target: ModelElementType, where: string): ElementArray;
+}
+
+/** An inference request after protocol parsing (JSON + binary extension, or gRPC messages). */
+export interface TensorRequest {
+  inputs: readonly TensorInput[];
+  /** Output names asked for; undefined or empty: every output (as Triton does). */
+  outputs?: readonly string[];
+  /** Request parameters: `timeout` (queue timeout in microseconds) is read here. */
+  parameters?: Parameters;
+  /** Runs once every input is decoded (the binary extension checks that no byte is left over). */
+  afterDecode?: () => void;
+}
+
+/** One output tensor, as onnxruntime returned it. */
+export interface TensorOutput {
+  name: string;
+  shape: number[];
+  /** Open Inference Protocol datatype ("FP32", …). */
+  datatype: string;
+  data: OutputTensor['data'];
+}
+
 /**
  * Binds request inputs to model inputs by name. A single-input model also takes a single input
  * under another name ("input-0" in KServe's examples), as KServe's own runtimes do, unless
@@ -168,10 +215,10 @@ function wantsBinary(output: { parameters?: Parameters } | undefined, request: P
  */
 function bindInputs(
   v: LoadedVersion,
-  inputs: InferRequestBody['inputs'],
+  inputs: readonly TensorInput[],
   strictNames: boolean,
-): Map<TensorInfo, { index: number; input: InferRequestBody['inputs'][number] }> {
-  const bound = new Map<TensorInfo, { index: number; input: InferRequestBody['inputs'][number] }>();
+): Map<TensorInfo, { index: number; input: TensorInput }> {
+  const bound = new Map<TensorInfo, { index: number; input: TensorInput }>();
   if (v.inputs.length === 1 && inputs.length === 1 && !strictNames) {
     bound.set(v.inputs[0], { index: 0, input: inputs[0] });
     return bound;
@@ -202,65 +249,42 @@ function checkShape(info: TensorInfo, shape: readonly number[], where: string): 
   });
 }
 
-export async function inferTensors(
-  app: FastifyInstance,
-  v: LoadedVersion,
-  body: InferRequestBody,
-  /** The binary part of the body (binary tensor extension), when the request has one. */
-  binary?: Buffer,
-): Promise<InferResult | BinaryInferResult> {
-  // "outputs": [] asks for nothing in particular, like no "outputs": every output (as Triton does).
-  const asked = body.outputs !== undefined && body.outputs.length > 0 ? body.outputs : undefined;
-  const wanted = asked?.map((o) => o.name) ?? v.outputs.map((o) => o.name);
+/** The output names to answer with, each a model output named once. */
+function wantedOutputs(v: LoadedVersion, asked: readonly string[] | undefined): string[] {
+  const wanted = asked !== undefined && asked.length > 0 ? [...asked] : v.outputs.map((o) => o.name);
   const twice = wanted.find((name, i) => wanted.indexOf(name) !== i);
   if (twice !== undefined) throw new InvalidInputError(`outputs: "${twice}" is asked for twice; name each output once`);
-  body.outputs?.forEach((o, i) => {
-    if (o.parameters?.binary_data !== undefined && typeof o.parameters.binary_data !== 'boolean')
-      throw new InvalidInputError(`outputs[${i}].parameters.binary_data: expected true or false`);
-  });
   for (const name of wanted) {
     if (!v.outputs.some((o) => o.name === name)) {
       throw new InvalidInputError(`unknown output "${name}" (model outputs: ${v.outputs.map((o) => o.name).join(', ')})`);
     }
   }
+  return wanted;
+}
+
+/**
+ * One Open Inference Protocol inference, whatever the protocol: binds and checks the inputs,
+ * decodes them, runs them through the model's scheduler (batching), checks the outputs, and hands
+ * them to `encode`; records metrics and statistics. Errors are domain errors for the caller's edge.
+ */
+export async function runTensors<R>(
+  app: FastifyInstance,
+  v: LoadedVersion,
+  request: TensorRequest,
+  encode: (outputs: TensorOutput[]) => R,
+): Promise<R> {
+  const wanted = wantedOutputs(v, request.outputs);
   const started = performance.now();
-  const opts = submitOptions(body.parameters);
-  // A JSON body of N bytes carries at most about N/2 numbers ("0,"): a cheap bound on claimed shapes.
-  const maxElements = Math.ceil(app.serveConfig.limits.bodyLimit / 2);
-  const reader = binary ? new BinaryReader(binary) : null;
+  const opts = submitOptions(request.parameters);
   const feeds: Record<string, { data: ElementArray; dims: number[] }> = {};
-  // Binary data follows the order of the request's inputs array, so bind in that order.
-  const bound = [...bindInputs(v, body.inputs, app.serveConfig.strictInputNames)].sort((a, b) => a[1].index - b[1].index);
+  // Binary data follows the order of the request's inputs array, so decode in that order.
+  const bound = [...bindInputs(v, request.inputs, app.serveConfig.strictInputNames)].sort((a, b) => a[1].index - b[1].index);
   for (const [info, { index, input }] of bound) {
     const where = `inputs[${index}]`;
     checkShape(info, input.shape, where);
-    const size = binaryDataSize(input.parameters, where);
-    let data: ElementArray;
-    if (size !== undefined) {
-      if (!reader)
-        throw new InvalidInputError(
-          `${where}.parameters.binary_data_size is set but the request has no binary data (send Inference-Header-Content-Length)`,
-        );
-      if (input.data !== undefined) throw new InvalidInputError(`${where}: give either data or parameters.binary_data_size, not both`);
-      data = decodeBinaryTensor(reader.take(size, where), {
-        datatype: input.datatype,
-        shape: input.shape,
-        target: info.type as ModelElementType,
-        where: `${where}.data`,
-      });
-    } else {
-      if (input.data === undefined)
-        throw new InvalidInputError(`${where}.data: required (or parameters.binary_data_size with binary data)`);
-      data = decodeTensorData(input.data, input.shape, {
-        datatype: input.datatype,
-        target: info.type as ModelElementType,
-        where: `${where}.data`,
-        maxElements,
-      });
-    }
-    feeds[info.name] = { data, dims: input.shape };
+    feeds[info.name] = { data: input.decode(info.type as ModelElementType, where), dims: input.shape };
   }
-  reader?.finish();
+  request.afterDecode?.();
   const decoded = performance.now();
   const result = await v.runFeeds(feeds, opts).catch((err: unknown) => {
     // Row models are fully checked above; several inputs can still disagree (e.g. batch sizes).
@@ -269,29 +293,81 @@ export async function inferTensors(
   });
   const ran = performance.now();
   app.metrics.observeInference(v.name, v.version, result);
-  const parts: Buffer[] = [];
-  const outputs = wanted.map((name): InferOutput => {
+  const outputs = wanted.map((name): TensorOutput => {
     const t = result.outputs[name];
     assertFiniteOutput(name, t);
-    const shape = [...t.dims];
-    const datatype = v2Datatype(t.type);
-    if (
-      wantsBinary(
-        body.outputs?.find((o) => o.name === name),
-        body.parameters,
-      )
-    ) {
-      const bytes = tensorBytes(t.data);
-      parts.push(bytes);
-      return { name, shape, datatype, parameters: { binary_data_size: bytes.length } };
-    }
-    return { name, shape, datatype, data: toJsonNumbers(t.data) };
+    return { name, shape: [...t.dims], datatype: v2Datatype(t.type), data: t.data };
   });
-  // id: echoed when the request has one, absent otherwise (the protocol makes it optional).
-  const header = { model_name: v.name, model_version: String(v.version), ...(body.id !== undefined ? { id: body.id } : {}), outputs };
-  const answer = parts.length > 0 ? encodeBinaryResponse(header, parts) : header;
+  const answer = encode(outputs);
   recordSuccess(app, v, feeds[v.inputs[0].name].dims[0] ?? 1, result, started, decoded, ran);
   return answer;
+}
+
+/** The REST form of an inference: JSON tensor data, or the binary tensor extension's bytes. */
+export async function inferTensors(
+  app: FastifyInstance,
+  v: LoadedVersion,
+  body: InferRequestBody,
+  /** The binary part of the body (binary tensor extension), when the request has one. */
+  binary?: Buffer,
+): Promise<InferResult | BinaryInferResult> {
+  body.outputs?.forEach((o, i) => {
+    if (o.parameters?.binary_data !== undefined && typeof o.parameters.binary_data !== 'boolean')
+      throw new InvalidInputError(`outputs[${i}].parameters.binary_data: expected true or false`);
+  });
+  // A JSON body of N bytes carries at most about N/2 numbers ("0,"): a cheap bound on claimed shapes.
+  const maxElements = Math.ceil(app.serveConfig.limits.bodyLimit / 2);
+  const reader = binary ? new BinaryReader(binary) : null;
+  const inputs = body.inputs.map(
+    (input): TensorInput => ({
+      name: input.name,
+      shape: input.shape,
+      decode: (target, where) => {
+        const size = binaryDataSize(input.parameters, where);
+        if (size !== undefined) {
+          if (!reader)
+            throw new InvalidInputError(
+              `${where}.parameters.binary_data_size is set but the request has no binary data (send Inference-Header-Content-Length)`,
+            );
+          if (input.data !== undefined) throw new InvalidInputError(`${where}: give either data or parameters.binary_data_size, not both`);
+          return decodeBinaryTensor(reader.take(size, where), {
+            datatype: input.datatype,
+            shape: input.shape,
+            target,
+            where: `${where}.data`,
+          });
+        }
+        if (input.data === undefined)
+          throw new InvalidInputError(`${where}.data: required (or parameters.binary_data_size with binary data)`);
+        return decodeTensorData(input.data, input.shape, { datatype: input.datatype, target, where: `${where}.data`, maxElements });
+      },
+    }),
+  );
+  const request: TensorRequest = {
+    inputs,
+    outputs: body.outputs?.map((o) => o.name),
+    parameters: body.parameters,
+    afterDecode: () => reader?.finish(),
+  };
+  return runTensors(app, v, request, (tensors) => {
+    const parts: Buffer[] = [];
+    const outputs = tensors.map(({ name, shape, datatype, data }): InferOutput => {
+      if (
+        wantsBinary(
+          body.outputs?.find((o) => o.name === name),
+          body.parameters,
+        )
+      ) {
+        const bytes = tensorBytes(data);
+        parts.push(bytes);
+        return { name, shape, datatype, parameters: { binary_data_size: bytes.length } };
+      }
+      return { name, shape, datatype, data: toJsonNumbers(data) };
+    });
+    // id: echoed when the request has one, absent otherwise (the protocol makes it optional).
+    const header = { model_name: v.name, model_version: String(v.version), ...(body.id !== undefined ? { id: body.id } : {}), outputs };
+    return parts.length > 0 ? encodeBinaryResponse(header, parts) : header;
+  });
 }
 
 /** Sends an inference result: JSON, or the binary extension's header + bytes. */

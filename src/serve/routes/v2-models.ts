@@ -14,7 +14,8 @@ import { fastJson, type InferRequestBody, inferTensors, sendInferResult, withMod
 
 const tensorMeta = (t: TensorInfo) => ({ name: t.name, datatype: v2Datatype(t.type), shape: t.shape });
 
-function metadata(app: FastifyInstance, v: LoadedVersion) {
+/** Open Inference Protocol model metadata with bnserve's additions (REST answers all of it, gRPC the protocol's fields). */
+export function v2ModelMetadata(app: FastifyInstance, v: LoadedVersion) {
   const status = app.models.status(v.name);
   const readiness = app.models.modelReadiness(v.name);
   return {
@@ -33,6 +34,32 @@ function metadata(app: FastifyInstance, v: LoadedVersion) {
     ready: !v.isReleased && readiness.ready,
     reasons: readiness.reasons,
   };
+}
+
+/**
+ * A model is ready when its default version and every alias target are served (Triton: all the
+ * versions that should be ready are); a version by number when it is loaded. 503 answers say why.
+ */
+export async function modelReadyAnswer(app: FastifyInstance, model: string, version: number | undefined) {
+  try {
+    const v = app.models.peek(model, version);
+    const reasons = version === undefined ? app.models.modelReadiness(model).reasons : [];
+    if (reasons.length > 0) {
+      return { code: 503 as const, body: { name: model, version: String(v.version), ready: false, error: reasons.join('; '), reasons } };
+    }
+    return { code: 200 as const, body: { name: model, version: String(v.version), ready: !v.isReleased } };
+  } catch (err) {
+    const failure =
+      version !== undefined && err instanceof BnserveError && err.code === 'not_found' ? app.models.failure(model, version) : null;
+    if (failure) {
+      const error = `model "${model}" ${describeFailure(failure)}`;
+      return { code: 503 as const, body: { name: model, version: String(version), ready: false, error, reasons: [error] } };
+    }
+    if (err instanceof ModelUnavailableError) {
+      return { code: 503 as const, body: { name: model, ready: false, error: err.message, reasons: [err.message] } };
+    }
+    throw err;
+  }
 }
 
 /** The binary part of each binary-extension request, next to its parsed (and validated) JSON header. */
@@ -71,37 +98,16 @@ export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/v2/models/:model',
     { schema: { tags: ['v2'], params: modelParams, response: { 200: modelMetadata, ...errors } } },
-    async (request, reply) => withModel(app, request, reply, request.params.model, undefined, async (v) => metadata(app, v)),
+    async (request, reply) => withModel(app, request, reply, request.params.model, undefined, async (v) => v2ModelMetadata(app, v)),
   );
   app.get(
     '/v2/models/:model/versions/:version',
     { schema: { tags: ['v2'], params: versionParams, response: { 200: modelMetadata, ...errors } } },
-    async (request, reply) => withModel(app, request, reply, request.params.model, request.params.version, async (v) => metadata(app, v)),
+    async (request, reply) =>
+      withModel(app, request, reply, request.params.model, request.params.version, async (v) => v2ModelMetadata(app, v)),
   );
 
-  // A model is ready when its default version and every alias target are served (Triton: all the
-  // versions that should be ready are); a version by number when it is loaded.
-  const ready = async (model: string, version: number | undefined) => {
-    try {
-      const v = app.models.peek(model, version);
-      const reasons = version === undefined ? app.models.modelReadiness(model).reasons : [];
-      if (reasons.length > 0) {
-        return { code: 503 as const, body: { name: model, version: String(v.version), ready: false, error: reasons.join('; '), reasons } };
-      }
-      return { code: 200 as const, body: { name: model, version: String(v.version), ready: !v.isReleased } };
-    } catch (err) {
-      const failure =
-        version !== undefined && err instanceof BnserveError && err.code === 'not_found' ? app.models.failure(model, version) : null;
-      if (failure) {
-        const error = `model "${model}" ${describeFailure(failure)}`;
-        return { code: 503 as const, body: { name: model, version: String(version), ready: false, error, reasons: [error] } };
-      }
-      if (err instanceof ModelUnavailableError) {
-        return { code: 503 as const, body: { name: model, ready: false, error: err.message, reasons: [err.message] } };
-      }
-      throw err;
-    }
-  };
+  const ready = (model: string, version: number | undefined) => modelReadyAnswer(app, model, version);
   const readyResponses = { 200: modelReady, 503: modelReady, 400: errorBody, 404: errorBody };
   app.get(
     '/v2/models/:model/ready',

@@ -1,0 +1,78 @@
+// The messages of proto/grpc_predict_v2.proto as grpc-js hands them over and takes them back
+// (see LOADER_OPTIONS in proto.ts: snake_case names, int64 as strings, defaults filled in).
+
+/** int64 fields: decimal strings when read; numbers or strings when written. */
+export type Int64 = string | number;
+
+export interface InferParameter {
+  bool_param?: boolean;
+  int64_param?: Int64;
+  string_param?: string;
+  /** Which member is set. */
+  parameter_choice?: 'bool_param' | 'int64_param' | 'string_param';
+}
+
+export type ParameterMap = Record<string, InferParameter>;
+
+export interface InferTensorContents {
+  bool_contents: boolean[];
+  int_contents: number[];
+  int64_contents: Int64[];
+  uint_contents: number[];
+  uint64_contents: Int64[];
+  fp32_contents: number[];
+  fp64_contents: number[];
+  bytes_contents: Buffer[];
+}
+
+export interface InferInputTensor {
+  name: string;
+  datatype: string;
+  shape: Int64[];
+  parameters: ParameterMap;
+  contents: InferTensorContents | null;
+}
+
+export interface ModelInferRequest {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: ParameterMap;
+  inputs: InferInputTensor[];
+  outputs: { name: string; parameters: ParameterMap }[];
+  raw_input_contents: Buffer[];
+}
+
+export interface InferOutputTensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  contents?: Partial<InferTensorContents>;
+}
+
+export interface ModelInferResponse {
+  model_name: string;
+  model_version: string;
+  id: string;
+  outputs: InferOutputTensor[];
+  raw_output_contents: Buffer[];
+}
+
+export interface ModelRef {
+  name: string;
+  version: string;
+}
+
+export interface TensorMetadata {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+export interface ModelMetadataResponse {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
