@@ -84,6 +84,8 @@ export interface BnGuard {
   residual?: number;
   steps?: number;
   message?: string;
+  /** Per BN layer: moving statistics against the data reaching it (see src/train/bn-check.ts). */
+  layers?: { name: string; meanGap: number; varianceRatio: number }[];
 }
 
 export interface Checkpoint {

@@ -5,6 +5,7 @@ import type { DatabasePresence } from './database-presence.ts';
 import type { RegistryDb } from './prisma-client.ts';
 import { finiteOrNull, metricsToJson, toEpochInput, toRunRecord, toVersionRecord } from './records.ts';
 import {
+  MAX_LISTED_RUNS,
   RegistryError,
   type EpochMetricInput,
   type ModelSummary,
@@ -20,7 +21,6 @@ import { assertAlias, assertModelName, assertRegisterVersionInput, assertVersion
 /** Retries when another process took the same version number first (unique name+version). */
 const MAX_VERSION_ATTEMPTS = 50;
 const WITH_ALIASES = { aliases: { select: { alias: true } } } as const;
-export const MAX_LISTED_RUNS = 10_000;
 const RUN_STATUSES: readonly string[] = ['running', 'succeeded', 'failed'];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -71,6 +71,8 @@ export interface ModelSummary {
   aliases: Record<string, number>;
 }
 
+export const MAX_LISTED_RUNS = 10_000;
+
 export interface RunFilter {
   /** Exact model name. */
   name?: string;

@@ -6,6 +6,8 @@ import { errorHandling } from './plugins/errors.ts';
 import { externalPlugins } from './plugins/external.ts';
 import { globalPlugin } from './plugins/global-plugin.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { dashboardApiRoutes } from './routes/dashboard-api.ts';
+import { dashboardStaticRoutes } from './routes/dashboard-static.ts';
 import { healthRoutes } from './routes/health.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { tritonExtensionRoutes } from './routes/triton-extensions.ts';
@@ -32,5 +34,7 @@ export const bnserveApp = globalPlugin<AppPluginOptions>('bnserve', async (app, 
   await app.register(tritonExtensionRoutes);
   await app.register(predictRoutes);
   await app.register(adminRoutes);
+  await app.register(dashboardApiRoutes);
+  await app.register(dashboardStaticRoutes);
   if (opts.extend) await opts.extend(app);
 });

@@ -1,0 +1,118 @@
+// Decision regions of a served classifier: the loaded ONNX session answers a grid over two features.
+import { gridRows, type GridSpec } from '../report/decision-grid.ts';
+import { badRequest } from './http-errors.ts';
+import type { LoadedVersion } from './loaded-version.ts';
+
+/** Rows per run: well under any batch limit, so a grid never crowds out real requests for long. */
+const CHUNK_ROWS = 256;
+
+export interface RegionsRequest {
+  x: number;
+  y: number;
+  resolution: number;
+  xRange?: [number, number];
+  yRange?: [number, number];
+}
+
+export interface DecisionRegions {
+  features: [string, string];
+  classes: string[];
+  xRange: [number, number];
+  yRange: [number, number];
+  resolution: number;
+  /** Other features held at their training mean. */
+  heldAt: Record<string, number>;
+  /** Row-major from (xMin, yMin): class index of each grid point. */
+  cells: number[];
+  /** The winning class's probability (|output| for a sign classifier). */
+  confidence: number[];
+}
+
+export interface ModelFacts {
+  featureNames: string[];
+  classLabels: string[];
+  task: 'classification' | 'regression';
+  /** For a regression model used as a sign classifier (an Adaline): the labels of output < 0 and ≥ 0. */
+  signLabels: [string, string] | null;
+  standardization: { mean: number[]; std: number[] } | null;
+}
+
+function range(facts: ModelFacts, feature: number, given: [number, number] | undefined, axis: string): [number, number] {
+  if (given) {
+    if (!(given[0] < given[1])) throw badRequest(`${axis}Min must be below ${axis}Max`);
+    return given;
+  }
+  if (!facts.standardization) throw badRequest(`this graph has no standardisation constants: give ${axis}Min and ${axis}Max`);
+  const { mean, std } = facts.standardization;
+  return [mean[feature] - 3 * std[feature], mean[feature] + 3 * std[feature]];
+}
+
+export async function decisionRegions(version: LoadedVersion, facts: ModelFacts, request: RegionsRequest): Promise<DecisionRegions> {
+  const count = facts.featureNames.length;
+  if (facts.task !== 'classification' && !facts.signLabels) throw badRequest('decision regions need a classifier (or a sign classifier such as an Adaline)');
+  if (!version.takesRows || version.rowShape.length !== 1) throw badRequest('decision regions need a model of tabular rows');
+  for (const [axis, f] of [['x', request.x], ['y', request.y]] as const) {
+    if (f >= count) throw badRequest(`${axis} must be a feature index below ${count}`);
+  }
+  if (request.x === request.y) throw badRequest('x and y must be two different features');
+  const fill = facts.standardization?.mean.slice(0, count) ?? new Array(count).fill(0);
+  const spec: GridSpec = {
+    featureCount: count,
+    xFeature: request.x,
+    yFeature: request.y,
+    xRange: range(facts, request.x, request.xRange, 'x'),
+    yRange: range(facts, request.y, request.yRange, 'y'),
+    resolution: request.resolution,
+    fill,
+  };
+  const rows = gridRows(spec);
+  const total = spec.resolution * spec.resolution;
+  const cells: number[] = [];
+  const confidence: number[] = [];
+  for (let start = 0; start < total; start += CHUNK_ROWS) {
+    const n = Math.min(CHUNK_ROWS, total - start);
+    const { outputs } = await version.runRows(rows.subarray(start * count, (start + n) * count), n);
+    const output = Object.values(outputs)[0];
+    const data = output.data as ArrayLike<number>;
+    const width = data.length / n;
+    for (let r = 0; r < n; r++) {
+      if (facts.task === 'regression') {
+        const value = Number(data[r * width]);
+        cells.push(value >= 0 ? 1 : 0);
+        confidence.push(Math.abs(value));
+        continue;
+      }
+      let best = 0;
+      for (let c = 1; c < width; c++) if (data[r * width + c] > data[r * width + best]) best = c;
+      cells.push(best);
+      confidence.push(Number(data[r * width + best]));
+    }
+  }
+  const heldAt = Object.fromEntries(
+    facts.featureNames.map((name, i) => [name, fill[i]]).filter((_, i) => i !== request.x && i !== request.y),
+  );
+  return {
+    features: [facts.featureNames[request.x], facts.featureNames[request.y]],
+    classes: facts.task === 'regression' ? [...(facts.signLabels as [string, string])] : facts.classLabels,
+    xRange: spec.xRange,
+    yRange: spec.yRange,
+    resolution: spec.resolution,
+    heldAt,
+    cells,
+    confidence,
+  };
+}
+
+/** An Adaline's labelMap sends every label to −1 or +1: name the two sides by the labels mapped there. */
+export function signLabelsOf(config: unknown): [string, string] | null {
+  const map = (config as { data?: { labelMap?: unknown } } | null)?.data?.labelMap;
+  if (!map || typeof map !== 'object') return null;
+  const entries = Object.entries(map as Record<string, unknown>);
+  if (entries.length === 0 || !entries.every(([, v]) => v === -1 || v === 1)) return null;
+  const side = (v: number) =>
+    entries
+      .filter(([, value]) => value === v)
+      .map(([label]) => (label === '*' ? 'other' : label))
+      .join(', ') || `${v}`;
+  return [`${side(-1)} (< 0)`, `${side(1)} (≥ 0)`];
+}
