@@ -1,5 +1,5 @@
 // Decision regions of a served classifier: the loaded ONNX session answers a grid over two features.
-import { gridRows, type GridSpec } from '../report/decision-grid.ts';
+import { gridRows, paddedRange, type GridSpec } from '../report/decision-grid.ts';
 import { badRequest } from './http-errors.ts';
 import type { LoadedVersion } from './loaded-version.ts';
 
@@ -20,12 +20,22 @@ export interface DecisionRegions {
   xRange: [number, number];
   yRange: [number, number];
   resolution: number;
-  /** Other features held at their training mean. */
+  /** Other features held at their mean over the run's data. */
   heldAt: Record<string, number>;
   /** Row-major from (xMin, yMin): class index of each grid point. */
   cells: number[];
   /** The winning class's probability (|output| for a sign classifier). */
   confidence: number[];
+  /** The run's data (at most MAX_POINTS rows): the two features and the class index. */
+  points: { x: number; y: number; label: number }[];
+}
+
+const MAX_POINTS = 2000;
+
+/** The rows the run was trained from, as `bnserve report` reloads them from the run's config. */
+export interface RunData {
+  x: Float32Array;
+  y: Float32Array;
 }
 
 export interface ModelFacts {
@@ -35,6 +45,13 @@ export interface ModelFacts {
   /** For a regression model used as a sign classifier (an Adaline): the labels of output < 0 and ≥ 0. */
   signLabels: [string, string] | null;
   standardization: { mean: number[]; std: number[] } | null;
+  data: RunData | null;
+}
+
+function columnMeans(x: Float32Array, count: number): number[] {
+  const sums = new Array(count).fill(0);
+  for (let i = 0; i < x.length; i++) sums[i % count] += x[i];
+  return sums.map((sum) => sum / (x.length / count));
 }
 
 function range(facts: ModelFacts, feature: number, given: [number, number] | undefined, axis: string): [number, number] {
@@ -42,20 +59,29 @@ function range(facts: ModelFacts, feature: number, given: [number, number] | und
     if (!(given[0] < given[1])) throw badRequest(`${axis}Min must be below ${axis}Max`);
     return given;
   }
-  if (!facts.standardization) throw badRequest(`this graph has no standardisation constants: give ${axis}Min and ${axis}Max`);
+  if (facts.data) return paddedRange(facts.data.x, facts.featureNames.length, feature);
+  if (!facts.standardization) {
+    throw badRequest(
+      `the run's data could not be read here and the graph carries no standardisation constants: give ${axis}Min and ${axis}Max`,
+    );
+  }
   const { mean, std } = facts.standardization;
   return [mean[feature] - 3 * std[feature], mean[feature] + 3 * std[feature]];
 }
 
 export async function decisionRegions(version: LoadedVersion, facts: ModelFacts, request: RegionsRequest): Promise<DecisionRegions> {
   const count = facts.featureNames.length;
-  if (facts.task !== 'classification' && !facts.signLabels) throw badRequest('decision regions need a classifier (or a sign classifier such as an Adaline)');
+  if (facts.task !== 'classification' && !facts.signLabels)
+    throw badRequest('decision regions need a classifier (or a sign classifier such as an Adaline)');
   if (!version.takesRows || version.rowShape.length !== 1) throw badRequest('decision regions need a model of tabular rows');
-  for (const [axis, f] of [['x', request.x], ['y', request.y]] as const) {
+  for (const [axis, f] of [
+    ['x', request.x],
+    ['y', request.y],
+  ] as const) {
     if (f >= count) throw badRequest(`${axis} must be a feature index below ${count}`);
   }
   if (request.x === request.y) throw badRequest('x and y must be two different features');
-  const fill = facts.standardization?.mean.slice(0, count) ?? new Array(count).fill(0);
+  const fill = facts.data ? columnMeans(facts.data.x, count) : (facts.standardization?.mean.slice(0, count) ?? new Array(count).fill(0));
   const spec: GridSpec = {
     featureCount: count,
     xFeature: request.x,
@@ -100,19 +126,20 @@ export async function decisionRegions(version: LoadedVersion, facts: ModelFacts,
     heldAt,
     cells,
     confidence,
+    points: pointsOf(facts, request),
   };
 }
 
-/** An Adaline's labelMap sends every label to −1 or +1: name the two sides by the labels mapped there. */
-export function signLabelsOf(config: unknown): [string, string] | null {
-  const map = (config as { data?: { labelMap?: unknown } } | null)?.data?.labelMap;
-  if (!map || typeof map !== 'object') return null;
-  const entries = Object.entries(map as Record<string, unknown>);
-  if (entries.length === 0 || !entries.every(([, v]) => v === -1 || v === 1)) return null;
-  const side = (v: number) =>
-    entries
-      .filter(([, value]) => value === v)
-      .map(([label]) => (label === '*' ? 'other' : label))
-      .join(', ') || `${v}`;
-  return [`${side(-1)} (< 0)`, `${side(1)} (≥ 0)`];
+function pointsOf(facts: ModelFacts, request: RegionsRequest): DecisionRegions['points'] {
+  if (!facts.data) return [];
+  const count = facts.featureNames.length;
+  const rows = Math.min(MAX_POINTS, facts.data.y.length);
+  return Array.from({ length: rows }, (_, r) => {
+    const target = facts.data!.y[r];
+    return {
+      x: facts.data!.x[r * count + request.x],
+      y: facts.data!.x[r * count + request.y],
+      label: facts.task === 'regression' ? (target >= 0 ? 1 : 0) : target,
+    };
+  });
 }

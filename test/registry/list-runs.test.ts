@@ -12,7 +12,13 @@ test('listRuns: newest first, filtered by name and status, with the last epoch a
 
   const iris = await registry.startRun({ name: 'iris', config: { epochs: 2 }, backend: 'cpu', seed: 1 });
   for (const epoch of [0, 1]) {
-    await registry.recordEpoch(iris.id, { epoch, loss: 1 / (epoch + 1), dataLoss: 1, regularizationLoss: 0, metrics: { accuracy: 0.5 + epoch / 4 } });
+    await registry.recordEpoch(iris.id, {
+      epoch,
+      loss: 1 / (epoch + 1),
+      dataLoss: 1,
+      regularizationLoss: 0,
+      metrics: { accuracy: 0.5 + epoch / 4 },
+    });
   }
   await registry.finishRun(iris.id, { status: 'succeeded', bnSteps: 8 });
   await registry.registerVersion(versionInput('iris', { runId: iris.id, bnGuardWarning: 'stale' }));

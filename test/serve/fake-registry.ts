@@ -111,7 +111,9 @@ export class FakeRegistry implements Registry {
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
     this.touch('listRuns');
     return [...this.runs.values()]
-      .filter((run) => (filter.name === undefined || run.name === filter.name) && (filter.status === undefined || run.status === filter.status))
+      .filter(
+        (run) => (filter.name === undefined || run.name === filter.name) && (filter.status === undefined || run.status === filter.status),
+      )
       .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
       .slice(0, filter.limit ?? 10_000)
       .map(({ epochs, ...run }) => ({

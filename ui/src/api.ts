@@ -92,6 +92,7 @@ export interface DecisionRegions {
   heldAt: Record<string, number>;
   cells: number[];
   confidence: number[];
+  points: { x: number; y: number; label: number }[];
 }
 
 export class ApiError extends Error {
@@ -106,7 +107,8 @@ export class ApiError extends Error {
 async function call<T>(url: string, init?: RequestInit): Promise<T> {
   const response = await fetch(url, init);
   const body = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, (body as { error?: string } | null)?.error ?? `${response.status} ${response.statusText}`);
+  if (!response.ok)
+    throw new ApiError(response.status, (body as { error?: string } | null)?.error ?? `${response.status} ${response.statusText}`);
   return body as T;
 }
 

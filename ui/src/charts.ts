@@ -105,10 +105,12 @@ export function barChart(title: string, buckets: { label: string; count: number 
   const max = Math.max(1, ...buckets.map((b) => b.count));
   const barWidth = width / Math.max(1, buckets.length);
   const total = buckets.reduce((n, b) => n + b.count, 0);
-  const summary = `${title}: ${total} observations; ${buckets
-    .filter((b) => b.count > 0)
-    .map((b) => `${b.count} in ≤ ${b.label}`)
-    .join(', ') || 'none yet'}.`;
+  const summary = `${title}: ${total} observations; ${
+    buckets
+      .filter((b) => b.count > 0)
+      .map((b) => `${b.count} in ≤ ${b.label}`)
+      .join(', ') || 'none yet'
+  }.`;
   const chart = svg(
     'svg',
     { viewBox: `0 0 ${width} ${height + 30}`, width, height: height + 30, role: 'img', 'aria-label': summary },

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { MAX_LISTED_RUNS, type ModelSummary, type ModelVersionRecord } from '../../registry/types.ts';
 import { bnResiduals, flatEpoch, runSummaryView } from '../dashboard-views.ts';
 import { serverStatus } from '../dashboard-status.ts';
-import { decisionRegions, signLabelsOf } from '../decision-regions.ts';
+import { decisionRegions, type RunData } from '../decision-regions.ts';
 import { notFound } from '../http-errors.ts';
 import { OnnxFactsCache } from '../onnx-facts.ts';
 import { errorBody, modelParams, versionParams } from '../schemas.ts';
@@ -125,6 +125,7 @@ const regionsView = z.object({
   heldAt: z.record(z.string(), z.number()),
   cells: z.array(z.number()),
   confidence: z.array(z.number()),
+  points: z.array(z.object({ x: z.number(), y: z.number(), label: z.number() })),
 });
 
 const optionalNumber = z.coerce.number().refine(Number.isFinite, 'must be a finite number').optional();
@@ -164,6 +165,21 @@ function versionJson(v: ModelVersionRecord) {
     createdAt: v.createdAt.toISOString(),
     aliases: v.aliases,
   };
+}
+
+/**
+ * The rows a run was trained from, reloaded from its config as `bnserve report` does (tfjs-free
+ * loaders); null when they cannot be read here (a CSV path only the trainer's machine has).
+ */
+async function runData(
+  config: unknown,
+): Promise<(RunData & { inputShape: number[]; signClasses?: { negative: string; positive: string } }) | null> {
+  try {
+    const { loadDataset } = await import('../../train/data.ts');
+    return await loadDataset(config as Parameters<typeof loadDataset>[0]);
+  } catch {
+    return null;
+  }
 }
 
 const pair = (min: number | undefined, max: number | undefined): [number, number] | undefined =>
@@ -219,7 +235,7 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        description: 'One run: every epoch\'s metrics, the config as submitted, its registered versions and BN guard details.',
+        description: "One run: every epoch's metrics, the config as submitted, its registered versions and BN guard details.",
         params: z.object({ id: z.string().min(1).max(128) }),
         response: { 200: runDetail, ...errors },
       },
@@ -272,7 +288,7 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         description:
-          'The version\'s answers (served by onnxruntime) on a resolution × resolution grid over features x and y (indices), ' +
+          "The version's answers (served by onnxruntime) on a resolution × resolution grid over features x and y (indices), " +
           'the other features held at their training mean; ranges default to mean ± 3 std of the training split.',
         params: versionParams,
         querystring: regionsQuery,
@@ -285,12 +301,19 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!record) throw notFound(`model "${model}" has no version ${version}`);
       const run = record.runId ? await app.registry.getRun(record.runId) : null;
       const { standardization } = await factsOf(record);
+      const data = run ? await runData(run.config) : null;
+      const sign = data?.signClasses;
       const lease = await app.models.acquire(model, version);
       try {
         const q = request.query;
         return await decisionRegions(
           lease.version,
-          { ...record, signLabels: record.task === 'regression' ? signLabelsOf(run?.config) : null, standardization },
+          {
+            ...record,
+            signLabels: sign ? [`${sign.negative} (< 0)`, `${sign.positive} (≥ 0)`] : null,
+            standardization,
+            data: data && data.inputShape.length === 1 && data.inputShape[0] === record.featureNames.length ? data : null,
+          },
           { x: q.x, y: q.y, resolution: q.resolution, xRange: pair(q.xMin, q.xMax), yRange: pair(q.yMin, q.yMax) },
         );
       } finally {

@@ -55,7 +55,10 @@ export const dashboardStaticRoutes: FastifyPluginAsync<DashboardStaticOptions> =
         if (request.method !== 'GET' || path.extname(request.url.split('?')[0]) !== '') {
           return reply.code(404).send({ error: `no dashboard file at ${request.url.split('?')[0]}` });
         }
-        return reply.type('text/html').header('cache-control', 'no-cache').send(await readFile(path.join(root, 'index.html')));
+        return reply
+          .type('text/html')
+          .header('cache-control', 'no-cache')
+          .send(await readFile(path.join(root, 'index.html')));
       });
     },
     { prefix: '/ui' },

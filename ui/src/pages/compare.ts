@@ -24,7 +24,14 @@ async function picker(main: HTMLElement): Promise<void> {
   const list = h('fieldset', {}, h('legend', {}, 'Runs to overlay (two or more)'));
   for (const run of runs.slice(0, 200)) {
     const id = `pick-${run.id}`;
-    list.append(h('div', {}, h('input', { type: 'checkbox', id, name: 'ids', value: run.id }), h('label', { for: id }, ` ${run.name} ${run.id.slice(0, 8)} — ${statusText(run)}, loss ${fmt(run.finalMetrics?.loss)}`)));
+    list.append(
+      h(
+        'div',
+        {},
+        h('input', { type: 'checkbox', id, name: 'ids', value: run.id }),
+        h('label', { for: id }, ` ${run.name} ${run.id.slice(0, 8)} — ${statusText(run)}, loss ${fmt(run.finalMetrics?.loss)}`),
+      ),
+    );
   }
   form.append(list, h('button', { type: 'submit' }, 'Compare'));
   form.addEventListener('submit', (e) => {
@@ -51,7 +58,9 @@ export async function comparePage(main: HTMLElement, params: URLSearchParams): P
   show(
     main,
     h('h1', {}, `Compare ${runs.length} runs`),
-    h('div', { class: 'charts' },
+    h(
+      'div',
+      { class: 'charts' },
       lineChart({ title: 'Training loss per epoch', yLabel: 'loss', ...loss }),
       val.series.length ? lineChart({ title: 'Validation loss per epoch', yLabel: 'validation loss', ...val }) : null,
     ),

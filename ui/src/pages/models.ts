@@ -22,12 +22,21 @@ function confirmPromote(model: string, v: VersionView, onDone: () => void, area:
       'form',
       { method: 'dialog' },
       h('h2', { id: 'promote-title' }, `Promote ${model} version ${v.version}?`),
-      h('p', {}, `The server loads and warms version ${v.version}, then moves the alias; in-flight requests finish on the previous version.`),
+      h(
+        'p',
+        {},
+        `The server loads and warms version ${v.version}, then moves the alias; in-flight requests finish on the previous version.`,
+      ),
       h('label', { for: 'promote-alias' }, 'Alias '),
       alias,
       v.bnGuardWarning ? h('p', { class: 'warn' }, `The BN guard flagged this version: ${v.bnGuardWarning}`) : null,
       v.bnGuardWarning ? h('div', {}, force, h('label', { for: 'promote-force' }, ' promote anyway (force)')) : null,
-      h('div', { class: 'actions' }, h('button', { value: 'cancel', type: 'submit', formnovalidate: true }, 'Cancel'), h('button', { value: 'ok', type: 'submit', id: 'promote-confirm', class: 'primary' }, 'Promote')),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { value: 'cancel', type: 'submit', formnovalidate: true }, 'Cancel'),
+        h('button', { value: 'ok', type: 'submit', id: 'promote-confirm', class: 'primary' }, 'Promote'),
+      ),
     ),
   );
   dialog.addEventListener('close', async () => {
@@ -35,7 +44,11 @@ function confirmPromote(model: string, v: VersionView, onDone: () => void, area:
     if (dialog.returnValue !== 'ok') return;
     try {
       const result = await api.promote(model, v.version, alias.value, force.checked);
-      notice(area, `${model}: alias "${alias.value}" now points at version ${v.version} (was ${result.previous_version ?? 'unset'}).`, 'ok');
+      notice(
+        area,
+        `${model}: alias "${alias.value}" now points at version ${v.version} (was ${result.previous_version ?? 'unset'}).`,
+        'ok',
+      );
       onDone();
     } catch (error) {
       notice(area, `Promote failed: ${explain(error)}`, 'error');
@@ -47,19 +60,23 @@ function confirmPromote(model: string, v: VersionView, onDone: () => void, area:
 
 function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus: { model?: string; version?: number }): HTMLElement {
   const action = (label: string, run: () => Promise<unknown>, done: string) =>
-    h('button', {
-      type: 'button',
-      'data-action': label.toLowerCase(),
-      onclick: async () => {
-        try {
-          await run();
-          notice(area, done, 'ok');
-          reload();
-        } catch (error) {
-          notice(area, `${label} failed: ${explain(error)}`, 'error');
-        }
+    h(
+      'button',
+      {
+        type: 'button',
+        'data-action': label.toLowerCase(),
+        onclick: async () => {
+          try {
+            await run();
+            notice(area, done, 'ok');
+            reload();
+          } catch (error) {
+            notice(area, `${label} failed: ${explain(error)}`, 'error');
+          }
+        },
       },
-    }, label);
+      label,
+    );
   const served = m.served;
   return h(
     'section',
@@ -68,8 +85,14 @@ function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus
     h(
       'p',
       {},
-      `Aliases: ${Object.entries(m.aliases).map(([a, v]) => `${a} → v${v}`).join(', ') || 'none'}. `,
-      served ? `Serving by default: ${served.defaultVersion ? `v${served.defaultVersion}` : 'nothing'}; loaded: ${served.loadedVersions.map((v) => `v${v}`).join(', ') || 'none'}${served.unloaded ? ' (unloaded by an admin)' : ''}. ` : 'Not yet read by the server. ',
+      `Aliases: ${
+        Object.entries(m.aliases)
+          .map(([a, v]) => `${a} → v${v}`)
+          .join(', ') || 'none'
+      }. `,
+      served
+        ? `Serving by default: ${served.defaultVersion ? `v${served.defaultVersion}` : 'nothing'}; loaded: ${served.loadedVersions.map((v) => `v${v}`).join(', ') || 'none'}${served.unloaded ? ' (unloaded by an admin)' : ''}. `
+        : 'Not yet read by the server. ',
       action('Load', () => api.load(m.name), `${m.name} loaded.`),
       ' ',
       action('Unload', () => api.unload(m.name), `${m.name} unloaded.`),
@@ -81,7 +104,29 @@ function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus
         'table',
         { class: 'versions', 'data-model': m.name },
         h('caption', { class: 'sr-only' }, `Versions of ${m.name}`),
-        h('thead', {}, h('tr', {}, ...['version', 'aliases', 'sha256', 'size', 'parity max |Δ|', 'folded', 'BN guard', 'task', 'features → classes', 'opset', 'created', 'run', ''].map((c) => h('th', { scope: 'col' }, c)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ...[
+              'version',
+              'aliases',
+              'sha256',
+              'size',
+              'parity max |Δ|',
+              'folded',
+              'BN guard',
+              'task',
+              'features → classes',
+              'opset',
+              'created',
+              'run',
+              '',
+            ].map((c) => h('th', { scope: 'col' }, c)),
+          ),
+        ),
         h(
           'tbody',
           {},
@@ -98,13 +143,32 @@ function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus
                 h('td', { class: 'num' }, `${(v.size / 1024).toFixed(1)} KiB`),
                 h('td', { class: 'num' }, fmt(v.parityMaxAbsDiff)),
                 h('td', {}, v.folded ? 'yes' : 'no'),
-                h('td', {}, v.bnGuardWarning ? h('span', { class: 'pill bn-flagged', title: v.bnGuardWarning }, 'flagged') : h('span', { class: 'pill bn-ok' }, 'ok')),
+                h(
+                  'td',
+                  {},
+                  v.bnGuardWarning
+                    ? h('span', { class: 'pill bn-flagged', title: v.bnGuardWarning }, 'flagged')
+                    : h('span', { class: 'pill bn-ok' }, 'ok'),
+                ),
                 h('td', {}, v.task),
                 h('td', {}, `${v.featureNames.join(', ')} → ${v.task === 'classification' ? v.classLabels.join(', ') : 'value'}`),
                 h('td', { class: 'num' }, v.opset),
                 h('td', {}, fmtDate(v.createdAt)),
                 h('td', {}, v.runId ? h('a', { href: `#/runs/${v.runId}` }, v.runId.slice(0, 8)) : '—'),
-                h('td', {}, h('button', { type: 'button', class: 'promote', 'aria-label': `Promote ${m.name} version ${v.version}`, onclick: () => confirmPromote(m.name, v, reload, area) }, 'Promote…')),
+                h(
+                  'td',
+                  {},
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'promote',
+                      'aria-label': `Promote ${m.name} version ${v.version}`,
+                      onclick: () => confirmPromote(m.name, v, reload, area),
+                    },
+                    'Promote…',
+                  ),
+                ),
               ),
             ),
         ),
@@ -120,7 +184,9 @@ export async function modelsPage(main: HTMLElement, params: URLSearchParams): Pr
   const reload = async () => {
     try {
       const { models } = await api.models();
-      list.replaceChildren(...(models.length ? models.map((m) => modelSection(m, area, reload, focus)) : [h('p', {}, 'No model registered yet.')]));
+      list.replaceChildren(
+        ...(models.length ? models.map((m) => modelSection(m, area, reload, focus)) : [h('p', {}, 'No model registered yet.')]),
+      );
     } catch (error) {
       list.replaceChildren(errorBox(`Could not load the models: ${(error as Error).message}`));
     }

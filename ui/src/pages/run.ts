@@ -27,20 +27,42 @@ function qualityKeys(epochs: MetricValues[]): [string, string][] {
 
 function bnSection(run: RunDetail): HTMLElement {
   const { steps, layers, checks } = run.bnGuardDetails;
-  if (layers.length === 0) return h('section', { 'aria-labelledby': 'bn-h' }, h('h2', { id: 'bn-h' }, 'BN guard'), h('p', {}, 'No BatchNormalization layer: nothing to check.'));
+  if (layers.length === 0)
+    return h(
+      'section',
+      { 'aria-labelledby': 'bn-h' },
+      h('h2', { id: 'bn-h' }, 'BN guard'),
+      h('p', {}, 'No BatchNormalization layer: nothing to check.'),
+    );
   return h(
     'section',
     { 'aria-labelledby': 'bn-h' },
     h('h2', { id: 'bn-h' }, 'BN guard'),
-    h('p', {}, h('span', { class: `pill bn-${run.bnGuard.verdict}` }, run.bnGuard.verdict), ` ${steps ?? '?'} update steps. `, run.bnGuard.detail ?? ''),
+    h(
+      'p',
+      {},
+      h('span', { class: `pill bn-${run.bnGuard.verdict}` }, run.bnGuard.verdict),
+      ` ${steps ?? '?'} update steps. `,
+      run.bnGuard.detail ?? '',
+    ),
     h(
       'table',
       { id: 'bn-layers' },
-      h('caption', {}, 'Per BN layer: share of the initial statistics left (momentum^steps), and, from the exported graph, the moving statistics against the data'),
+      h(
+        'caption',
+        {},
+        'Per BN layer: share of the initial statistics left (momentum^steps), and, from the exported graph, the moving statistics against the data',
+      ),
       h(
         'thead',
         {},
-        h('tr', {}, ...['layer', 'config index', 'momentum', 'momentum^steps', 'mean gap (std)', 'variance ratio'].map((c) => h('th', { scope: 'col' }, c))),
+        h(
+          'tr',
+          {},
+          ...['layer', 'config index', 'momentum', 'momentum^steps', 'mean gap (std)', 'variance ratio'].map((c) =>
+            h('th', { scope: 'col' }, c),
+          ),
+        ),
       ),
       h(
         'tbody',
@@ -85,7 +107,7 @@ function regionsFigure(r: DecisionRegions): HTMLElement {
   });
   const summary =
     `Decision regions over ${r.features[0]} (${fmt(r.xRange[0])} to ${fmt(r.xRange[1])}) and ${r.features[1]} (${fmt(r.yRange[0])} to ${fmt(r.yRange[1])}), ` +
-    `${n}×${n} grid: ${r.classes.map((c, i) => `${c} ${Math.round((counts[i] / r.cells.length) * 100)}%`).join(', ')}.`;
+    `${n}×${n} grid, ${r.points.length} data points: ${r.classes.map((c, i) => `${c} ${Math.round((counts[i] / r.cells.length) * 100)}%`).join(', ')}.`;
   const pad = 48;
   return h(
     'figure',
@@ -93,24 +115,49 @@ function regionsFigure(r: DecisionRegions): HTMLElement {
     h('figcaption', {}, `Decision regions: ${r.features[0]} × ${r.features[1]}`),
     svg(
       'svg',
-      { viewBox: `${-pad} -8 ${size + pad + 8} ${size + pad}`, width: size + pad + 8, height: size + pad, role: 'img', 'aria-label': summary },
+      {
+        viewBox: `${-pad} -8 ${size + pad + 8} ${size + pad}`,
+        width: size + pad + 8,
+        height: size + pad,
+        role: 'img',
+        'aria-label': summary,
+      },
       ...rects,
+      ...r.points.map((p) =>
+        svg('circle', {
+          cx: (((p.x - r.xRange[0]) / (r.xRange[1] - r.xRange[0])) * size).toFixed(1),
+          cy: (size - ((p.y - r.yRange[0]) / (r.yRange[1] - r.yRange[0])) * size).toFixed(1),
+          r: 3,
+          fill: PALETTE[p.label % PALETTE.length],
+          stroke: '#000',
+          'stroke-width': 0.7,
+          class: 'point',
+        }),
+      ),
       svg('rect', { x: 0, y: 0, width: size, height: size, fill: 'none', stroke: '#444' }),
       svg('text', { x: 0, y: size + 16, 'font-size': 11 }, fmt(r.xRange[0])),
       svg('text', { x: size, y: size + 16, 'font-size': 11, 'text-anchor': 'end' }, fmt(r.xRange[1])),
       svg('text', { x: size / 2, y: size + 32, 'font-size': 12, 'text-anchor': 'middle' }, r.features[0]),
       svg('text', { x: -6, y: size, 'font-size': 11, 'text-anchor': 'end' }, fmt(r.yRange[0])),
       svg('text', { x: -6, y: 10, 'font-size': 11, 'text-anchor': 'end' }, fmt(r.yRange[1])),
-      svg('text', { x: -30, y: size / 2, 'font-size': 12, 'text-anchor': 'middle', transform: `rotate(-90 -30 ${size / 2})` }, r.features[1]),
+      svg(
+        'text',
+        { x: -30, y: size / 2, 'font-size': 12, 'text-anchor': 'middle', transform: `rotate(-90 -30 ${size / 2})` },
+        r.features[1],
+      ),
     ),
-    h('ul', { class: 'legend' }, ...r.classes.map((c, i) => h('li', {}, h('span', { class: 'swatch', style: `background:${PALETTE[i % PALETTE.length]}` }), c))),
-    h('p', { class: 'muted' }, summary, Object.keys(r.heldAt).length ? ` Other features held at their training mean.` : ''),
+    h(
+      'ul',
+      { class: 'legend' },
+      ...r.classes.map((c, i) => h('li', {}, h('span', { class: 'swatch', style: `background:${PALETTE[i % PALETTE.length]}` }), c)),
+    ),
+    h('p', { class: 'muted' }, summary, Object.keys(r.heldAt).length ? ` Other features held at their mean.` : ''),
   );
 }
 
 async function regionsSection(run: RunDetail): Promise<HTMLElement | null> {
   const version = run.registeredVersions.at(-1);
-  if (!version || version.featureNames.length !== 2) return null;
+  if (version?.featureNames.length !== 2) return null;
   const section = h('section', { 'aria-labelledby': 'regions-h' }, h('h2', { id: 'regions-h' }, 'Decision regions'));
   try {
     section.append(regionsFigure(await api.regions(version.name, version.version)));
@@ -156,16 +203,34 @@ export async function runPage(main: HTMLElement, id: string): Promise<void> {
         {},
         run.registeredVersions.length === 0
           ? 'none (no export, or the run failed)'
-          : h('span', {}, ...run.registeredVersions.map((v) => h('a', { href: `#/models?model=${v.name}&version=${v.version}`, class: 'version-link' }, `${v.name} v${v.version}`))),
+          : h(
+              'span',
+              {},
+              ...run.registeredVersions.map((v) =>
+                h('a', { href: `#/models?model=${v.name}&version=${v.version}`, class: 'version-link' }, `${v.name} v${v.version}`),
+              ),
+            ),
       ),
     ),
-    h('section', { 'aria-labelledby': 'curves-h' }, h('h2', { id: 'curves-h' }, 'Curves'), h('div', { class: 'charts' },
-      lineChart({ title: 'Loss per epoch', yLabel: 'loss', x, series: seriesOf(epochs, LOSS_KEYS) }),
-      quality.length ? lineChart({ title: 'Accuracy / error per epoch', yLabel: 'value', x, series: quality }) : null,
-    )),
+    h(
+      'section',
+      { 'aria-labelledby': 'curves-h' },
+      h('h2', { id: 'curves-h' }, 'Curves'),
+      h(
+        'div',
+        { class: 'charts' },
+        lineChart({ title: 'Loss per epoch', yLabel: 'loss', x, series: seriesOf(epochs, LOSS_KEYS) }),
+        quality.length ? lineChart({ title: 'Accuracy / error per epoch', yLabel: 'value', x, series: quality }) : null,
+      ),
+    ),
     bnSection(run),
     h('div', { id: 'regions-slot' }),
-    h('section', { 'aria-labelledby': 'config-h' }, h('h2', { id: 'config-h' }, 'Config (as trained: the submitted config with defaults filled in)'), h('pre', { class: 'config', tabindex: 0 }, JSON.stringify(run.config, null, 2))),
+    h(
+      'section',
+      { 'aria-labelledby': 'config-h' },
+      h('h2', { id: 'config-h' }, 'Config (as trained: the submitted config with defaults filled in)'),
+      h('pre', { class: 'config', tabindex: 0 }, JSON.stringify(run.config, null, 2)),
+    ),
   );
   const regions = await regionsSection(run);
   if (regions) main.querySelector('#regions-slot')?.replaceWith(regions);

@@ -71,7 +71,12 @@ export async function runsPage(main: HTMLElement, params: URLSearchParams): Prom
   }
 
   const names = [...new Set(runs.map((r) => r.name))].sort();
-  const nameSelect = h('select', { id: 'filter-name', name: 'name' }, h('option', { value: '' }, 'all models'), ...names.map((n) => h('option', { value: n }, n)));
+  const nameSelect = h(
+    'select',
+    { id: 'filter-name', name: 'name' },
+    h('option', { value: '' }, 'all models'),
+    ...names.map((n) => h('option', { value: n }, n)),
+  );
   nameSelect.value = state.name;
   const statusSelect = h(
     'select',
@@ -82,7 +87,11 @@ export async function runsPage(main: HTMLElement, params: URLSearchParams): Prom
   const count = h('p', { class: 'muted', role: 'status', 'aria-live': 'polite' });
   const tbody = h('tbody');
   const headRow = h('tr', {}, h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Compare')));
-  const compareLink = h('a', { href: '#/compare', class: 'button', id: 'compare-selected', 'aria-disabled': 'true' }, 'Compare selected (0)');
+  const compareLink = h(
+    'a',
+    { href: '#/compare', class: 'button', id: 'compare-selected', 'aria-disabled': 'true' },
+    'Compare selected (0)',
+  );
 
   const updateCompare = () => {
     compareLink.textContent = `Compare selected (${selected.size})`;
@@ -101,7 +110,11 @@ export async function runsPage(main: HTMLElement, params: URLSearchParams): Prom
 
   const render = () => {
     const shown = runs
-      .filter((r) => (!state.name || r.name === state.name) && (!state.status || statusText(r) === state.status || (state.status === 'failed' && r.status === 'failed')))
+      .filter(
+        (r) =>
+          (!state.name || r.name === state.name) &&
+          (!state.status || statusText(r) === state.status || (state.status === 'failed' && r.status === 'failed')),
+      )
       .sort((a, b) => {
         const x = sortValue(a, state.sort);
         const y = sortValue(b, state.sort);
@@ -178,7 +191,17 @@ export async function runsPage(main: HTMLElement, params: URLSearchParams): Prom
       compareLink,
     ),
     count,
-    h('div', { class: 'table-wrap' }, h('table', { class: 'runs', id: 'runs-table' }, h('caption', { class: 'sr-only' }, 'Training runs; column headers sort'), h('thead', {}, headRow), tbody)),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'runs', id: 'runs-table' },
+        h('caption', { class: 'sr-only' }, 'Training runs; column headers sort'),
+        h('thead', {}, headRow),
+        tbody,
+      ),
+    ),
   );
   render();
 }

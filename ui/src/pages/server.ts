@@ -13,7 +13,16 @@ const TITLES: Record<string, string> = {
 };
 
 function render(view: ServerView): HTMLElement[] {
-  const loaded = view.models.flatMap((m) => m.loaded.map((v) => ({ model: m.name, ...v, isDefault: m.defaultVersion === v.version, aliases: Object.entries(m.aliases).filter(([, n]) => n === v.version).map(([a]) => a) })));
+  const loaded = view.models.flatMap((m) =>
+    m.loaded.map((v) => ({
+      model: m.name,
+      ...v,
+      isDefault: m.defaultVersion === v.version,
+      aliases: Object.entries(m.aliases)
+        .filter(([, n]) => n === v.version)
+        .map(([a]) => a),
+    })),
+  );
   const providers = [...new Set(loaded.map((v) => v.executionProvider))];
   return [
     h(
@@ -30,7 +39,13 @@ function render(view: ServerView): HTMLElement[] {
       h('dt', {}, 'Queue depth'),
       h('dd', { id: 'queue-depth' }, view.queueDepth),
       h('dt', {}, 'Requests by status'),
-      h('dd', {}, Object.entries(view.requestsByStatus).map(([s, n]) => `${s}: ${n}`).join(', ') || 'none'),
+      h(
+        'dd',
+        {},
+        Object.entries(view.requestsByStatus)
+          .map(([s, n]) => `${s}: ${n}`)
+          .join(', ') || 'none',
+      ),
       h('dt', {}, 'Uptime'),
       h('dd', {}, `${Math.round(view.uptimeSeconds)} s`),
     ),
@@ -38,7 +53,17 @@ function render(view: ServerView): HTMLElement[] {
       'table',
       { id: 'loaded-table' },
       h('caption', {}, 'Loaded versions'),
-      h('thead', {}, h('tr', {}, ...['model', 'version', 'serves', 'execution provider', 'in flight', 'queued', 'running batches'].map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['model', 'version', 'serves', 'execution provider', 'in flight', 'queued', 'running batches'].map((c) =>
+            h('th', { scope: 'col' }, c),
+          ),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -57,7 +82,11 @@ function render(view: ServerView): HTMLElement[] {
         ),
       ),
     ),
-    ...view.models.filter((m) => m.failures.length).map((m) => errorBox(`${m.name}: ${m.failures.map((f) => `v${f.version} ${f.reason}${f.retrying ? ' (retrying)' : ''}`).join('; ')}`)),
+    ...view.models
+      .filter((m) => m.failures.length)
+      .map((m) =>
+        errorBox(`${m.name}: ${m.failures.map((f) => `v${f.version} ${f.reason}${f.retrying ? ' (retrying)' : ''}`).join('; ')}`),
+      ),
     h(
       'div',
       { class: 'charts' },
@@ -83,7 +112,11 @@ export async function serverPage(main: HTMLElement): Promise<() => void> {
       const view = await api.server();
       if (stopped) return;
       // Keep open data tables open across refreshes.
-      const open = new Set([...body.querySelectorAll('details[open]')].map((d) => d.closest('figure')?.querySelector('figcaption')?.textContent?.split(' — ')[0]));
+      const open = new Set(
+        [...body.querySelectorAll('details[open]')].map(
+          (d) => d.closest('figure')?.querySelector('figcaption')?.textContent?.split(' — ')[0],
+        ),
+      );
       body.replaceChildren(...render(view));
       for (const d of body.querySelectorAll('details')) {
         if (open.has(d.closest('figure')?.querySelector('figcaption')?.textContent?.split(' — ')[0])) d.open = true;
