@@ -1,10 +1,28 @@
-// Decision regions of a served classifier: the loaded ONNX session answers a grid over two features.
+// Decision regions of a registered classifier: its ONNX graph, run by onnxruntime on a grid over two
+// features. A session of its own (CPU, one thread), not the serving one: the grid neither waits in
+// nor counts in the serving queues and histograms, and loads no version into serving.
+import * as ort from 'onnxruntime-node';
 import { gridRows, paddedRange, type GridSpec } from '../report/decision-grid.ts';
 import { badRequest } from './http-errors.ts';
-import type { LoadedVersion } from './loaded-version.ts';
 
-/** Rows per run: well under any batch limit, so a grid never crowds out real requests for long. */
-const CHUNK_ROWS = 256;
+/** Rows per run, so that one run's output stays small. */
+const CHUNK_ROWS = 1024;
+
+/** Runs [rows, features] float32 rows through the model; answers its first output, flat. */
+export type Evaluate = (rows: Float32Array, count: number) => Promise<ArrayLike<number>>;
+
+export async function withOnnxSession<T>(artifact: Uint8Array, use: (evaluate: Evaluate) => Promise<T>): Promise<T> {
+  const session = await ort.InferenceSession.create(artifact, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 });
+  try {
+    return await use(async (rows, count) => {
+      const input = new ort.Tensor('float32', rows, [count, rows.length / count]);
+      const results = await session.run({ [session.inputNames[0]]: input });
+      return results[session.outputNames[0]].data as Float32Array;
+    });
+  } finally {
+    await session.release();
+  }
+}
 
 export interface RegionsRequest {
   x: number;
@@ -40,6 +58,8 @@ export interface RunData {
 
 export interface ModelFacts {
   featureNames: string[];
+  /** The model's input shape without the batch dimension. */
+  inputShape: number[];
   classLabels: string[];
   task: 'classification' | 'regression';
   /** For a regression model used as a sign classifier (an Adaline): the labels of output < 0 and ≥ 0. */
@@ -69,11 +89,12 @@ function range(facts: ModelFacts, feature: number, given: [number, number] | und
   return [mean[feature] - 3 * std[feature], mean[feature] + 3 * std[feature]];
 }
 
-export async function decisionRegions(version: LoadedVersion, facts: ModelFacts, request: RegionsRequest): Promise<DecisionRegions> {
+export async function decisionRegions(evaluate: Evaluate, facts: ModelFacts, request: RegionsRequest): Promise<DecisionRegions> {
   const count = facts.featureNames.length;
   if (facts.task !== 'classification' && !facts.signLabels)
     throw badRequest('decision regions need a classifier (or a sign classifier such as an Adaline)');
-  if (!version.takesRows || version.rowShape.length !== 1) throw badRequest('decision regions need a model of tabular rows');
+  if (facts.inputShape.length !== 1 || count < 2)
+    throw badRequest('decision regions need a model of tabular rows with two or more features');
   for (const [axis, f] of [
     ['x', request.x],
     ['y', request.y],
@@ -97,9 +118,7 @@ export async function decisionRegions(version: LoadedVersion, facts: ModelFacts,
   const confidence: number[] = [];
   for (let start = 0; start < total; start += CHUNK_ROWS) {
     const n = Math.min(CHUNK_ROWS, total - start);
-    const { outputs } = await version.runRows(rows.subarray(start * count, (start + n) * count), n);
-    const output = Object.values(outputs)[0];
-    const data = output.data as ArrayLike<number>;
+    const data = await evaluate(rows.subarray(start * count, (start + n) * count), n);
     const width = data.length / n;
     for (let r = 0; r < n; r++) {
       if (facts.task === 'regression') {

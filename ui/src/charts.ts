@@ -10,6 +10,14 @@ export interface Series {
   values: (number | null)[];
 }
 
+/** Tick labels: powers of ten only on a log axis (1e4 beyond 1000), short numbers otherwise. */
+function tick(value: number, log: boolean): string {
+  if (!log) return fmt(value);
+  const exponent = Math.round(Math.log10(value));
+  if (Math.abs(value - 10 ** exponent) > 1e-9 * 10 ** exponent) return '';
+  return exponent >= 4 || exponent <= -4 ? `1e${exponent}` : String(10 ** exponent);
+}
+
 /** A log10 axis when the positive values span two decades or more (as `bnserve report` does). */
 export function spansDecades(series: Series[]): boolean {
   const positive = series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v) && v > 0);
@@ -77,7 +85,10 @@ export function lineChart(opts: LineChartOptions): HTMLElement {
         width,
         height: opts.height ?? 260,
         scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-        axes: [{ label: xLabel }, { label: opts.yLabel, size: 70 }],
+        axes: [
+          { label: xLabel },
+          { label: opts.yLabel, size: 64, space: log ? 24 : 30, values: (_u: uPlot, splits: number[]) => splits.map((v) => tick(v, log)) },
+        ],
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
         series: [
@@ -113,12 +124,21 @@ export function barChart(title: string, buckets: { label: string; count: number 
   }.`;
   const chart = svg(
     'svg',
-    { viewBox: `0 0 ${width} ${height + 30}`, width, height: height + 30, role: 'img', 'aria-label': summary },
+    { viewBox: `-10 0 ${width + 10} ${height + 40}`, width: width + 10, height: height + 40, role: 'img', 'aria-label': summary },
     ...buckets.flatMap((b, i) => {
       const barHeight = (b.count / max) * height;
       return [
         svg('rect', { x: i * barWidth + 2, y: height - barHeight, width: barWidth - 4, height: barHeight, fill: PALETTE[0] }),
-        svg('text', { x: i * barWidth + barWidth / 2, y: height + 14, 'font-size': 9, 'text-anchor': 'middle' }, b.label),
+        svg(
+          'text',
+          {
+            x: i * barWidth + barWidth / 2,
+            y: height + 12,
+            'text-anchor': 'end',
+            transform: `rotate(-40 ${i * barWidth + barWidth / 2} ${height + 12})`,
+          },
+          b.label,
+        ),
       ];
     }),
   );

@@ -59,12 +59,22 @@ export function errorBox(message: string): HTMLElement {
   return h('p', { class: 'error', role: 'alert' }, message);
 }
 
-/** Puts the page's content in place and moves focus to its heading, so keyboard users start there. */
+let focusHeadings = false;
+
+/** After the first page, every page change moves focus to the new page's heading. */
+export function focusHeadingsFromNowOn(): void {
+  focusHeadings = true;
+}
+
+/**
+ * Puts the page's content in place. On navigation inside the dashboard, focus moves to its heading
+ * so keyboard and screen-reader users start there; a fresh load keeps the browser's own start (the skip link).
+ */
 export function show(main: HTMLElement, ...children: Child[]): void {
   main.replaceChildren();
   append(main, children);
   const heading = main.querySelector('h1');
-  if (heading) {
+  if (heading && focusHeadings) {
     heading.setAttribute('tabindex', '-1');
     heading.focus({ preventScroll: true });
   }

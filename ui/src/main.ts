@@ -1,11 +1,10 @@
 // Hash router (#/runs, #/runs/<id>, #/compare?ids=a,b, #/models, #/server) and the admin token form.
 import { api, token } from './api.ts';
-import { comparePage } from './pages/compare.ts';
-import { modelsPage } from './pages/models.ts';
-import { runPage } from './pages/run.ts';
+import { focusHeadingsFromNowOn } from './dom.ts';
 import { runsPage } from './pages/runs.ts';
-import { serverPage } from './pages/server.ts';
 import './style.css';
+
+// The Runs page (the landing page) is in the main chunk; the others, and the chart library, load on first visit.
 
 const main = document.getElementById('main') as HTMLElement;
 let stopPage: (() => void) | null = null;
@@ -22,11 +21,11 @@ async function route(): Promise<void> {
     else link.removeAttribute('aria-current');
   }
   document.title = `${page[0].toUpperCase()}${page.slice(1)} · bnserve`;
-  if (page === 'runs' && parts[1]) return runPage(main, decodeURIComponent(parts[1]));
-  if (page === 'compare') return comparePage(main, params);
-  if (page === 'models') return modelsPage(main, params);
+  if (page === 'runs' && parts[1]) return (await import('./pages/run.ts')).runPage(main, decodeURIComponent(parts[1]));
+  if (page === 'compare') return (await import('./pages/compare.ts')).comparePage(main, params);
+  if (page === 'models') return (await import('./pages/models.ts')).modelsPage(main, params);
   if (page === 'server') {
-    stopPage = await serverPage(main);
+    stopPage = await (await import('./pages/server.ts')).serverPage(main);
     return;
   }
   return runsPage(main, params);
@@ -68,5 +67,8 @@ function tokenForm(): void {
 }
 
 tokenForm();
-window.addEventListener('hashchange', () => void route());
+window.addEventListener('hashchange', () => {
+  focusHeadingsFromNowOn();
+  void route();
+});
 void route();

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { MAX_LISTED_RUNS, type ModelSummary, type ModelVersionRecord } from '../../registry/types.ts';
 import { bnResiduals, flatEpoch, runSummaryView } from '../dashboard-views.ts';
 import { serverStatus } from '../dashboard-status.ts';
-import { decisionRegions, type RunData } from '../decision-regions.ts';
+import { decisionRegions, withOnnxSession, type RunData } from '../decision-regions.ts';
 import { notFound } from '../http-errors.ts';
 import { OnnxFactsCache } from '../onnx-facts.ts';
 import { errorBody, modelParams, versionParams } from '../schemas.ts';
@@ -288,8 +288,9 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         description:
-          "The version's answers (served by onnxruntime) on a resolution × resolution grid over features x and y (indices), " +
-          'the other features held at their training mean; ranges default to mean ± 3 std of the training split.',
+          "The version's answers (its ONNX graph run by onnxruntime on the CPU, outside the serving queues) on a resolution × " +
+          "resolution grid over features x and y (indices), with the run's data points; ranges and the other features' values come " +
+          "from the run's data (reloaded from its config), else from the graph's standardisation (mean ± 3 std), else xMin/xMax/yMin/yMax.",
         params: versionParams,
         querystring: regionsQuery,
         response: { 200: regionsView, ...errors },
@@ -303,22 +304,20 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
       const { standardization } = await factsOf(record);
       const data = run ? await runData(run.config) : null;
       const sign = data?.signClasses;
-      const lease = await app.models.acquire(model, version);
-      try {
-        const q = request.query;
-        return await decisionRegions(
-          lease.version,
+      const q = request.query;
+      return withOnnxSession(await app.registry.readArtifact(record), (evaluate) =>
+        decisionRegions(
+          evaluate,
           {
             ...record,
+            inputShape: record.inputs[0]?.shape.slice(1) ?? [],
             signLabels: sign ? [`${sign.negative} (< 0)`, `${sign.positive} (≥ 0)`] : null,
             standardization,
             data: data && data.inputShape.length === 1 && data.inputShape[0] === record.featureNames.length ? data : null,
           },
           { x: q.x, y: q.y, resolution: q.resolution, xRange: pair(q.xMin, q.xMax), yRange: pair(q.yMin, q.yMax) },
-        );
-      } finally {
-        lease.release();
-      }
+        ),
+      );
     },
   );
 

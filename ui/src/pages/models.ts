@@ -13,7 +13,7 @@ function explain(error: unknown): string {
 
 /** A modal confirmation (native <dialog>: focus is trapped, Escape cancels). */
 function confirmPromote(model: string, v: VersionView, onDone: () => void, area: HTMLElement): void {
-  const alias = h('input', { id: 'promote-alias', value: 'production', required: true, pattern: '[A-Za-z][A-Za-z0-9._-]{0,63}' });
+  const alias = h('input', { id: 'promote-alias', value: 'production', required: true, pattern: '[A-Za-z][A-Za-z0-9._\\-]{0,63}' });
   const force = h('input', { type: 'checkbox', id: 'promote-force' });
   const dialog = h(
     'dialog',

@@ -11,7 +11,8 @@ const LOSS_KEYS: [string, string][] = [
   ['valLoss', 'validation loss'],
 ];
 
-const QUALITY = /(accuracy|mae|rmse)$/i;
+const ACCURACY = /accuracy$/i;
+const ERRORS = /(mae|rmse)$/i;
 
 export function seriesOf(epochs: MetricValues[], keys: [string, string][]): Series[] {
   return keys
@@ -20,8 +21,8 @@ export function seriesOf(epochs: MetricValues[], keys: [string, string][]): Seri
     .filter((s) => s.values.some((v) => v !== null && v !== 0) || s.label === 'loss');
 }
 
-function qualityKeys(epochs: MetricValues[]): [string, string][] {
-  const keys = new Set(epochs.flatMap((e) => Object.keys(e)).filter((k) => QUALITY.test(k)));
+function keysMatching(epochs: MetricValues[], pattern: RegExp): [string, string][] {
+  const keys = new Set(epochs.flatMap((e) => Object.keys(e)).filter((k) => pattern.test(k)));
   return [...keys].sort().map((k) => [k, k]);
 }
 
@@ -178,7 +179,8 @@ export async function runPage(main: HTMLElement, id: string): Promise<void> {
   }
   const epochs = run.epochMetrics;
   const x = epochs.map((e) => e.epoch ?? 0);
-  const quality = seriesOf(epochs, qualityKeys(epochs));
+  const accuracy = seriesOf(epochs, keysMatching(epochs, ACCURACY));
+  const errors = seriesOf(epochs, keysMatching(epochs, ERRORS));
   const status = statusText(run);
   show(
     main,
@@ -220,7 +222,8 @@ export async function runPage(main: HTMLElement, id: string): Promise<void> {
         'div',
         { class: 'charts' },
         lineChart({ title: 'Loss per epoch', yLabel: 'loss', x, series: seriesOf(epochs, LOSS_KEYS) }),
-        quality.length ? lineChart({ title: 'Accuracy / error per epoch', yLabel: 'value', x, series: quality }) : null,
+        accuracy.length ? lineChart({ title: 'Accuracy per epoch', yLabel: 'accuracy', x, series: accuracy }) : null,
+        errors.length ? lineChart({ title: 'MAE / RMSE per epoch', yLabel: 'error', x, series: errors }) : null,
       ),
     ),
     bnSection(run),

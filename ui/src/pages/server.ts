@@ -6,11 +6,16 @@ import { errorBox, fmt, h, show } from '../dom.ts';
 export const REFRESH_MS = 2000;
 
 const TITLES: Record<string, string> = {
-  bnserve_request_duration_seconds: 'Request duration (s)',
+  bnserve_request_duration_seconds: 'Request duration (ms)',
   bnserve_batch_size: 'Rows per onnxruntime run (batch size)',
   bnserve_batch_rows: 'Rows in the run that served each request',
-  bnserve_queue_duration_seconds: 'Queue wait (s)',
+  bnserve_queue_duration_seconds: 'Queue wait (ms)',
 };
+
+/** Bucket bounds of the *_seconds histograms shown in milliseconds. */
+function bucketLabel(name: string, le: string): string {
+  return name.endsWith('_seconds') && le !== '+Inf' ? fmt(Number(le) * 1000) : le;
+}
 
 function render(view: ServerView): HTMLElement[] {
   const loaded = view.models.flatMap((m) =>
@@ -92,8 +97,8 @@ function render(view: ServerView): HTMLElement[] {
       { class: 'charts' },
       ...view.histograms.map((hist) =>
         barChart(
-          `${TITLES[hist.name] ?? hist.name} — ${hist.count} observed${hist.count ? `, mean ${fmt(hist.sum / hist.count)}` : ''}`,
-          hist.buckets.map((b) => ({ label: b.le, count: b.count })),
+          `${TITLES[hist.name] ?? hist.name} — ${hist.count} observed${hist.count ? `, mean ${fmt((hist.sum / hist.count) * (hist.name.endsWith('_seconds') ? 1000 : 1))}` : ''}`,
+          hist.buckets.map((b) => ({ label: bucketLabel(hist.name, b.le), count: b.count })),
         ),
       ),
     ),
