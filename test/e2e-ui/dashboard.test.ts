@@ -23,8 +23,8 @@ async function api(server: RunningServer, url: string): Promise<Json> {
   return (await (await fetch(`${server.url}${url}`)).json()) as Json;
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+async function shot(page: Page, name: string, fullPage = true): Promise<void> {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
 }
 
 /**
@@ -109,7 +109,7 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
         `second load: ${warm.fcp} ms, ${warm.table} ms`,
     );
     assert.ok(cold.table !== null && warm.table !== null);
-    await shot(page, 'runs');
+    await shot(page, 'runs', false);
 
     const divergedRow = page.locator(`tr[data-run-id="${runs.diverged}"]`);
     assert.equal(await divergedRow.locator('.pill').first().textContent(), 'diverged');
@@ -131,6 +131,7 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
     await page.keyboard.press('Enter');
     assert.equal(await page.getAttribute('th[data-key="epochs"]', 'aria-sort'), 'descending');
     assert.equal(await page.locator('#runs-table tbody tr').first().getAttribute('data-run-id'), runs.iris, '120 epochs is the most');
+    await shot(page, 'runs-by-epochs', false);
   });
 
   await t.test('keyboard: skip link, then Tab reaches a run and Enter opens it with focus on its heading', async (t) => {

@@ -10,12 +10,19 @@ export interface Series {
   values: (number | null)[];
 }
 
-/** Tick labels: powers of ten only on a log axis (1e4 beyond 1000), short numbers otherwise. */
-function tick(value: number, log: boolean): string {
-  if (!log) return fmt(value);
-  const exponent = Math.round(Math.log10(value));
-  if (Math.abs(value - 10 ** exponent) > 1e-9 * 10 ** exponent) return '';
-  return exponent >= 4 || exponent <= -4 ? `1e${exponent}` : String(10 ** exponent);
+/** 10^exponent as a tick label: 0.001 … 1000 written out, 1e4 and beyond (and 1e-4 and below) as such. */
+function powerOfTen(exponent: number): string {
+  return exponent >= 4 || exponent <= -4 ? `1e${exponent}` : String(Number((10 ** exponent).toPrecision(1)));
+}
+
+/** Whole exponents between min and max, at most ~7 of them, evenly strided (a diverged loss spans 30 decades). */
+function decadeExponents(min: number, max: number): number[] {
+  const low = Math.ceil(min - 1e-9);
+  const high = Math.floor(max + 1e-9);
+  const stride = Math.max(1, Math.ceil((high - low + 1) / 7));
+  const exponents: number[] = [];
+  for (let e = Math.ceil(low / stride) * stride; e <= high; e += stride) exponents.push(e);
+  return exponents;
 }
 
 /** A log10 axis when the positive values span two decades or more (as `bnserve report` does). */
@@ -75,8 +82,11 @@ export function lineChart(opts: LineChartOptions): HTMLElement {
     plot,
     dataTable(xLabel, opts.x, series),
   );
-  // A log axis cannot show zero or negative values: those points become gaps.
-  const values = series.map((s) => s.values.map((v) => (v === null || !Number.isFinite(v) || (log && v <= 0) ? null : v)));
+  // On a log axis the chart plots log10 of each value (zero and negative values become gaps) and
+  // labels the ticks as powers of ten: uPlot's own log scale crowds its labels over 30 decades.
+  const values = series.map((s) =>
+    s.values.map((v) => (v === null || !Number.isFinite(v) || (log && v <= 0) ? null : log ? Math.log10(v) : v)),
+  );
   const data = [opts.x, ...values] as uPlot.AlignedData;
   queueMicrotask(() => {
     const width = opts.width ?? Math.max(320, Math.min(860, (figure.parentElement?.clientWidth ?? 700) - 16));
@@ -84,10 +94,15 @@ export function lineChart(opts: LineChartOptions): HTMLElement {
       {
         width,
         height: opts.height ?? 260,
-        scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
+        scales: { x: { time: false } },
         axes: [
           { label: xLabel },
-          { label: opts.yLabel, size: 64, space: log ? 24 : 30, values: (_u: uPlot, splits: number[]) => splits.map((v) => tick(v, log)) },
+          {
+            label: opts.yLabel,
+            size: 64,
+            ...(log ? { splits: (_u: uPlot, _axis: number, min: number, max: number) => decadeExponents(min, max) } : {}),
+            values: (_u: uPlot, splits: number[]) => splits.map((v) => (log ? powerOfTen(v) : fmt(v))),
+          },
         ],
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },

@@ -10,10 +10,10 @@ function label(run: RunSummary): string {
 }
 
 function overlay(runs: RunDetail[], key: string): { x: number[]; series: Series[] } {
-  const length = Math.max(...runs.map((r) => r.epochMetrics.length));
-  const x = Array.from({ length }, (_, i) => i);
+  const longest = runs.reduce((a, b) => (b.epochMetrics.length > a.epochMetrics.length ? b : a));
+  const x = longest.epochMetrics.map((e, i) => e.epoch ?? i);
   const series = runs
-    .map((r) => ({ label: label(r), values: x.map((i) => r.epochMetrics[i]?.[key] ?? null) }))
+    .map((r) => ({ label: label(r), values: x.map((_, i) => r.epochMetrics[i]?.[key] ?? null) }))
     .filter((s) => s.values.some((v) => v !== null));
   return { x, series };
 }
