@@ -240,6 +240,18 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
       model,
     );
     await shot(page, 'models');
+
+    // Unload and load again, from the page.
+    await page.click('#model-iris button[data-action="unload"]');
+    await page.waitForFunction(() => document.getElementById('action-result')?.textContent === 'iris unloaded.');
+    const unloaded = (await api(server, '/api/server')).models.find((m: Json) => m.name === 'iris');
+    assert.equal(unloaded.unloaded, true);
+    assert.deepEqual(unloaded.loaded, []);
+    await page.click('#model-iris button[data-action="load"]');
+    await page.waitForFunction(() => document.getElementById('action-result')?.textContent === 'iris loaded.');
+    const loaded = (await api(server, '/api/server')).models.find((m: Json) => m.name === 'iris');
+    assert.equal(loaded.unloaded, false);
+    assert.equal(loaded.loaded.length, 1);
   });
 
   await t.test('Server: loaded versions, provider in use, histograms, refreshed live', async () => {
