@@ -211,6 +211,14 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
     assert.equal(await page.locator(`table.versions[data-model="${model}"] tbody tr`).count(), 2);
     assert.match((await page.locator(`table.versions[data-model="${model}"] code`).first().getAttribute('title')) ?? '', /^[0-9a-f]{64}$/);
 
+    // The graph's metadata, fetched when its details open (keyboard: focus the summary, Enter).
+    const details = page.locator(`table.versions[data-model="${model}"] tr[data-version="2"] details.onnx-metadata`);
+    await details.locator('summary').focus();
+    await page.keyboard.press('Enter');
+    await details.locator('dl').waitFor();
+    assert.match((await details.textContent()) ?? '', /producer\s*bnserve/);
+    assert.match((await details.textContent()) ?? '', /parity_max_abs_diff/);
+
     await page.fill('#token-input', 'wrong-token');
     await page.click('#token-save');
     await page.waitForFunction(() => /refused/.test(document.getElementById('token-status')?.textContent ?? ''));
@@ -232,6 +240,7 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
     assert.deepEqual((await api(server, `/api/models/${model}`)).aliases, {});
 
     await page.click(`table.versions[data-model="${model}"] tr[data-version="1"] button.promote`);
+    await shot(page, 'models-promote-dialog', false);
     await page.click('#promote-confirm');
     await page.waitForSelector('#action-result .ok');
     assert.deepEqual((await api(server, `/api/models/${model}`)).aliases, { production: 1 });

@@ -186,6 +186,13 @@ describe('GET /api/models/:m/versions/:v/decision-regions', () => {
   });
 });
 
+it('GET /api/models/:m/versions/:v/metadata answers the graph’s metadata_props', async () => {
+  const { status, json } = await get('/api/models/pair/versions/1/metadata');
+  assert.equal(status, 200);
+  assert.equal(typeof json.metadata, 'object');
+  assert.equal((await get('/api/models/pair/versions/7/metadata')).status, 404);
+});
+
 describe('GET /api/server', () => {
   it('answers loaded versions with their execution provider, queue depth and histograms', async () => {
     await app.inject({ method: 'POST', url: '/v1/models/pair:predict', payload: { instances: [[5, 3]] } });

@@ -137,6 +137,8 @@ export const api = {
   run: (id: string) => call<RunDetail>(`/api/runs/${encodeURIComponent(id)}`),
   models: () => call<{ models: ModelView[] }>('/api/models'),
   server: () => call<ServerView>('/api/server'),
+  metadata: (model: string, version: number) =>
+    call<{ metadata: Record<string, string> }>(`/api/models/${encodeURIComponent(model)}/versions/${version}/metadata`),
   regions: (model: string, version: number) =>
     call<DecisionRegions>(`/api/models/${encodeURIComponent(model)}/versions/${version}/decision-regions?resolution=50`),
   /** A harmless admin call: 200 means the token is accepted. */

@@ -322,6 +322,25 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.get(
+    '/api/models/:model/versions/:version/metadata',
+    {
+      schema: {
+        tags,
+        description:
+          "The ONNX graph's metadata_props (producer, run id, class labels, feature names, folded, parity, the BN guard's per-layer checks), read from the stored artifact after its sha256 check.",
+        params: versionParams,
+        response: { 200: z.object({ name: z.string(), version: z.number(), metadata: z.record(z.string(), z.string()) }), ...errors },
+      },
+    },
+    async (request) => {
+      const { model, version } = request.params;
+      const record = await app.registry.getVersion(model, version);
+      if (!record) throw notFound(`model "${model}" has no version ${version}`);
+      return { name: model, version, metadata: (await factsOf(record)).metadata };
+    },
+  );
+
+  app.get(
     '/api/server',
     {
       schema: {

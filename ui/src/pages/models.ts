@@ -58,6 +58,24 @@ function confirmPromote(model: string, v: VersionView, onDone: () => void, area:
   dialog.showModal();
 }
 
+/** The graph's metadata_props, fetched when first opened (reading an artifact is not free). */
+function metadataDetails(model: string, version: number): HTMLElement {
+  const body = h('div', { class: 'metadata' }, 'Loading…');
+  const details = h('details', { class: 'onnx-metadata' }, h('summary', {}, 'ONNX metadata'), body);
+  let loaded = false;
+  details.addEventListener('toggle', async () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    try {
+      const { metadata } = await api.metadata(model, version);
+      body.replaceChildren(h('dl', {}, ...Object.entries(metadata).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, h('code', {}, v))])));
+    } catch (error) {
+      body.replaceChildren(errorBox((error as Error).message));
+    }
+  });
+  return details;
+}
+
 function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus: { model?: string; version?: number }): HTMLElement {
   const action = (label: string, run: () => Promise<unknown>, done: string) =>
     h(
@@ -122,8 +140,8 @@ function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus
               'features → classes',
               'opset',
               'created',
-              'run',
-              '',
+              'run, metadata',
+              'action',
             ].map((c) => h('th', { scope: 'col' }, c)),
           ),
         ),
@@ -148,13 +166,17 @@ function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus
                   {},
                   v.bnGuardWarning
                     ? h('span', { class: 'pill bn-flagged', title: v.bnGuardWarning }, 'flagged')
-                    : h('span', { class: 'pill bn-ok' }, 'ok'),
+                    : h(
+                        'span',
+                        { class: 'pill bn-ok', title: 'the BN guard did not flag this version (or it has no BN layer)' },
+                        'not flagged',
+                      ),
                 ),
                 h('td', {}, v.task),
                 h('td', {}, `${v.featureNames.join(', ')} → ${v.task === 'classification' ? v.classLabels.join(', ') : 'value'}`),
                 h('td', { class: 'num' }, v.opset),
                 h('td', {}, fmtDate(v.createdAt)),
-                h('td', {}, v.runId ? h('a', { href: `#/runs/${v.runId}` }, v.runId.slice(0, 8)) : '—'),
+                h('td', {}, v.runId ? h('a', { href: `#/runs/${v.runId}` }, v.runId.slice(0, 8)) : '—', metadataDetails(m.name, v.version)),
                 h(
                   'td',
                   {},
