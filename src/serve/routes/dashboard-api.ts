@@ -2,10 +2,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { MAX_LISTED_RUNS, type ModelSummary, type ModelVersionRecord } from '../../registry/types.ts';
+import { MODEL_NAME } from '../../registry/validation.ts';
 import { bnResiduals, flatEpoch, runSummaryView } from '../dashboard-views.ts';
 import { serverStatus } from '../dashboard-status.ts';
 import { decisionRegions, withOnnxSession, type RunData } from '../decision-regions.ts';
-import { notFound } from '../http-errors.ts';
+import { badRequest, notFound } from '../http-errors.ts';
 import { OnnxFactsCache } from '../onnx-facts.ts';
 import { errorBody, modelParams, versionParams } from '../schemas.ts';
 
@@ -223,7 +224,7 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { name, status, limit } = request.query;
       // A name the registry could never hold matches no run (a filter, not a lookup).
-      if (name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) return { runs: [] };
+      if (name !== undefined && !MODEL_NAME.test(name)) return { runs: [] };
       const runs = await app.registry.listRuns({ name, status: status === 'diverged' ? 'failed' : status, limit });
       const views = runs.map(runSummaryView);
       return { runs: status === 'diverged' ? views.filter((r) => r.diverged) : views };
@@ -235,7 +236,8 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        description: "One run: every epoch's metrics, the config as submitted, its registered versions and BN guard details.",
+        description:
+          "One run: every epoch's metrics, the config as trained (as submitted, defaults filled in), its registered versions and BN guard details.",
         params: z.object({ id: z.string().min(1).max(128) }),
         response: { 200: runDetail, ...errors },
       },
@@ -302,6 +304,8 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!record) throw notFound(`model "${model}" has no version ${version}`);
       const run = record.runId ? await app.registry.getRun(record.runId) : null;
       const { standardization } = await factsOf(record);
+      const tabular = record.inputs.length === 1 && record.inputs[0].shape.length === 2 && record.featureNames.length >= 2;
+      if (!tabular) throw badRequest('decision regions need a model of tabular rows with two or more features');
       const data = run ? await runData(run.config) : null;
       const sign = data?.signClasses;
       const q = request.query;
