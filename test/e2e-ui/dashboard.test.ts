@@ -126,6 +126,8 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
     assert.equal(await iris.locator('td').nth(3).textContent(), (await api(server, `/api/runs/${runs.iris}`)).backend);
     assert.equal(await iris.locator('td').nth(4).textContent(), '120');
     assert.equal(await iris.locator('.pill.bn-ok').count(), 1, 'BN guard verdict ok');
+    await page.selectOption('#filter-name', 'iris-stale');
+    assert.equal(await page.locator(`tr[data-run-id="${runs.stale}"] .pill.bn-flagged`).count(), 1, 'BN guard verdict flagged');
     await page.selectOption('#filter-name', '');
 
     // Sorting by keyboard: the header buttons take focus and Enter.
@@ -169,6 +171,7 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
     assert.equal(await loss.locator('details tbody tr').count(), 120, 'the data table has a row per epoch');
     assert.match((await page.locator('figure.chart').nth(1).locator('figcaption').textContent()) ?? '', /Accuracy/);
     assert.equal(await page.locator('#bn-layers tbody tr').count(), 2);
+    assert.equal(await page.locator('#bn-layers tbody tr').first().locator('td').nth(2).textContent(), '0.02156 %', '0.99^840');
     assert.match((await page.locator('#bn-layers tbody tr').first().textContent()) ?? '', /batch_normalization/);
     assert.equal(await page.locator('a.version-link').textContent(), 'iris v1');
     assert.match((await page.locator('pre.config').textContent()) ?? '', /"batchNormalization"/);
@@ -264,6 +267,19 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
     );
     await shot(page, 'models');
 
+    // A version the BN guard flagged: refused (409) unless forced in the dialog.
+    const stale = 'table.versions[data-model="iris-stale"] tr[data-version="1"]';
+    await page.click(`${stale} button.promote`);
+    assert.match((await page.textContent('dialog .warn')) ?? '', /flagged/);
+    await page.click('#promote-confirm');
+    await page.waitForFunction(() => /flagged by the BN guard/.test(document.getElementById('action-result')?.textContent ?? ''));
+    assert.deepEqual((await api(server, '/api/models/iris-stale')).aliases, {});
+    await page.click(`${stale} button.promote`);
+    await page.check('#promote-force');
+    await page.click('#promote-confirm');
+    await page.waitForSelector('#action-result .ok');
+    assert.deepEqual((await api(server, '/api/models/iris-stale')).aliases, { production: 1 });
+
     // Unload and load again, from the page.
     await page.click('#model-iris button[data-action="unload"]');
     await page.waitForFunction(() => document.getElementById('action-result')?.textContent === 'iris unloaded.');
@@ -298,9 +314,10 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
 
   await t.test('the page made no request outside the server and logged no error', () => {
     assert.deepEqual(foreign, []);
-    // The refused token (401) is logged by Chromium as a failed resource load: that one is expected.
+    // The refused token (401) and the refused promote of a flagged version (409) are logged by
+    // Chromium as failed resource loads: those are expected.
     assert.deepEqual(
-      consoleErrors.filter((e) => !/401/.test(e)),
+      consoleErrors.filter((e) => !/status of (401|409)\b/.test(e)),
       [],
     );
   });

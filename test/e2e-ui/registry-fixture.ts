@@ -1,5 +1,6 @@
 // A real SQLite registry holding really trained runs (tfjs → checkpoint → ONNX → registry), a
 // diverged one among them, and, on request, synthetic runs that fill the Runs table.
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runTrainCommand, TrainingError } from '../../src/commands/train.ts';
 import { openRegistry } from '../../src/registry/index.ts';
@@ -13,6 +14,8 @@ export interface TrainedRegistry {
     adalineStdSecond: string;
     adalineSlow: string;
     diverged: string;
+    /** One epoch of one full batch: one BN update step, so the guard flags it (and its version). */
+    stale: string;
   };
 }
 
@@ -23,10 +26,15 @@ async function train(registry: Registry, dir: string, config: string, extra: { n
 
 export async function trainedRegistry(dir: string): Promise<TrainedRegistry> {
   const registry = await openRegistry({ databaseUrl: `file:${path.join(dir, 'registry.db')}`, artifactsDir: path.join(dir, 'artifacts') });
-  const iris = await train(registry, dir, 'examples/iris-bn.json');
+  const irisRun = await train(registry, dir, 'examples/iris-bn.json');
   const adalineStd = await train(registry, dir, 'examples/seed/adaline-std-lr0.01.json');
   const adalineStdSecond = await train(registry, dir, 'examples/seed/adaline-std-lr0.01.json', { seed: 7 });
   const adalineSlow = await train(registry, dir, 'examples/seed/adaline-raw-lr0.0001.json', { export: false });
+  const staleConfig = path.join(dir, 'iris-stale.json');
+  const iris = JSON.parse(await readFile('examples/iris-bn.json', 'utf8'));
+  await writeFile(staleConfig, JSON.stringify({ ...iris, name: 'iris-stale', epochs: 1, batchSize: 'full' }));
+  const stale = await train(registry, dir, staleConfig);
+  if (!stale.model || stale.warnings.length === 0) throw new Error('the one-step BN run was expected to be flagged and registered');
   let diverged: string | undefined;
   try {
     await train(registry, dir, 'examples/seed/adaline-raw-lr0.01.json', { export: false });
@@ -38,7 +46,8 @@ export async function trainedRegistry(dir: string): Promise<TrainedRegistry> {
   return {
     registry,
     runs: {
-      iris: iris.runId,
+      iris: irisRun.runId,
+      stale: stale.runId,
       adalineStd: adalineStd.runId,
       adalineStdSecond: adalineStdSecond.runId,
       adalineSlow: adalineSlow.runId,
