@@ -190,6 +190,17 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
     await shot(page, 'run-diverged');
   });
 
+  await t.test('Run: a run the BN guard flagged shows why, per layer', async () => {
+    await page.goto(`${server.url}/ui/#/runs/${runs.stale}`);
+    await page.waitForSelector('#bn-layers tbody tr');
+    assert.equal(await page.textContent('#bn-h + p .pill'), 'flagged');
+    assert.match((await page.textContent('#bn-h + p')) ?? '', /1 update step\. The BatchNormalization moving statistics may be stale/);
+    const first = page.locator('#bn-layers tbody tr').first();
+    assert.equal(await first.locator('td').nth(2).textContent(), '99 % (over the limit)', '0.99^1, over 5 %');
+    assert.equal(await first.locator('td.over').count(), 2, 'momentum^steps and the variance ratio');
+    await shot(page, 'run-flagged');
+  });
+
   await t.test('Run: decision regions of a 2-feature classifier, evaluated by the served model', async () => {
     await page.goto(`${server.url}/ui/#/runs/${runs.adalineStd}`);
     await page.waitForSelector('figure.regions');

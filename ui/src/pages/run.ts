@@ -26,25 +26,35 @@ function keysMatching(epochs: MetricValues[], pattern: RegExp): [string, string]
   return [...keys].sort().map((k) => [k, k]);
 }
 
+/** The guard's limits: the config's bnGuard, else the trainer's defaults. */
+function guardLimits(config: unknown) {
+  const given = (config as { bnGuard?: Record<string, unknown> } | null)?.bnGuard ?? {};
+  const num = (key: string, fallback: number) => (typeof given[key] === 'number' ? (given[key] as number) : fallback);
+  return { maxResidual: num('maxResidual', 0.05), maxMeanGap: num('maxMeanGap', 1), maxVarianceRatio: num('maxVarianceRatio', 2.5) };
+}
+
+/** A number cell, marked (class and text for screen readers) when it is over the guard's limit. */
+function limitCell(text: string, over: boolean): HTMLElement {
+  return h('td', { class: over ? 'num over' : 'num' }, text, over ? h('span', { class: 'sr-only' }, ' (over the limit)') : null);
+}
+
 function bnSection(run: RunDetail): HTMLElement {
   const { steps, layers, checks } = run.bnGuardDetails;
+  const heading = h('h2', { id: 'bn-h' }, 'BN guard');
   if (layers.length === 0)
-    return h(
-      'section',
-      { 'aria-labelledby': 'bn-h' },
-      h('h2', { id: 'bn-h' }, 'BN guard'),
-      h('p', {}, 'No BatchNormalization layer: nothing to check.'),
-    );
+    return h('section', { 'aria-labelledby': 'bn-h' }, heading, h('p', {}, 'No BatchNormalization layer: nothing to check.'));
+  const limits = guardLimits(run.config);
+  const detail = run.bnGuard.detail ? `${run.bnGuard.detail[0].toUpperCase()}${run.bnGuard.detail.slice(1)}` : '';
   return h(
     'section',
     { 'aria-labelledby': 'bn-h' },
-    h('h2', { id: 'bn-h' }, 'BN guard'),
+    heading,
     h(
       'p',
       {},
       h('span', { class: `pill bn-${run.bnGuard.verdict}` }, run.bnGuard.verdict),
-      ` ${steps ?? '?'} update steps. `,
-      run.bnGuard.detail ?? '',
+      ` ${steps ?? '?'} update step${steps === 1 ? '' : 's'}. `,
+      detail,
     ),
     h(
       'table',
@@ -52,7 +62,8 @@ function bnSection(run: RunDetail): HTMLElement {
       h(
         'caption',
         {},
-        'Per BN layer: share of the initial statistics left (momentum^steps), and, from the exported graph, the moving statistics against the data',
+        'Per BN layer: share of the initial statistics left (momentum^steps), and, from the exported graph, the moving statistics against the data ' +
+          `(limits ${limits.maxResidual * 100} %, ${limits.maxMeanGap} std, ×${limits.maxVarianceRatio})`,
       ),
       h(
         'thead',
@@ -68,18 +79,21 @@ function bnSection(run: RunDetail): HTMLElement {
       h(
         'tbody',
         {},
-        ...layers.map((layer, i) =>
-          h(
+        ...layers.map((layer, i) => {
+          const check = checks?.[i];
+          return h(
             'tr',
             {},
-            h('th', { scope: 'row' }, checks?.[i]?.name ?? `BN ${i + 1}`),
+            h('th', { scope: 'row' }, check?.name ?? `BN ${i + 1}`),
             h('td', { class: 'num' }, layer.index),
             h('td', { class: 'num' }, layer.momentum),
-            h('td', { class: 'num' }, layer.residual === null ? '—' : `${fmt(layer.residual * 100)} %`),
-            h('td', { class: 'num' }, checks?.[i] ? fmt(checks[i].meanGap) : '—'),
-            h('td', { class: 'num' }, checks?.[i] ? fmt(checks[i].varianceRatio) : '—'),
-          ),
-        ),
+            layer.residual === null
+              ? h('td', { class: 'num' }, '—')
+              : limitCell(`${fmt(layer.residual * 100)} %`, layer.residual > limits.maxResidual),
+            check ? limitCell(fmt(check.meanGap), check.meanGap > limits.maxMeanGap) : h('td', { class: 'num' }, '—'),
+            check ? limitCell(fmt(check.varianceRatio), check.varianceRatio > limits.maxVarianceRatio) : h('td', { class: 'num' }, '—'),
+          );
+        }),
       ),
     ),
   );
