@@ -236,11 +236,11 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
     const model = 'adaline-std-lr0.01';
     await page.goto(`${server.url}/ui/#/models`);
     await page.waitForSelector(`table.versions[data-model="${model}"] tbody tr`);
-    assert.equal(await page.locator(`table.versions[data-model="${model}"] tbody tr`).count(), 2);
+    assert.equal(await page.locator(`table.versions[data-model="${model}"] tbody tr[data-version]`).count(), 2);
     assert.match((await page.locator(`table.versions[data-model="${model}"] code`).first().getAttribute('title')) ?? '', /^[0-9a-f]{64}$/);
 
     // The graph's metadata, fetched when its details open (keyboard: focus the summary, Enter).
-    const details = page.locator(`table.versions[data-model="${model}"] tr[data-version="2"] details.onnx-metadata`);
+    const details = page.locator(`table.versions[data-model="${model}"] tr[data-meta-version="2"] details.onnx-metadata`);
     await details.locator('summary').focus();
     await page.keyboard.press('Enter');
     await details.locator('dl').waitFor();

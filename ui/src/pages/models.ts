@@ -140,7 +140,7 @@ function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus
               'features → classes',
               'opset',
               'created',
-              'run, metadata',
+              'run',
               'action',
             ].map((c) => h('th', { scope: 'col' }, c)),
           ),
@@ -151,7 +151,7 @@ function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus
           ...m.versions
             .slice()
             .reverse()
-            .map((v) =>
+            .flatMap((v) => [
               h(
                 'tr',
                 { 'data-version': v.version, class: focus.model === m.name && focus.version === v.version ? 'focus' : '' },
@@ -176,7 +176,7 @@ function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus
                 h('td', {}, `${v.featureNames.join(', ')} → ${v.task === 'classification' ? v.classLabels.join(', ') : 'value'}`),
                 h('td', { class: 'num' }, v.opset),
                 h('td', {}, fmtDate(v.createdAt)),
-                h('td', {}, v.runId ? h('a', { href: `#/runs/${v.runId}` }, v.runId.slice(0, 8)) : '—', metadataDetails(m.name, v.version)),
+                h('td', {}, v.runId ? h('a', { href: `#/runs/${v.runId}` }, v.runId.slice(0, 8)) : '—'),
                 h(
                   'td',
                   {},
@@ -192,7 +192,8 @@ function modelSection(m: ModelView, area: HTMLElement, reload: () => void, focus
                   ),
                 ),
               ),
-            ),
+              h('tr', { 'data-meta-version': v.version, class: 'meta-row' }, h('td', { colspan: 13 }, metadataDetails(m.name, v.version))),
+            ]),
         ),
       ),
     ),
