@@ -37,6 +37,9 @@ COPY tsconfig.json ./
 COPY bin/ bin/
 COPY src/ src/
 COPY examples/ examples/
+# The dashboard's static assets (dist/ui, served under /ui by the server images).
+COPY ui/ ui/
+RUN npm run build:ui
 
 # ---------------------------------------------------------------------------------------------
 # Runtime dependency sets, pruned by dependency list: remove entries from package.json, then let
@@ -104,6 +107,7 @@ COPY --from=build /app/tsconfig.json ./
 COPY --from=build /app/bin/ bin/
 COPY --from=build /app/src/ src/
 COPY --from=build /app/prisma/ prisma/
+COPY --from=build /app/dist/ui/ dist/ui/
 USER 10001:10001
 EXPOSE 8080
 STOPSIGNAL SIGTERM
@@ -135,6 +139,7 @@ COPY --from=build /app/tsconfig.json ./
 COPY --from=build /app/bin/ bin/
 COPY --from=build /app/src/ src/
 COPY --from=build /app/prisma/ prisma/
+COPY --from=build /app/dist/ui/ dist/ui/
 USER 10001:10001
 EXPOSE 8080
 STOPSIGNAL SIGTERM
