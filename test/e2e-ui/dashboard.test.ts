@@ -1,6 +1,7 @@
 // The dashboard in Debian's Chromium (playwright-core) against a real server and a real SQLite
 // registry holding trained runs (one of them diverged). Screenshots go to test-output/ui/.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -56,6 +57,13 @@ function paintedPixels(page: Page, selector: string): Promise<number> {
     return n;
   });
 }
+
+// The root tsconfig has no DOM types, so `tsc -p .` does not look at ui/: check it here.
+test('the dashboard sources type-check (tsc -p ui)', () => {
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '--noEmit', '-p', 'ui'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+});
 
 test('dashboard pages in Chromium against a real server and registry', { timeout: 600_000 }, async (t) => {
   if (!existsSync(CHROMIUM)) {
