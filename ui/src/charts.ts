@@ -96,7 +96,8 @@ export function lineChart(opts: LineChartOptions): HTMLElement {
         height: opts.height ?? 260,
         scales: { x: { time: false } },
         axes: [
-          { label: xLabel },
+          // Epochs are whole numbers: no 0.2-steps when a run has one or two.
+          { label: xLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] },
           {
             label: opts.yLabel,
             size: 64,
