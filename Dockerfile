@@ -42,6 +42,8 @@ COPY bin/ bin/
 COPY src/ src/
 COPY proto/ proto/
 COPY examples/ examples/
+# The dashboard's sources: `npm run build` also builds them into dist/ui (served under /ui).
+COPY ui/ ui/
 RUN npm run build
 
 # ---------------------------------------------------------------------------------------------

@@ -94,6 +94,8 @@ export const bnGuardSchema = z.looseObject({
   residual: z.number().nullable().optional(),
   steps: z.number().nullable().optional(),
   message: z.string().optional(),
+  /** Per BN layer: moving statistics against the data reaching it (see src/train/bn-check.ts). */
+  layers: z.array(z.object({ name: z.string(), meanGap: z.number(), varianceRatio: z.number() })).optional(),
 });
 export type BnGuard = z.output<typeof bnGuardSchema>;
 

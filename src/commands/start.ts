@@ -27,7 +27,12 @@ export async function runStartCommand(options: ServeCommandOptions & { config: s
   await serveRegistry(registry, options, async (url) => {
     const example = version?.featureNames.length ? version.featureNames.map(() => 1) : [];
     const row = version?.name === 'iris' ? [5.1, 3.5, 1.4, 0.2] : example;
-    return [`bnserve listening on ${url}`, 'try:', curlExamples(url, first.name, version?.featureNames ?? [], row, alias)].join('\n');
+    return [
+      `bnserve listening on ${url}`,
+      'try:',
+      curlExamples(url, first.name, version?.featureNames ?? [], row, alias),
+      `dashboard: ${url}/ui/ (its JSON API under ${url}/api/, documented at ${url}/docs)`,
+    ].join('\n');
   });
 }
 

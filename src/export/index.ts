@@ -87,6 +87,7 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
               stale: checkpoint.bnGuard.stale,
               residual: checkpoint.bnGuard.residual,
               steps: checkpoint.bnGuard.steps,
+              layers: checkpoint.bnGuard.layers,
             }),
           }
         : {}),

@@ -5,12 +5,15 @@ import type { DatabasePresence } from './database-presence.ts';
 import type { RegistryDb } from './prisma-client.ts';
 import { finiteOrNull, metricsToJson, toEpochInput, toRunRecord, toVersionRecord } from './records.ts';
 import {
+  MAX_LISTED_RUNS,
   RegistryError,
   type EpochMetricInput,
   type ModelSummary,
   type ModelVersionRecord,
   type RegisterVersionInput,
   type Registry,
+  type RunFilter,
+  type RunSummary,
   type TrainingRunRecord,
 } from './types.ts';
 import { assertAlias, assertModelName, assertRegisterVersionInput, assertVersionNumber, toJsonValue } from './validation.ts';
@@ -18,6 +21,7 @@ import { assertAlias, assertModelName, assertRegisterVersionInput, assertVersion
 /** Retries when another process took the same version number first (unique name+version). */
 const MAX_VERSION_ATTEMPTS = 50;
 const WITH_ALIASES = { aliases: { select: { alias: true } } } as const;
+const RUN_STATUSES: readonly string[] = ['running', 'succeeded', 'failed'];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -132,6 +136,33 @@ export class PrismaRegistry implements Registry {
       include: { epochs: { orderBy: { epoch: 'asc' } } },
     });
     return row ? { ...toRunRecord(row), epochs: row.epochs.map(toEpochInput) } : null;
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
+    if (filter.name !== undefined) assertModelName(filter.name);
+    if (filter.status !== undefined && !RUN_STATUSES.includes(filter.status)) {
+      throw new RegistryError('invalid', `status must be one of ${RUN_STATUSES.join(', ')}, got ${JSON.stringify(filter.status)}`);
+    }
+    const limit = filter.limit ?? MAX_LISTED_RUNS;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LISTED_RUNS) {
+      throw new RegistryError('invalid', `limit must be an integer from 1 to ${MAX_LISTED_RUNS}, got ${limit}`);
+    }
+    const rows = await this.db.trainingRun.findMany({
+      where: { ...(filter.name ? { name: filter.name } : {}), ...(filter.status ? { status: filter.status } : {}) },
+      orderBy: [{ startedAt: 'desc' }, { id: 'asc' }],
+      take: limit,
+      include: {
+        epochs: { orderBy: { epoch: 'desc' }, take: 1 },
+        versions: { select: { name: true, version: true, bnGuardWarning: true }, orderBy: { version: 'asc' } },
+        _count: { select: { epochs: true } },
+      },
+    });
+    return rows.map((row) => ({
+      ...toRunRecord(row),
+      epochCount: row._count.epochs,
+      lastEpoch: row.epochs[0] ? toEpochInput(row.epochs[0]) : null,
+      versions: row.versions,
+    }));
   }
 
   async failStaleRuns(staleMs: number): Promise<number> {

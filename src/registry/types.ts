@@ -73,12 +73,31 @@ export interface ModelSummary {
   aliases: Record<string, number>;
 }
 
+export const MAX_LISTED_RUNS = 10_000;
+
+export interface RunFilter {
+  /** Exact model name. */
+  name?: string;
+  status?: RunStatus;
+  /** Newest first; at most this many (default and cap: 10,000). */
+  limit?: number;
+}
+
+/** A run as lists show it: its last recorded epoch instead of all of them, and the versions it produced. */
+export interface RunSummary extends TrainingRunRecord {
+  epochCount: number;
+  lastEpoch: EpochMetricInput | null;
+  versions: { name: string; version: number; bnGuardWarning: string | null }[];
+}
+
 export interface Registry {
   startRun(input: { name: string; config: unknown; backend: string; seed: number | null }): Promise<TrainingRunRecord>;
   recordEpoch(runId: string, metric: EpochMetricInput): Promise<void>;
   heartbeat(runId: string): Promise<void>;
   finishRun(runId: string, result: { status: 'succeeded' | 'failed'; bnSteps?: number; error?: string }): Promise<void>;
   getRun(runId: string): Promise<(TrainingRunRecord & { epochs: EpochMetricInput[] }) | null>;
+  /** Runs newest first (startedAt), filtered by exact name and status. */
+  listRuns(filter?: RunFilter): Promise<RunSummary[]>;
   /** Marks runs still 'running' whose heartbeat is older than staleMs as failed; returns how many. */
   failStaleRuns(staleMs: number): Promise<number>;
 

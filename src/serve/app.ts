@@ -7,6 +7,8 @@ import { errorHandling } from './plugins/errors.ts';
 import { externalPlugins } from './plugins/external.ts';
 import { loadShedding } from './plugins/load-shedding.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { dashboardApiRoutes } from './routes/dashboard-api.ts';
+import { dashboardStaticRoutes } from './routes/dashboard-static.ts';
 import { healthRoutes } from './routes/health.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { tritonExtensionRoutes } from './routes/triton-extensions.ts';
@@ -35,6 +37,8 @@ export const bnserveApp = fp<AppPluginOptions>(
     await app.register(tritonExtensionRoutes);
     await app.register(predictRoutes);
     await app.register(adminRoutes);
+    await app.register(dashboardApiRoutes);
+    await app.register(dashboardStaticRoutes);
     if (opts.extend) await opts.extend(app);
   },
   { name: 'bnserve', fastify: '5.x' },

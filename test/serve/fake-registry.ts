@@ -7,6 +7,8 @@ import {
   type ModelVersionRecord,
   type RegisterVersionInput,
   type Registry,
+  type RunFilter,
+  type RunSummary,
   type TrainingRunRecord,
 } from '../../src/registry/types.ts';
 
@@ -104,6 +106,24 @@ export class FakeRegistry implements Registry {
   async getRun(runId: string) {
     this.touch('getRun');
     return this.runs.get(runId) ?? null;
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
+    this.touch('listRuns');
+    return [...this.runs.values()]
+      .filter(
+        (run) => (filter.name === undefined || run.name === filter.name) && (filter.status === undefined || run.status === filter.status),
+      )
+      .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
+      .slice(0, filter.limit ?? 10_000)
+      .map(({ epochs, ...run }) => ({
+        ...run,
+        epochCount: epochs.length,
+        lastEpoch: epochs.at(-1) ?? null,
+        versions: this.versions
+          .filter((v) => v.runId === run.id)
+          .map((v) => ({ name: v.name, version: v.version, bnGuardWarning: v.bnGuardWarning })),
+      }));
   }
 
   async failStaleRuns(staleMs: number): Promise<number> {
