@@ -20,9 +20,11 @@ interface AutocannonResult {
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
-type ServerName = 'echo' | 'on' | 'off' | 'delay' | 'instances' | 'tinyQueue';
+type ServerName = 'echo' | 'echo2' | 'on' | 'on2' | 'off' | 'delay' | 'instances' | 'tinyQueue';
 const SERVERS: Record<ServerName, { kind: 'echo' | 'bnserve'; env: NodeJS.ProcessEnv; label: string }> = {
   echo: { kind: 'echo', env: {}, label: 'bare Fastify echo' },
+  echo2: { kind: 'echo', env: { BNSERVE_WORKERS: '2' }, label: 'bare Fastify echo, 2 processes (node:cluster)' },
+  on2: { kind: 'bnserve', env: { BNSERVE_WORKERS: '2' }, label: 'bnserve defaults, BNSERVE_WORKERS=2' },
   on: { kind: 'bnserve', env: {}, label: 'bnserve defaults (batching on, delay 0)' },
   off: { kind: 'bnserve', env: { BNSERVE_BATCHING: 'off' }, label: 'batching off' },
   delay: {
@@ -128,6 +130,16 @@ function scenarios(): Scenario[] {
       connections: 64,
       ceiling: 'iris echo c=64',
     },
+    { id: 'iris echo c=64 2 proc', server: 'echo2', path: '/echo', body: predict(irisRow), headers: json, connections: 64 },
+    {
+      id: 'iris :predict c=64 2 proc',
+      server: 'on2',
+      path: '/v1/models/iris:predict',
+      body: predict(irisRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'iris echo c=64',
+    },
     { id: 'mlp echo c=64', server: 'echo', path: '/echo', body: predict(mlpRow), headers: json, connections: 64 },
     {
       id: 'mlp :predict off c=64',
@@ -159,6 +171,15 @@ function scenarios(): Scenario[] {
     {
       id: 'mlp :predict 2 inst c=64',
       server: 'instances',
+      path: '/v1/models/mlp:predict',
+      body: predict(mlpRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'mlp echo c=64',
+    },
+    {
+      id: 'mlp :predict on c=64 2 proc',
+      server: 'on2',
       path: '/v1/models/mlp:predict',
       body: predict(mlpRow),
       headers: json,
@@ -267,9 +288,19 @@ export async function benchServeCeiling(): Promise<void> {
     'mlp p99 on / off (target ≤ 1)': median(rows.get('mlp :predict on c=64')!.p99) / median(rows.get('mlp :predict off c=64')!.p99),
     'mlp :predict / echo c=64 (target ≥ 1.0)': ratio('mlp :predict on c=64', 'mlp echo c=64'),
     'mlp v2 binary / v2 JSON c=64 (target ≥ 3)': ratio('mlp v2 binary c=64', 'mlp v2 JSON c=64'),
+    'iris :predict BNSERVE_WORKERS=2 / 1 process c=64 (kept if > 1)': ratio('iris :predict c=64 2 proc', 'iris :predict c=64'),
+    'iris :predict BNSERVE_WORKERS=2 / echo 2 processes c=64': ratio('iris :predict c=64 2 proc', 'iris echo c=64 2 proc'),
+    'mlp :predict BNSERVE_WORKERS=2 / 1 process c=64 (kept if > 1)': ratio('mlp :predict on c=64 2 proc', 'mlp :predict on c=64'),
     'mlp best served rows/s / onnxruntime best (target ≥ 0.40)':
-      Math.max(...['mlp :predict on c=64', 'mlp :predict delay c=64', 'mlp :predict 2 inst c=64', 'mlp v2 binary c=64'].map(med)) /
-      bestOrt.rowsPerSecond,
+      Math.max(
+        ...[
+          'mlp :predict on c=64',
+          'mlp :predict delay c=64',
+          'mlp :predict 2 inst c=64',
+          'mlp :predict on c=64 2 proc',
+          'mlp v2 binary c=64',
+        ].map(med),
+      ) / bestOrt.rowsPerSecond,
   };
   lines.push(
     '',

@@ -95,9 +95,37 @@ export async function profileWhile<T>(child: ChildProcess, file: string, fn: () 
   return result;
 }
 
+/**
+ * BNSERVE_WORKERS=N (N > 1): the same server in N node:cluster processes on one port, as
+ * `bnserve serve` runs them; this process only forks them, passes on the URL and stops them.
+ */
+async function clusterPrimary(workers: number): Promise<string> {
+  const { default: cluster } = await import('node:cluster');
+  const urls: Promise<string>[] = [];
+  for (let w = 0; w < workers; w++) {
+    const worker = cluster.fork();
+    urls.push(new Promise((resolve) => worker.once('message', (url) => resolve(String(url)))));
+  }
+  process.once('SIGTERM', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  });
+  const [url] = await Promise.all(urls);
+  return url;
+}
+
 const i = process.argv.indexOf('--serve-child');
 if (i >= 0) {
-  const url = process.argv[i + 1] === 'echo' ? await echoChild() : await bnserveChild();
+  const { default: cluster } = await import('node:cluster');
+  const workers = Number(process.env.BNSERVE_WORKERS ?? 1);
+  const url =
+    cluster.isPrimary && workers > 1
+      ? await clusterPrimary(workers)
+      : process.argv[i + 1] === 'echo'
+        ? await echoChild()
+        : await bnserveChild();
   if (process.env.BNSERVE_BENCH_PROFILE === '1') await profilerControl();
   process.send?.(url);
 }

@@ -81,10 +81,9 @@ export async function checkOpset(opset: number): Promise<void> {
 export async function runRegisterCommand(options: RegisterCommandOptions, registry: Registry): Promise<RegisterCommandResult> {
   await checkOpset(options.opset);
   const dir = path.resolve(options.checkpoint);
-  const config = await readConfig(dir);
   // metrics.json is optional here as for export: without it the version is registered without a run.
   const metrics = await readMetrics(dir).catch(() => null);
-  const name = options.name ?? config.name;
+  const name = options.name ?? (await readConfig(dir)).name;
   try {
     assertModelName(name);
   } catch (error) {

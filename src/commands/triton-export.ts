@@ -1,7 +1,7 @@
 // `bnserve export … --triton-repo DIR` and `bnserve models triton-export NAME VERSION|ALIAS --out DIR`:
 // an ONNX artifact plus a config.pbtxt whose scheduling is what `bnserve serve` would use for the
 // model (server-wide batching settings from the environment, with the model's override on top).
-import { readFile } from 'node:fs/promises';
+import { readConfig } from '../checkpoint/index.ts';
 import path from 'node:path';
 import type { TritonInstanceKind } from '../export/triton-config.ts';
 import type { TritonRepoWriteResult } from '../export/triton-repo.ts';
@@ -108,18 +108,9 @@ export function describeTritonExport(r: TritonExportResult): string {
   return `triton: ${r.modelDir} version ${r.version}: ${what} (max_batch_size ${r.maxBatchSize}, ${r.kind})`;
 }
 
-/** The model name in a checkpoint's config.json (read without the trainer, which loads tfjs). */
+/** The model name in a checkpoint's config.json, through the checkpoint's one reader. */
 export async function checkpointModelName(checkpointDir: string): Promise<string> {
-  let name: unknown;
-  try {
-    name = (JSON.parse(await readFile(path.join(checkpointDir, 'config.json'), 'utf8')) as { name?: unknown }).name;
-  } catch (error) {
-    throw new ConfigError(
-      `cannot read the model name from ${path.join(checkpointDir, 'config.json')}: ${(error as Error).message}; pass --name`,
-    );
-  }
-  if (typeof name !== 'string' || name === '') throw new ConfigError('--name is required: the checkpoint’s config.json has no name');
-  return name;
+  return (await readConfig(checkpointDir)).name;
 }
 
 export interface ModelsTritonExportOptions {

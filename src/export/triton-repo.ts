@@ -1,9 +1,9 @@
 // A Triton model repository entry: <repo>/<model>/config.pbtxt and <repo>/<model>/<version>/model.onnx.
 // Adds to what is there and never replaces or removes a file: an existing file with other content
 // is refused, one with the same content is left as it is (so an identical re-export is a no-op).
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createFileAtomic } from '../lib/durable-fs.ts';
+import { createFileAtomic, readIfExists } from '../lib/durable-fs.ts';
 import { ExportError } from './errors.ts';
 
 /** Same rule as registry model names: safe as a folder name and in Triton's URLs. */
@@ -26,15 +26,6 @@ export interface TritonRepoWriteResult {
   modelPath: string;
   /** false where an identical file was already there. */
   wrote: { config: boolean; model: boolean };
-}
-
-async function readIfExists(file: string): Promise<Buffer | null> {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -1,4 +1,4 @@
-import { link, lstat, open, rename, rm } from 'node:fs/promises';
+import { link, lstat, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { tempPathFor } from './temp-files.ts';
 
@@ -64,5 +64,15 @@ export async function createFileAtomic(file: string, data: string | Uint8Array):
     return 'created';
   } finally {
     await rm(temp, { force: true });
+  }
+}
+
+/** A file's bytes, or null when it does not exist (other read errors throw). */
+export async function readIfExists(file: string): Promise<Buffer | null> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
   }
 }

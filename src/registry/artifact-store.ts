@@ -1,8 +1,8 @@
 // Content-addressed artifact files: <root>/sha256/ab/abcdef….onnx, written atomically and durably
 // (temp file, fsync, rename, fsync of the directory) and verified by sha256 when read.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { writeFileAtomic } from '../lib/durable-fs.ts';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readIfExists, writeFileAtomic } from '../lib/durable-fs.ts';
 import { isAbandonedTemp } from '../lib/temp-files.ts';
 import path from 'node:path';
 import { RegistryError } from './types.ts';
@@ -22,15 +22,6 @@ export function sha256Hex(bytes: Uint8Array): string {
 export function artifactRelativePath(sha256: string, extension = 'onnx'): string {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RegistryError('invalid', `not a sha256 hex digest: ${sha256}`);
   return `sha256/${sha256.slice(0, 2)}/${sha256}.${extension}`;
-}
-
-async function readIfExists(file: string): Promise<Buffer | null> {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
 }
 
 export class ArtifactStore {
