@@ -41,7 +41,7 @@ describe('bnserve serve with BNSERVE_WORKERS=2', () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'bnserve-workers-'));
-    env = { ...registryEnv(dir), BNSERVE_LOG_LEVEL: 'warn', BNSERVE_EXECUTION_PROVIDERS: 'cpu' };
+    env = { ...registryEnv(dir), BNSERVE_LOG_LEVEL: 'warn', BNSERVE_EXECUTION_PROVIDERS: 'cpu', BNSERVE_GRPC_PORT: '0' };
     const trained = await runCli(['train', '--config', 'examples/iris-bn.json', '--out', path.join(dir, 'ckpt')], env);
     assert.equal(trained.code, 0, trained.stderr);
   });
