@@ -44,5 +44,8 @@ test('layers that cannot take the data are refused with the layer named', () => 
     /layers\.0 \(conv2d\): a 5×5 window with "valid" padding does not fit its input \[4, 4, 1\]/,
   );
   assert.throws(() => checkLayerShapes(layers([{ type: 'flatten' }]), [4], 3), /already flat/);
-  assert.throws(() => parseTrainConfig({ data: { kind: 'iris' }, layers: [{ type: 'dense', units: 1e8 }] }), /✖ Too big.*\n {2}→ at layers\[0\]\.units/);
+  assert.throws(
+    () => parseTrainConfig({ data: { kind: 'iris' }, layers: [{ type: 'dense', units: 1e8 }] }),
+    /✖ Too big.*\n {2}→ at layers\[0\]\.units/,
+  );
 });
