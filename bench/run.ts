@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<void>> = {
   'serve-load': async () => (await import('./serve-load.ts')).benchServeLoad(),
   'serve-ceiling': async () => (await import('./serve-ceiling.ts')).benchServeCeiling(),
   startup: async () => (await import('./startup.ts')).benchStartup(),
+  'queue-full': async () => (await import('./queue-full.ts')).benchQueueFull(),
 };
 
 // Names only: "--option value" pairs belong to the benchmarks themselves.
