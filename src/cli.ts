@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { reportError } from './commands/errors.ts';
+import { PRODUCTION_ALIAS } from './registry/validation.ts';
 
 function integer(value: string): number {
   const parsed = Number(value);
@@ -198,7 +199,7 @@ models
   .command('promote')
   .argument('<name>')
   .argument('<version>', 'version number', integer)
-  .addOption(new Option('--alias <alias>', 'alias to move').default('production'))
+  .addOption(new Option('--alias <alias>', 'alias to move').default(PRODUCTION_ALIAS))
   .option('--force', 'move the alias even to a version the BN guard flagged')
   .option('--json', 'print one JSON object on stdout')
   .action(async (name, version, options) => {

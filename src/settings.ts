@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './lib/errors.ts';
-import { ALIAS } from './registry/validation.ts';
+import { ALIAS, PRODUCTION_ALIAS } from './registry/validation.ts';
 
 const shown = (input: unknown) => JSON.stringify(input);
 
@@ -170,8 +170,8 @@ export const SETTINGS = {
   BNSERVE_STRICT_INPUT_NAMES: setting(flag, false, 'off', 'OIP input names must match exactly, single-input models too'),
   BNSERVE_DEFAULT_ALIAS: setting(
     z.string().regex(ALIAS, 'must start with a letter, then letters, digits, ".", "_" or "-" (at most 64 characters)'),
-    'production',
-    '`production`',
+    PRODUCTION_ALIAS,
+    `\`${PRODUCTION_ALIAS}\``,
     'alias served (and checked by readiness) when a request names no version; unset alias: the latest version',
   ),
   BNSERVE_STALE_RUN_SECONDS: setting(

@@ -2,6 +2,7 @@
 // (text) and a JSON object (json); src/cli.ts prints one of them.
 import { formatTable } from './text-table.ts';
 import { RegistryError, type ModelVersionRecord, type Registry } from '../registry/types.ts';
+import { PRODUCTION_ALIAS } from '../registry/validation.ts';
 
 export interface CommandOutput {
   text: string;
@@ -69,7 +70,7 @@ export async function modelsPromote(
   registry: Registry,
   name: string,
   version: number,
-  alias = 'production',
+  alias = PRODUCTION_ALIAS,
   options: { force?: boolean } = {},
 ): Promise<CommandOutput> {
   const previous = await registry.getVersion(name, alias).catch(() => null);

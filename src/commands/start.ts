@@ -1,9 +1,8 @@
 import { openRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } from '../registry/index.ts';
 import { RegistryError, type Registry } from '../registry/types.ts';
+import { PRODUCTION_ALIAS } from '../registry/validation.ts';
 import { serveRegistry, curlExamples } from './serve.ts';
 import type { ServeCommandOptions } from './serve.ts';
-
-const DEFAULT_ALIAS = 'production';
 
 /** `npm start`: migrate, train the example if the registry is empty, then serve with a ready curl line. */
 export async function runStartCommand(options: ServeCommandOptions & { config: string }): Promise<void> {
@@ -23,7 +22,7 @@ export async function runStartCommand(options: ServeCommandOptions & { config: s
   }
   const [first] = await registry.listModels();
   const version = await registry.getVersion(first.name);
-  const alias = first.aliases[DEFAULT_ALIAS] !== undefined ? DEFAULT_ALIAS : undefined;
+  const alias = first.aliases[PRODUCTION_ALIAS] !== undefined ? PRODUCTION_ALIAS : undefined;
   await serveRegistry(registry, options, async (url) => {
     const example = version?.featureNames.length ? version.featureNames.map(() => 1) : [];
     const row = version?.name === 'iris' ? [5.1, 3.5, 1.4, 0.2] : example;
@@ -42,10 +41,10 @@ export async function runStartCommand(options: ServeCommandOptions & { config: s
  */
 async function promoteFirstVersion(registry: Registry, name: string, version: number): Promise<void> {
   try {
-    await registry.promote(name, version, DEFAULT_ALIAS);
-    process.stdout.write(`promoted ${name} version ${version} to "${DEFAULT_ALIAS}"\n`);
+    await registry.promote(name, version, PRODUCTION_ALIAS);
+    process.stdout.write(`promoted ${name} version ${version} to "${PRODUCTION_ALIAS}"\n`);
   } catch (error) {
     if (!(error instanceof RegistryError && error.code === 'refused')) throw error;
-    process.stdout.write(`not promoted to "${DEFAULT_ALIAS}": ${error.message}\n`);
+    process.stdout.write(`not promoted to "${PRODUCTION_ALIAS}": ${error.message}\n`);
   }
 }

@@ -16,7 +16,14 @@ import {
   type RunSummary,
   type TrainingRunRecord,
 } from './types.ts';
-import { assertAlias, assertModelName, assertRegisterVersionInput, assertVersionNumber, toJsonValue } from './validation.ts';
+import {
+  assertAlias,
+  assertModelName,
+  assertRegisterVersionInput,
+  assertVersionNumber,
+  PRODUCTION_ALIAS,
+  toJsonValue,
+} from './validation.ts';
 
 /** Retries when another process took the same version number first (unique name+version). */
 const MAX_VERSION_ATTEMPTS = 50;
@@ -268,7 +275,7 @@ export class PrismaRegistry implements Registry {
       return alias ? toVersionRecord(alias.modelVersion, this.store.root) : null;
     }
     if (ref !== undefined) throw new RegistryError('invalid', `a version reference is a number or an alias, got ${typeof ref}`);
-    const production = await this.getVersion(name, 'production');
+    const production = await this.getVersion(name, PRODUCTION_ALIAS);
     if (production) return production;
     const latest = await this.db.modelVersion.findFirst({
       where: { name, bnGuardWarning: null },

@@ -4,6 +4,8 @@ import { RegistryError, type RegisterVersionInput, type TensorSignature } from '
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Starts with a letter so that an alias can never be mistaken for a version number. */
 export const ALIAS = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+/** The alias promote moves and reads default to (and the server's BNSERVE_DEFAULT_ALIAS default). */
+export const PRODUCTION_ALIAS = 'production';
 
 function invalid(message: string): never {
   throw new RegistryError('invalid', message);

@@ -1,7 +1,7 @@
 // zod schemas for every route: validation (fastify-type-provider-zod) and /docs come from these.
 // Only module-level schemas carry a registry id: ids are global and factories run once per app.
 import { z } from 'zod';
-import { assertAlias, assertModelName } from '../registry/validation.ts';
+import { assertAlias, assertModelName, PRODUCTION_ALIAS } from '../registry/validation.ts';
 import { batchingOverrideSchema } from '../settings.ts';
 import type { ServeLimits } from './config.ts';
 import { INPUT_DATATYPES } from './tensor-data.ts';
@@ -140,7 +140,7 @@ export const serverMetadata = z.object({ name: z.string(), version: z.string(), 
 
 export const promoteBody = z.object({
   version: z.number().int().positive(),
-  alias: aliasName.default('production'),
+  alias: aliasName.default(PRODUCTION_ALIAS),
   /** Move the alias even to a version the BN guard flagged (409 otherwise). */
   force: z.boolean().default(false),
 });

@@ -1,5 +1,6 @@
 // The pure half of model management: which versions a model should serve (aliases → versions),
 // what answers a request, what to keep and what to evict. No I/O, no registry, no sessions loaded here.
+import { PRODUCTION_ALIAS } from '../registry/validation.ts';
 import { ModelUnavailableError, notFound } from './errors.ts';
 import { describeFailure, type LoadFailure } from './load-failure.ts';
 import type { LoadedVersion } from './loaded-version.ts';
@@ -14,7 +15,7 @@ export interface ServingTable {
 
 export const EMPTY_TABLE: ServingTable = { versions: new Map(), aliases: new Map(), defaultVersion: null };
 /** The alias served when a request names none, unless BNSERVE_DEFAULT_ALIAS names another. */
-export const DEFAULT_ALIAS = 'production';
+export const DEFAULT_ALIAS = PRODUCTION_ALIAS;
 /** Versions loaded because a request named them by number, kept per model beyond aliases. */
 export const MAX_ON_DEMAND_VERSIONS = 4;
 
