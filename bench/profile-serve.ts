@@ -1,5 +1,6 @@
-// `node --import tsx bench/profile-serve.ts [--duration 8] [--connections 1,64] [--model iris|mlp]`:
-// runs bnserve under --cpu-prof while autocannon sends 1-row :predict requests, then prints where
+// `node --import tsx bench/profile-serve.ts [--duration 8] [--connections 1,64] [--model iris|mlp]
+// [--protocol predict|v2-json|v2-binary]`: runs bnserve under the CPU profiler while autocannon
+// sends 1-row requests (TF Serving :predict, OIP v2 JSON or v2 binary), then prints where
 // the server's CPU time went (self time by function and by package).
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -110,29 +111,50 @@ export function summarise(profile: Profile, top = 25): string {
   return lines.join('\n');
 }
 
+interface LoadRequest {
+  path: string;
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
+
+/** One row as a TF Serving :predict body, an OIP v2 JSON body, or an OIP v2 binary body (float32 after the JSON header). */
+function requestFor(protocol: string, model: string, row: number[]): LoadRequest {
+  const json = { 'content-type': 'application/json' };
+  if (protocol === 'predict') return { path: `/v1/models/${model}:predict`, headers: json, body: JSON.stringify({ instances: [row] }) };
+  const input = { name: 'input', shape: [1, row.length], datatype: 'FP32' };
+  if (protocol === 'v2-json')
+    return { path: `/v2/models/${model}/infer`, headers: json, body: JSON.stringify({ inputs: [{ ...input, data: row }] }) };
+  if (protocol !== 'v2-binary') throw new Error(`--protocol must be predict, v2-json or v2-binary, not ${protocol}`);
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ ...input, parameters: { binary_data_size: row.length * 4 } }],
+      outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],
+    }),
+  );
+  return {
+    path: `/v2/models/${model}/infer`,
+    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+    body: Buffer.concat([header, Buffer.from(Float32Array.from(row).buffer)]),
+  };
+}
+
 async function main(): Promise<void> {
   const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<{ requests: { average: number } }>;
   const duration = Number(option('duration', '8'));
   const model = option('model', 'iris');
-  const body =
-    model === 'iris'
-      ? JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] })
-      : JSON.stringify({ instances: [Array.from({ length: 784 }, (_, i) => ((i * 37) % 255) / 255)] });
+  const width = model === 'iris' ? 4 : 784;
+  const row = model === 'iris' ? [5.1, 3.5, 1.4, 0.2] : Array.from({ length: width }, (_, i) => Math.fround(((i * 37) % 255) / 255));
+  const protocol = option('protocol', 'predict');
+  const request = requestFor(protocol, model, row);
   for (const c of option('connections', '1,64').split(',').map(Number)) {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'bnserve-prof-')), 'serve.cpuprofile');
     const env = { BNSERVE_BENCH_PROFILE: '1', ...(process.argv.includes('--quiet') ? { BNSERVE_LOG_LEVEL: 'warn' } : {}) };
     const { child, url } = await startServerChild('bnserve', env);
-    const load = {
-      url: `${url}/v1/models/${model}:predict`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-      connections: c,
-    };
+    const load = { url: `${url}${request.path}`, method: 'POST', headers: request.headers, body: request.body, connections: c };
     await autocannon({ ...load, duration: 1 }); // warm-up
     const r = await profileWhile(child, file, () => autocannon({ ...load, duration }));
     await stopServerChild(child);
-    console.log(`\n=== ${model} :predict c=${c}: ${r.requests.average.toFixed(0)} req/s while profiling (${file})`);
+    console.log(`\n=== ${model} ${protocol} c=${c}: ${r.requests.average.toFixed(0)} req/s while profiling (${file})`);
     console.log(summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile));
   }
 }

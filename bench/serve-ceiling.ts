@@ -1,6 +1,7 @@
-// `npm run bench serve-ceiling [--duration 3] [--rounds 3]`: bnserve next to its ceiling in one run.
-// A bare Fastify 5 echo route (same body) sets the HTTP ceiling; in-process onnxruntime rows/s sets
-// the model's own. Scenarios run interleaved (A B C … A B C …); the table shows medians of the rounds.
+// `npm run bench serve-ceiling [--duration 3] [--rounds 3]`: bnserve next to its ceilings in one run.
+// A bare Fastify 5 echo route (same body) sets the HTTP ceiling; a bare Fastify 5 route that runs
+// the model once per request with onnxruntime and nothing else sets the floor of any server that
+// runs the model per request; in-process onnxruntime rows/s (both cores, and one) sets the model's own. Scenarios run interleaved (A B C … A B C …); the table shows medians of the rounds.
 // Every server runs in its own process, started once; the load generator is autocannon.
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,7 +9,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { deepMlpOnnx } from '../test/serve/fixtures.ts';
 import { ortRowsPerSecond } from './ort-rows.ts';
-import { MLP_SIZES, type ServerChild, startServerChild, stopServerChild } from './serve-child.ts';
+import { MLP_SIZES, type ServerChild, type ServerKind, startServerChild, stopServerChild } from './serve-child.ts';
 
 interface AutocannonResult {
   requests: { average: number };
@@ -20,9 +21,10 @@ interface AutocannonResult {
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
-type ServerName = 'echo' | 'echo2' | 'on' | 'on2' | 'off' | 'delay' | 'instances' | 'tinyQueue';
-const SERVERS: Record<ServerName, { kind: 'echo' | 'bnserve'; env: NodeJS.ProcessEnv; label: string }> = {
+type ServerName = 'echo' | 'echo2' | 'bareOrt' | 'on' | 'on2' | 'off' | 'delay' | 'instances' | 'tinyQueue';
+const SERVERS: Record<ServerName, { kind: ServerKind; env: NodeJS.ProcessEnv; label: string }> = {
   echo: { kind: 'echo', env: {}, label: 'bare Fastify echo' },
+  bareOrt: { kind: 'bare-ort', env: {}, label: 'bare Fastify + onnxruntime, one run per request' },
   echo2: { kind: 'echo', env: { BNSERVE_WORKERS: '2' }, label: 'bare Fastify echo, 2 processes (node:cluster)' },
   on2: { kind: 'bnserve', env: { BNSERVE_WORKERS: '2' }, label: 'bnserve defaults, BNSERVE_WORKERS=2' },
   on: { kind: 'bnserve', env: {}, label: 'bnserve defaults (batching on, delay 0)' },
@@ -53,6 +55,10 @@ interface Scenario {
   connections: number;
   /** Scenario id of the echo row with the same body (ratio denominator). */
   ceiling?: string;
+  /** Scenario id of the bare Fastify + onnxruntime row with the same body and load. */
+  bare?: string;
+  /** Rows per request (1 unless said). */
+  rows?: number;
 }
 
 interface Row {
@@ -69,6 +75,7 @@ function option(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
+const times = (x: number | null) => (x === null ? '' : `${x.toFixed(2)}×`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function scenarios(): Scenario[] {
@@ -77,22 +84,32 @@ function scenarios(): Scenario[] {
   const mlpRow = Array.from({ length: MLP_SIZES[0] }, (_, i) => Math.fround(((i * 37) % 255) / 255));
   const predict = (row: number[]) => JSON.stringify({ instances: [row] });
   const v2 = (row: number[]) => JSON.stringify({ inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', data: row }] });
-  const binary = (row: number[]) => {
+  const binary = (row: number[], rows = 1) => {
     const header = Buffer.from(
       JSON.stringify({
-        inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', parameters: { binary_data_size: row.length * 4 } }],
+        inputs: [{ name: 'input', shape: [rows, row.length], datatype: 'FP32', parameters: { binary_data_size: rows * row.length * 4 } }],
         outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],
       }),
     );
     return {
-      body: Buffer.concat([header, Buffer.from(Float32Array.from(row).buffer)]),
+      body: Buffer.concat([header, Buffer.from(Float32Array.from({ length: rows * row.length }, (_, i) => row[i % row.length]).buffer)]),
       headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
     };
   };
   const ib = binary(irisRow);
   const mb = binary(mlpRow);
+  const mb16 = binary(mlpRow, 16);
   return [
     { id: 'iris echo c=1', server: 'echo', path: '/echo', body: predict(irisRow), headers: json, connections: 1 },
+    {
+      id: 'iris bare+ORT c=1',
+      server: 'bareOrt',
+      path: '/v1/models/iris:predict',
+      body: predict(irisRow),
+      headers: json,
+      connections: 1,
+      ceiling: 'iris echo c=1',
+    },
     {
       id: 'iris :predict c=1',
       server: 'on',
@@ -101,8 +118,18 @@ function scenarios(): Scenario[] {
       headers: json,
       connections: 1,
       ceiling: 'iris echo c=1',
+      bare: 'iris bare+ORT c=1',
     },
     { id: 'iris echo c=64', server: 'echo', path: '/echo', body: predict(irisRow), headers: json, connections: 64 },
+    {
+      id: 'iris bare+ORT c=64',
+      server: 'bareOrt',
+      path: '/v1/models/iris:predict',
+      body: predict(irisRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'iris echo c=64',
+    },
     {
       id: 'iris :predict c=64',
       server: 'on',
@@ -111,6 +138,7 @@ function scenarios(): Scenario[] {
       headers: json,
       connections: 64,
       ceiling: 'iris echo c=64',
+      bare: 'iris bare+ORT c=64',
     },
     {
       id: 'iris v2 JSON c=64',
@@ -142,6 +170,15 @@ function scenarios(): Scenario[] {
     },
     { id: 'mlp echo c=64', server: 'echo', path: '/echo', body: predict(mlpRow), headers: json, connections: 64 },
     {
+      id: 'mlp bare+ORT c=64',
+      server: 'bareOrt',
+      path: '/v1/models/mlp:predict',
+      body: predict(mlpRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'mlp echo c=64',
+    },
+    {
       id: 'mlp :predict off c=64',
       server: 'off',
       path: '/v1/models/mlp:predict',
@@ -149,6 +186,7 @@ function scenarios(): Scenario[] {
       headers: json,
       connections: 64,
       ceiling: 'mlp echo c=64',
+      bare: 'mlp bare+ORT c=64',
     },
     {
       id: 'mlp :predict on c=64',
@@ -158,6 +196,7 @@ function scenarios(): Scenario[] {
       headers: json,
       connections: 64,
       ceiling: 'mlp echo c=64',
+      bare: 'mlp bare+ORT c=64',
     },
     {
       id: 'mlp :predict delay c=64',
@@ -167,6 +206,7 @@ function scenarios(): Scenario[] {
       headers: json,
       connections: 64,
       ceiling: 'mlp echo c=64',
+      bare: 'mlp bare+ORT c=64',
     },
     {
       id: 'mlp :predict 2 inst c=64',
@@ -176,6 +216,7 @@ function scenarios(): Scenario[] {
       headers: json,
       connections: 64,
       ceiling: 'mlp echo c=64',
+      bare: 'mlp bare+ORT c=64',
     },
     {
       id: 'mlp :predict on c=64 2 proc',
@@ -185,6 +226,7 @@ function scenarios(): Scenario[] {
       headers: json,
       connections: 64,
       ceiling: 'mlp echo c=64',
+      bare: 'mlp bare+ORT c=64',
     },
     {
       id: 'mlp v2 JSON c=64',
@@ -203,6 +245,23 @@ function scenarios(): Scenario[] {
       headers: mb.headers,
       connections: 64,
       ceiling: 'mlp echo c=64',
+    },
+    {
+      id: 'mlp v2 binary off c=64',
+      server: 'off',
+      path: '/v2/models/mlp/infer',
+      body: mb.body,
+      headers: mb.headers,
+      connections: 64,
+    },
+    {
+      id: 'mlp v2 binary 16 rows c=16',
+      server: 'on',
+      path: '/v2/models/mlp/infer',
+      body: mb16.body,
+      headers: mb16.headers,
+      connections: 16,
+      rows: 16,
     },
     {
       id: 'mlp queue 2 c=64 (503s)',
@@ -251,6 +310,8 @@ export async function benchServeCeiling(): Promise<void> {
 
   const ort = await ortRowsPerSecond(deepMlpOnnx(11, MLP_SIZES), MLP_SIZES[0], [1, 16, 64, 256], 1);
   const bestOrt = ort.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
+  // One intra-op thread: what the model gets from one core, while the load generator holds the other.
+  const ortOneThread = await ortRowsPerSecond(deepMlpOnnx(11, MLP_SIZES), MLP_SIZES[0], [64], 1, { intraOpNumThreads: 1 });
 
   const med = (id: string) => median(rows.get(id)!.rps);
   const table = all.map((s) => {
@@ -259,9 +320,11 @@ export async function benchServeCeiling(): Promise<void> {
       scenario: s.id,
       server: SERVERS[s.server].label,
       rps: med(s.id),
+      rowsPerSecond: med(s.id) * (s.rows ?? 1),
       p50: median(r.p50),
       p99: median(r.p99),
       vsEcho: s.ceiling ? med(s.id) / med(s.ceiling) : null,
+      vsBareOrt: s.bare ? med(s.id) / med(s.bare) : null,
       status503: r.status503,
       otherFailures: r.bad,
     };
@@ -272,12 +335,12 @@ export async function benchServeCeiling(): Promise<void> {
     .map((x) => x.toFixed(1))
     .join(' ')}`;
   const lines = [
-    `serve-ceiling: 1-row requests, ${rounds} interleaved rounds × ${duration} s, medians; ${machine}`,
-    '| scenario | req/s | p50 ms | p99 ms | × echo (same body) | 503 | other failures |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    `serve-ceiling: 1-row requests unless said, ${rounds} interleaved rounds × ${duration} s, medians; ${machine}`,
+    '| scenario | req/s | rows/s | p50 ms | p99 ms | × echo (same body) | × bare+ORT | 503 | other failures |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...table.map(
       (t) =>
-        `| ${t.scenario} | ${t.rps.toFixed(0)} | ${t.p50.toFixed(2)} | ${t.p99.toFixed(2)} | ${t.vsEcho === null ? '' : `${t.vsEcho.toFixed(2)}×`} | ${t.status503} | ${t.otherFailures} |`,
+        `| ${t.scenario} | ${t.rps.toFixed(0)} | ${t.rowsPerSecond.toFixed(0)} | ${t.p50.toFixed(2)} | ${t.p99.toFixed(2)} | ${times(t.vsEcho)} | ${times(t.vsBareOrt)} | ${t.status503} | ${t.otherFailures} |`,
     ),
   ];
   const ratio = (a: string, b: string) => med(a) / med(b);
@@ -286,12 +349,14 @@ export async function benchServeCeiling(): Promise<void> {
     'iris :predict / echo c=64 (target ≥ 1.0)': ratio('iris :predict c=64', 'iris echo c=64'),
     'mlp batching on / off c=64 (target ≥ 3)': ratio('mlp :predict on c=64', 'mlp :predict off c=64'),
     'mlp p99 on / off (target ≤ 1)': median(rows.get('mlp :predict on c=64')!.p99) / median(rows.get('mlp :predict off c=64')!.p99),
+    'mlp batching on / off c=64, binary v2 (no JSON parsing in the way)': ratio('mlp v2 binary c=64', 'mlp v2 binary off c=64'),
+    'mlp p99 on / off, binary v2': median(rows.get('mlp v2 binary c=64')!.p99) / median(rows.get('mlp v2 binary off c=64')!.p99),
     'mlp :predict / echo c=64 (target ≥ 1.0)': ratio('mlp :predict on c=64', 'mlp echo c=64'),
     'mlp v2 binary / v2 JSON c=64 (target ≥ 3)': ratio('mlp v2 binary c=64', 'mlp v2 JSON c=64'),
     'iris :predict BNSERVE_WORKERS=2 / 1 process c=64 (kept if > 1)': ratio('iris :predict c=64 2 proc', 'iris :predict c=64'),
     'iris :predict BNSERVE_WORKERS=2 / echo 2 processes c=64': ratio('iris :predict c=64 2 proc', 'iris echo c=64 2 proc'),
     'mlp :predict BNSERVE_WORKERS=2 / 1 process c=64 (kept if > 1)': ratio('mlp :predict on c=64 2 proc', 'mlp :predict on c=64'),
-    'mlp best served rows/s / onnxruntime best (target ≥ 0.40)':
+    'mlp best served rows/s, 1-row requests / onnxruntime best (target ≥ 0.40)':
       Math.max(
         ...[
           'mlp :predict on c=64',
@@ -301,10 +366,18 @@ export async function benchServeCeiling(): Promise<void> {
           'mlp v2 binary c=64',
         ].map(med),
       ) / bestOrt.rowsPerSecond,
+    'mlp served rows/s, 16-row binary requests / onnxruntime best': (med('mlp v2 binary 16 rows c=16') * 16) / bestOrt.rowsPerSecond,
+    'iris :predict / bare Fastify + onnxruntime c=1': ratio('iris :predict c=1', 'iris bare+ORT c=1'),
+    'iris :predict / bare Fastify + onnxruntime c=64': ratio('iris :predict c=64', 'iris bare+ORT c=64'),
+    'iris bare Fastify + onnxruntime / echo c=1 (no server that runs the model per request does better)': ratio(
+      'iris bare+ORT c=1',
+      'iris echo c=1',
+    ),
+    'mlp :predict / bare Fastify + onnxruntime c=64': ratio('mlp :predict on c=64', 'mlp bare+ORT c=64'),
   };
   lines.push(
     '',
-    `in-process onnxruntime, ${MLP_SIZES.join('-')} MLP: ${ort.map((o) => `batch ${o.batch} ${o.rowsPerSecond.toFixed(0)} rows/s`).join(', ')}`,
+    `in-process onnxruntime, ${MLP_SIZES.join('-')} MLP: ${ort.map((o) => `batch ${o.batch} ${o.rowsPerSecond.toFixed(0)} rows/s`).join(', ')}; one intra-op thread, batch 64: ${ortOneThread[0].rowsPerSecond.toFixed(0)} rows/s`,
   );
   lines.push('', 'targets:');
   for (const [k, v] of Object.entries(ratios)) lines.push(`  ${k}: ${v.toFixed(2)}`);
@@ -312,7 +385,7 @@ export async function benchServeCeiling(): Promise<void> {
   const out = fileURLToPath(new URL('./results.json', import.meta.url));
   writeFileSync(
     out,
-    `${JSON.stringify({ startedAt, machine, duration, rounds, table, onnxruntime: ort, ratios, raw: [...rows.values()] }, null, 2)}\n`,
+    `${JSON.stringify({ startedAt, machine, duration, rounds, table, onnxruntime: ort, onnxruntimeOneThread: ortOneThread, ratios, raw: [...rows.values()] }, null, 2)}\n`,
   );
   console.log(`written to ${out}`);
 }

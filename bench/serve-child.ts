@@ -1,7 +1,10 @@
 // The servers the HTTP benchmarks load, each in its own process (so autocannon and the server do
 // not share an event loop): `bnserve` as `bnserve serve` starts it (default logger at info, to
-// stdout, which the parent discards) with an Iris-sized model and the 784-1024-BN-1024-BN-10 MLP,
-// or `echo`, a bare Fastify 5 route that parses the JSON body and sends it back (the ceiling).
+// stdout, which the parent discards) with an Iris-sized model and the 784-1024-BN-1024-BN-10 MLP;
+// `echo`, a bare Fastify 5 route that parses the JSON body and sends it back (the HTTP ceiling); or
+// `bare-ort`, a bare Fastify 5 route that runs the same models once per request with onnxruntime
+// and nothing else (no validation, batching, metrics or logs: the least any server that runs the
+// model per request pays).
 // The parent reads the URL from the IPC channel.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -31,13 +34,41 @@ async function echoChild(): Promise<string> {
   return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 }
 
+async function bareOrtChild(): Promise<string> {
+  const { default: Fastify } = await import('fastify');
+  const ort = await import('onnxruntime-node');
+  const { randomMlp, mlpOnnx, deepMlpOnnx } = await import('../test/serve/fixtures.ts');
+  const models = {
+    iris: await ort.InferenceSession.create(mlpOnnx(randomMlp(7, 4, 64, 3), 'classification'), { executionProviders: ['cpu'] }),
+    mlp: await ort.InferenceSession.create(deepMlpOnnx(11, MLP_SIZES), { executionProviders: ['cpu'] }),
+  };
+  const app = Fastify();
+  app.post('/v1/models/:model', async (request) => {
+    const session = models[(request.params as { model: string }).model.replace(/:predict$/, '') as keyof typeof models];
+    const rows = (request.body as { instances: number[][] }).instances;
+    const width = rows[0].length;
+    const data = new Float32Array(rows.length * width);
+    for (let r = 0; r < rows.length; r++) data.set(rows[r], r * width);
+    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, [rows.length, width]) });
+    const probabilities = out[session.outputNames[0]].data as Float32Array;
+    const classes = probabilities.length / rows.length;
+    return { predictions: rows.map((_, r) => Array.from(probabilities.subarray(r * classes, (r + 1) * classes))) };
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+}
+
 export interface ServerChild {
   child: ChildProcess;
   url: string;
 }
 
+export type ServerKind = 'bnserve' | 'echo' | 'bare-ort';
+
 /** Starts a server process; env is added to the parent's; execArgv e.g. ['--cpu-prof']. */
-export function startServerChild(kind: 'bnserve' | 'echo', env: NodeJS.ProcessEnv = {}, execArgv: string[] = []): Promise<ServerChild> {
+export function startServerChild(kind: ServerKind, env: NodeJS.ProcessEnv = {}, execArgv: string[] = []): Promise<ServerChild> {
   const child = fork(fileURLToPath(import.meta.url), ['--serve-child', kind], {
     env: { ...process.env, BNSERVE_EXECUTION_PROVIDERS: 'cpu', ...env },
     execArgv: ['--import', 'tsx', ...execArgv],
@@ -125,7 +156,9 @@ if (i >= 0) {
       ? await clusterPrimary(workers)
       : process.argv[i + 1] === 'echo'
         ? await echoChild()
-        : await bnserveChild();
+        : process.argv[i + 1] === 'bare-ort'
+          ? await bareOrtChild()
+          : await bnserveChild();
   if (process.env.BNSERVE_BENCH_PROFILE === '1') await profilerControl();
   process.send?.(url);
 }

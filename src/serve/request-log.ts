@@ -60,7 +60,7 @@ export function serveLoggerOptions(
  * (disableRequestLogging).
  */
 export function addRequestLog(app: FastifyInstance): void {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     request.log.info(
       {
         method: request.method,
@@ -71,5 +71,6 @@ export function addRequestLog(app: FastifyInstance): void {
       },
       'request',
     );
+    done();
   });
 }

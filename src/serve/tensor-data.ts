@@ -125,6 +125,10 @@ function decodeInto(
     if (data.length !== count) {
       throw new InvalidInputError(`${opts.where}: has ${data.length} values but shape [${shape.join(', ')}] needs ${count}`);
     }
+    if (isFloat(opts.datatype) && (out instanceof Float32Array || out instanceof Float64Array)) {
+      copyFloats(data, out, start, opts);
+      return;
+    }
     for (let i = 0; i < count; i++) store(out, start + i, checkedNumber(data[i], opts.datatype, opts.target, `${opts.where}[${i}]`));
     return;
   }
@@ -150,6 +154,27 @@ function decodeInto(
     }
   };
   fill(data, 0, opts.where);
+}
+
+const isFloat = (datatype: InputDatatype) => datatype === 'FP32' || datatype === 'FP64';
+
+/**
+ * The hot path of JSON rows into a float model: one comparison chain per value, the same checks as
+ * checkedNumber (a finite number within the target's range), which still words any error.
+ */
+function copyFloats(
+  data: readonly unknown[],
+  out: Float32Array | Float64Array,
+  start: number,
+  opts: Omit<DecodeOptions, 'maxElements'>,
+): void {
+  const limit = out instanceof Float32Array ? FLOAT32_MAX : Infinity;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    // v - v is 0 for finite numbers, NaN for NaN and ±Infinity.
+    if (typeof v === 'number' && v - v === 0 && Math.abs(v) <= limit) out[start + i] = v;
+    else out[start + i] = checkedNumber(v, opts.datatype, opts.target, `${opts.where}[${i}]`);
+  }
 }
 
 export interface RowsOptions {

@@ -10,9 +10,17 @@ import type { LoadFailure, ModelStatus } from './model-manager.ts';
 export const SERVING_DEFAULT = 'serving_default';
 
 export function predictBody(limits: ServeLimits) {
-  const row = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())], {
-    error: 'each instance must be an array of numbers or an object keyed by feature name',
-  });
+  // Rows are checked value by value when decoded (rowsToTensor); zod only checks that each is an array or an object.
+  const row = z
+    .custom<unknown[] | Record<string, unknown>>((v) => v !== null && typeof v === 'object', {
+      error: 'each instance must be an array of numbers or an object keyed by feature name',
+    })
+    .meta({
+      anyOf: [
+        { type: 'array', items: {} },
+        { type: 'object', additionalProperties: {} },
+      ],
+    });
   const rows = (what: string) =>
     z
       .array(row, {

@@ -86,9 +86,9 @@ export const errorHandling = fp(
 
     // JSON is UTF-8 by definition (RFC 8259): answer exactly "application/json", which is what
     // KServe's client compares against before it reads an {"error"} body.
-    app.addHook('onSend', async (_request, reply, payload) => {
+    app.addHook('onSend', (_request, reply, payload, done) => {
       if (reply.getHeader('content-type') === 'application/json; charset=utf-8') reply.header('content-type', 'application/json');
-      return payload;
+      done(null, payload);
     });
 
     app.setNotFoundHandler((request, reply) => {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
 import { OverloadedError } from '../batcher.ts';
 
@@ -23,24 +23,31 @@ export const loadShedding = fp(
   { name: 'bnserve-load-shedding', fastify: '5.x', dependencies: ['bnserve-domain'] },
 );
 
+// Callback style (not async): it runs on every inference request, and a promise per request is not free.
 function rejectWhenQueueFull(app: FastifyInstance) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const { model, version, alias } = request.params as { model?: string; version?: string; alias?: string };
-    if (model === undefined) return;
-    let full: Error | null;
-    let served: { name: string; version: number };
-    try {
-      const v = app.models.peek(model, version !== undefined ? Number(version) : alias);
-      full = v.queueFullError();
-      served = { name: v.name, version: v.version };
-    } catch {
-      return;
-    }
-    if (!(full instanceof OverloadedError)) return;
-    request.served = { model: served.name, version: served.version };
-    app.metrics.observeRejection(served.name, served.version, full.reason);
-    app.metrics.stats.failure(served.name, served.version, 0);
-    reply.header('retry-after', String(full.retryAfterSeconds));
-    throw full;
+  return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    const full = queueFull(app, request);
+    if (full) reply.header('retry-after', String(full.retryAfterSeconds));
+    done(full ?? undefined);
   };
+}
+
+/** The 503 this request gets at once (counted in the metrics), or null when it goes on to its route. */
+function queueFull(app: FastifyInstance, request: FastifyRequest): OverloadedError | null {
+  const { model, version, alias } = request.params as { model?: string; version?: string; alias?: string };
+  if (model === undefined) return null;
+  let full: Error | null;
+  let served: { name: string; version: number };
+  try {
+    const v = app.models.peek(model, version !== undefined ? Number(version) : alias);
+    full = v.queueFullError();
+    served = { name: v.name, version: v.version };
+  } catch {
+    return null;
+  }
+  if (!(full instanceof OverloadedError)) return null;
+  request.served = { model: served.name, version: served.version };
+  app.metrics.observeRejection(served.name, served.version, full.reason);
+  app.metrics.stats.failure(served.name, served.version, 0);
+  return full;
 }
