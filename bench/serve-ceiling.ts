@@ -9,10 +9,10 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { deepMlpOnnx } from '../test/serve/fixtures.ts';
 import { ortRowsPerSecond } from './ort-rows.ts';
-import { MLP_SIZES, type ServerChild, type ServerKind, startServerChild, stopServerChild } from './serve-child.ts';
+import { MLP_SIZES, type ServerChild, type ServerKind, serverCpuMicroseconds, startServerChild, stopServerChild } from './serve-child.ts';
 
 interface AutocannonResult {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p50: number; p99: number };
   non2xx: number;
   errors: number;
@@ -64,6 +64,8 @@ interface Scenario {
 interface Row {
   id: string;
   rps: number[];
+  /** Server CPU time per request, µs (all its threads). */
+  cpuPerRequest: number[];
   p50: number[];
   p99: number[];
   bad: number;
@@ -280,7 +282,9 @@ export async function benchServeCeiling(): Promise<void> {
   const rounds = Math.max(1, Number(option('rounds', '3')));
   const all = scenarios();
   const children = new Map<ServerName, ServerChild>();
-  const rows = new Map<string, Row>(all.map((s) => [s.id, { id: s.id, rps: [], p50: [], p99: [], bad: 0, status503: 0 }]));
+  const rows = new Map<string, Row>(
+    all.map((s) => [s.id, { id: s.id, rps: [], cpuPerRequest: [], p50: [], p99: [], bad: 0, status503: 0 }]),
+  );
   const startedAt = new Date();
   try {
     for (const name of Object.keys(SERVERS) as ServerName[]) {
@@ -293,8 +297,14 @@ export async function benchServeCeiling(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (const s of all) {
         const url = children.get(s.server)!.url + s.path;
+        const server = children.get(s.server)!;
+        const clustered = SERVERS[s.server].env.BNSERVE_WORKERS !== undefined;
+        const cpuBefore = await serverCpuMicroseconds(server, clustered);
         const r = await autocannon({ url, method: 'POST', headers: s.headers, body: s.body, connections: s.connections, duration });
+        const cpuAfter = await serverCpuMicroseconds(server, clustered);
         const row = rows.get(s.id)!;
+        if (cpuBefore !== null && cpuAfter !== null && r.requests.total > 0)
+          row.cpuPerRequest.push((cpuAfter - cpuBefore) / r.requests.total);
         row.rps.push(r.requests.average);
         row.p50.push(r.latency.p50);
         row.p99.push(r.latency.p99);
@@ -321,6 +331,7 @@ export async function benchServeCeiling(): Promise<void> {
       server: SERVERS[s.server].label,
       rps: med(s.id),
       rowsPerSecond: med(s.id) * (s.rows ?? 1),
+      serverCpuMicrosecondsPerRequest: r.cpuPerRequest.length > 0 ? median(r.cpuPerRequest) : null,
       p50: median(r.p50),
       p99: median(r.p99),
       vsEcho: s.ceiling ? med(s.id) / med(s.ceiling) : null,
@@ -336,11 +347,11 @@ export async function benchServeCeiling(): Promise<void> {
     .join(' ')}`;
   const lines = [
     `serve-ceiling: 1-row requests unless said, ${rounds} interleaved rounds × ${duration} s, medians; ${machine}`,
-    '| scenario | req/s | rows/s | p50 ms | p99 ms | × echo (same body) | × bare+ORT | 503 | other failures |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | req/s | rows/s | server CPU µs/req | p50 ms | p99 ms | × echo (same body) | × bare+ORT | 503 | other failures |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...table.map(
       (t) =>
-        `| ${t.scenario} | ${t.rps.toFixed(0)} | ${t.rowsPerSecond.toFixed(0)} | ${t.p50.toFixed(2)} | ${t.p99.toFixed(2)} | ${times(t.vsEcho)} | ${times(t.vsBareOrt)} | ${t.status503} | ${t.otherFailures} |`,
+        `| ${t.scenario} | ${t.rps.toFixed(0)} | ${t.rowsPerSecond.toFixed(0)} | ${t.serverCpuMicrosecondsPerRequest?.toFixed(0) ?? ''} | ${t.p50.toFixed(2)} | ${t.p99.toFixed(2)} | ${times(t.vsEcho)} | ${times(t.vsBareOrt)} | ${t.status503} | ${t.otherFailures} |`,
     ),
   ];
   const ratio = (a: string, b: string) => med(a) / med(b);

@@ -105,6 +105,33 @@ async function profilerControl(): Promise<void> {
   });
 }
 
+/** In a server child: answers 'cpu-usage' with the CPU time this process has used (µs, user + system, every thread). */
+function cpuUsageControl(): void {
+  process.on('message', (msg) => {
+    if (msg !== 'cpu-usage') return;
+    const { user, system } = process.cpuUsage();
+    process.send?.({ cpuMicroseconds: user + system });
+  });
+}
+
+/**
+ * CPU time the server process has used so far, µs (onnxruntime's threads included), or null for
+ * a node:cluster server, whose work is spread over worker processes.
+ */
+export function serverCpuMicroseconds(server: ServerChild, clustered: boolean): Promise<number | null> {
+  if (clustered) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const on = (m: unknown) => {
+      if (typeof m === 'object' && m !== null && 'cpuMicroseconds' in m) {
+        server.child.off('message', on);
+        resolve((m as { cpuMicroseconds: number }).cpuMicroseconds);
+      }
+    };
+    server.child.on('message', on);
+    server.child.send('cpu-usage');
+  });
+}
+
 /** Asks a child started with BNSERVE_BENCH_PROFILE=1 to profile while fn runs; writes the .cpuprofile to file. */
 export async function profileWhile<T>(child: ChildProcess, file: string, fn: () => Promise<T>): Promise<T> {
   const reply = (want: string) =>
@@ -160,5 +187,6 @@ if (i >= 0) {
           ? await bareOrtChild()
           : await bnserveChild();
   if (process.env.BNSERVE_BENCH_PROFILE === '1') await profilerControl();
+  cpuUsageControl();
   process.send?.(url);
 }

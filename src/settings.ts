@@ -149,6 +149,12 @@ export const SETTINGS = {
   ),
   BNSERVE_REFRESH_MS: setting(intFrom(0, 24 * HOUR_MS), 5000, '`5000`', 'how often aliases are re-read from the registry'),
   BNSERVE_INTRA_OP_THREADS: setting(intFrom(1, 1024), undefined, 'onnxruntime’s', 'threads per session'),
+  BNSERVE_ORT_SPINNING: setting(
+    flag,
+    true,
+    'on',
+    'idle onnxruntime threads spin (`off`: they sleep; less CPU under load, slower runs when idle)',
+  ),
   BNSERVE_LOG_LEVEL: setting(oneOf(LOG_LEVELS), 'info', '`info`', LOG_LEVELS.map((l) => `\`${l}\``).join(', ')),
   BNSERVE_ORT_LOG_LEVEL: setting(oneOf(ORT_LOG_LEVELS), 'fatal', '`fatal`', 'onnxruntime’s native logger (`verbose` … `fatal`)'),
   BNSERVE_HEADERS_TIMEOUT_MS: setting(intFrom(100, HOUR_MS), 10_000, '`10000`', 'request headers must arrive within this (408 otherwise)'),

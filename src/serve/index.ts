@@ -34,6 +34,8 @@ export interface BuildAppOptions {
   modelBatching?: Record<string, BatchingOverride>;
   refreshIntervalMs?: number;
   intraOpThreads?: number;
+  /** Whether onnxruntime's threads spin while waiting (default: BNSERVE_ORT_SPINNING, on). */
+  ortSpinning?: boolean;
   /** Training runs without a heartbeat for this long are marked failed on each poll (default: BNSERVE_STALE_RUN_SECONDS or 30 s). */
   staleRunMs?: number;
   timeouts?: Partial<ServeConfig['timeouts']>;
@@ -59,6 +61,7 @@ export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port
     modelBatching: opts.modelBatching ?? base.modelBatching,
     refreshIntervalMs: opts.refreshIntervalMs ?? base.refreshIntervalMs,
     intraOpThreads: opts.intraOpThreads ?? base.intraOpThreads,
+    ortSpinning: opts.ortSpinning ?? base.ortSpinning,
     staleRunMs: opts.staleRunMs ?? base.staleRunMs,
     ortLogLevel: base.ortLogLevel,
     logLevel: base.logLevel,

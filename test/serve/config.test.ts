@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { reportError } from '../../src/commands/errors.ts';
-import { DEFAULT_SERVE_CONFIG, serveConfigFromEnv } from '../../src/serve/config.ts';
+import { DEFAULT_SERVE_CONFIG, ortSessionOptions, serveConfigFromEnv } from '../../src/serve/config.ts';
 import { startServer } from '../../src/serve/index.ts';
 import { FakeRegistry } from './fake-registry.ts';
+import { randomMlp, versionInput } from './fixtures.ts';
 
 describe('serveConfigFromEnv', () => {
   it('reads every variable, and defaults the rest', () => {
@@ -118,5 +119,39 @@ describe('BNSERVE_ORT_LOG_LEVEL', () => {
     assert.equal(serveConfigFromEnv({}).ortLogLevel, 'fatal');
     assert.equal(serveConfigFromEnv({ BNSERVE_ORT_LOG_LEVEL: 'warning' }).ortLogLevel, 'warning');
     assert.throws(() => serveConfigFromEnv({ BNSERVE_ORT_LOG_LEVEL: 'loud' }), /BNSERVE_ORT_LOG_LEVEL/);
+  });
+});
+
+describe('BNSERVE_ORT_SPINNING and BNSERVE_INTRA_OP_THREADS', () => {
+  it("leave onnxruntime's defaults alone unless set, and turn spinning off in both thread pools with off", () => {
+    assert.equal(ortSessionOptions(serveConfigFromEnv({})), undefined);
+    assert.deepEqual(ortSessionOptions(serveConfigFromEnv({ BNSERVE_ORT_SPINNING: 'off', BNSERVE_INTRA_OP_THREADS: '2' })), {
+      intraOpNumThreads: 2,
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    });
+    assert.throws(() => serveConfigFromEnv({ BNSERVE_ORT_SPINNING: 'sometimes' }), /BNSERVE_ORT_SPINNING/);
+  });
+
+  it('a server with spinning off loads its models and answers', async () => {
+    const registry = new FakeRegistry();
+    await registry.registerVersion(versionInput('iris', randomMlp(3), 'classification'));
+    const server = await startServer({
+      registry,
+      env: { BNSERVE_ORT_SPINNING: 'off' },
+      port: 0,
+      providers: ['cpu'],
+      logger: false,
+      refreshIntervalMs: 0,
+    });
+    try {
+      const r = await fetch(`${server.url}/v1/models/iris:predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }),
+      });
+      assert.equal(r.status, 200);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { Registry } from '../../registry/types.ts';
 import { BatchingSettings } from '../batching-settings.ts';
-import type { ServeConfig } from '../config.ts';
+import { ortSessionOptions, type ServeConfig } from '../config.ts';
 import { ServeMetrics } from '../metrics.ts';
 import { ModelManager } from '../model-manager.ts';
 import { ProviderChain } from '../providers.ts';
@@ -45,7 +45,7 @@ export const domainPlugins = fp<DomainOptions>(
       load: {
         batching: (model) => batching.get(model),
         onBatch: (model, version, rows, requests, timings) => metrics.observeBatch(model, version, rows, requests, timings),
-        sessionOptions: config.intraOpThreads !== undefined ? { intraOpNumThreads: config.intraOpThreads } : undefined,
+        sessionOptions: ortSessionOptions(config),
       },
       log: app.log,
       onLoadFailure: (name) => metrics.loadFailures.inc({ model: name }),
