@@ -32,6 +32,11 @@ export async function benchQueueFull(): Promise<void> {
     waiting.on('error', () => {});
     waiting.end(body);
     await new Promise((r) => setTimeout(r, 500));
+    // Opens the keep-alive connection and warms this process's own HTTP client code, so that the
+    // first timed request measures the server, not a TCP handshake or the client's cold start.
+    await new Promise<void>((resolve, reject) =>
+      http.get(`${url}/v2/health/live`, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject),
+    );
     const times: number[] = [];
     let other = 0;
     for (let i = 0; i < 500; i++) {
@@ -39,10 +44,13 @@ export async function benchQueueFull(): Promise<void> {
       if (r.status === 503 && r.retryAfter === '1') times.push(r.ms);
       else other++;
     }
+    // The first 503 the process sends runs cold code (JIT, first error serialisation): shown apart.
+    const first = times[0];
+    const afterFirst = Math.max(...times.slice(1));
     times.sort((a, b) => a - b);
     const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(2);
     console.log(
-      `queue-full: ${times.length} × 503 with Retry-After, ${other} other answers; latency p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms (target: within 5 ms)`,
+      `queue-full: ${times.length} × 503 with Retry-After, ${other} other answers; latency p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms; first ${first.toFixed(2)} ms, max after the first ${afterFirst.toFixed(2)} ms (target: within 5 ms)`,
     );
   } finally {
     agent.destroy();
