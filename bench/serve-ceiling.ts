@@ -21,7 +21,7 @@ interface AutocannonResult {
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
-type ServerName = 'echo' | 'echo2' | 'bareOrt' | 'on' | 'on2' | 'off' | 'delay' | 'instances' | 'tinyQueue';
+type ServerName = 'echo' | 'echo2' | 'bareOrt' | 'on' | 'on2' | 'off' | 'noSpin' | 'delay' | 'instances' | 'tinyQueue';
 const SERVERS: Record<ServerName, { kind: ServerKind; env: NodeJS.ProcessEnv; label: string }> = {
   echo: { kind: 'echo', env: {}, label: 'bare Fastify echo' },
   bareOrt: { kind: 'bare-ort', env: {}, label: 'bare Fastify + onnxruntime, one run per request' },
@@ -29,6 +29,7 @@ const SERVERS: Record<ServerName, { kind: ServerKind; env: NodeJS.ProcessEnv; la
   on2: { kind: 'bnserve', env: { BNSERVE_WORKERS: '2' }, label: 'bnserve defaults, BNSERVE_WORKERS=2' },
   on: { kind: 'bnserve', env: {}, label: 'bnserve defaults (batching on, delay 0)' },
   off: { kind: 'bnserve', env: { BNSERVE_BATCHING: 'off' }, label: 'batching off' },
+  noSpin: { kind: 'bnserve', env: { BNSERVE_ORT_SPINNING: 'off' }, label: 'BNSERVE_ORT_SPINNING=off' },
   delay: {
     kind: 'bnserve',
     env: { BNSERVE_MODEL_BATCHING: JSON.stringify({ mlp: { maxQueueDelayMicroseconds: 2000, preferredBatchSizes: [32, 64] } }) },
@@ -249,6 +250,24 @@ function scenarios(): Scenario[] {
       ceiling: 'mlp echo c=64',
     },
     {
+      id: 'mlp :predict spin off c=64',
+      server: 'noSpin',
+      path: '/v1/models/mlp:predict',
+      body: predict(mlpRow),
+      headers: json,
+      connections: 64,
+      ceiling: 'mlp echo c=64',
+      bare: 'mlp bare+ORT c=64',
+    },
+    {
+      id: 'mlp v2 binary spin off c=64',
+      server: 'noSpin',
+      path: '/v2/models/mlp/infer',
+      body: mb.body,
+      headers: mb.headers,
+      connections: 64,
+    },
+    {
       id: 'mlp v2 binary off c=64',
       server: 'off',
       path: '/v2/models/mlp/infer',
@@ -367,6 +386,8 @@ export async function benchServeCeiling(): Promise<void> {
     'iris :predict BNSERVE_WORKERS=2 / 1 process c=64 (kept if > 1)': ratio('iris :predict c=64 2 proc', 'iris :predict c=64'),
     'iris :predict BNSERVE_WORKERS=2 / echo 2 processes c=64': ratio('iris :predict c=64 2 proc', 'iris echo c=64 2 proc'),
     'mlp :predict BNSERVE_WORKERS=2 / 1 process c=64 (kept if > 1)': ratio('mlp :predict on c=64 2 proc', 'mlp :predict on c=64'),
+    'mlp :predict BNSERVE_ORT_SPINNING=off / on c=64': ratio('mlp :predict spin off c=64', 'mlp :predict on c=64'),
+    'mlp v2 binary BNSERVE_ORT_SPINNING=off / on c=64': ratio('mlp v2 binary spin off c=64', 'mlp v2 binary c=64'),
     'mlp best served rows/s, 1-row requests / onnxruntime best (target ≥ 0.40)':
       Math.max(
         ...[
@@ -375,6 +396,7 @@ export async function benchServeCeiling(): Promise<void> {
           'mlp :predict 2 inst c=64',
           'mlp :predict on c=64 2 proc',
           'mlp v2 binary c=64',
+          'mlp v2 binary spin off c=64',
         ].map(med),
       ) / bestOrt.rowsPerSecond,
     'mlp served rows/s, 16-row binary requests / onnxruntime best': (med('mlp v2 binary 16 rows c=16') * 16) / bestOrt.rowsPerSecond,
