@@ -5,7 +5,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { readIfExists, writeFileAtomic } from '../lib/durable-fs.ts';
 import { isAbandonedTemp } from '../lib/temp-files.ts';
 import path from 'node:path';
-import { RegistryError } from './types.ts';
+import { ArtifactMissingError, RegistryError } from './types.ts';
 
 export interface StoredArtifact {
   sha256: string;
@@ -95,7 +95,7 @@ export class ArtifactStore {
     const absolutePath = this.resolve(relativePath);
     const bytes = await readIfExists(absolutePath);
     if (bytes === null) {
-      throw new RegistryError('integrity', `artifact ${absolutePath} is missing from the store`);
+      throw new ArtifactMissingError(absolutePath);
     }
     const actual = sha256Hex(bytes);
     if (actual !== expectedSha256) {

@@ -135,3 +135,14 @@ export class RegistryError extends BnserveError {
     super(code, message);
   }
 }
+
+/**
+ * A registered artifact whose file is not in the store. Code 'integrity', like a sha256 mismatch
+ * (the edges answer both alike), but its own class: a server retries a missing file (it may be
+ * restored) and gives up on changed bytes.
+ */
+export class ArtifactMissingError extends RegistryError {
+  constructor(readonly artifactPath: string) {
+    super('integrity', `artifact ${artifactPath} is missing from the store`);
+  }
+}

@@ -183,7 +183,6 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
 /** The configuration of an empty environment: every setting at its default. */
 export const DEFAULT_SERVE_CONFIG: ServeConfig = serveConfigFromEnv({});
 export const DEFAULT_BATCHING: BatchingOptions = DEFAULT_SERVE_CONFIG.batching;
-export const DEFAULT_STALE_RUN_MS = DEFAULT_SERVE_CONFIG.staleRunMs;
 
 /** node refuses a headers timeout longer than the request timeout (the request includes its headers). */
 export function checkTimeouts(t: HttpTimeouts): void {

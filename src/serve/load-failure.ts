@@ -1,6 +1,6 @@
 // Why a model version did not load: a short reason anyone may read, and whether retrying can help.
 import { stat } from 'node:fs/promises';
-import { RegistryError } from '../registry/types.ts';
+import { ArtifactMissingError, RegistryError } from '../registry/types.ts';
 import { ModelLoadError } from './loaded-version.ts';
 import { SessionCreateError } from './providers.ts';
 
@@ -17,13 +17,9 @@ export interface FailureKind {
   permanent: boolean;
 }
 
-/**
- * The artifact store reports a missing file as RegistryError('integrity', 'artifact … is missing from
- * the store'), the same code as a sha256 mismatch; only the message tells them apart. Kept in this one
- * function until src/registry gives a missing file its own signal.
- */
+/** A registered artifact whose file is gone from the store (retried: it may be restored). */
 export function isMissingArtifact(err: unknown): boolean {
-  return err instanceof RegistryError && err.code === 'integrity' && /\bis missing from the store\b/.test(err.message);
+  return err instanceof ArtifactMissingError;
 }
 
 function errnoCode(err: unknown): string | null {

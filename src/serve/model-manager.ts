@@ -1,6 +1,6 @@
 import type { ModelSummary, ModelVersionRecord, Registry } from '../registry/types.ts';
 import { RegistryError } from '../registry/types.ts';
-import { DEFAULT_STALE_RUN_MS } from './config.ts';
+import { DEFAULT_SERVE_CONFIG } from './config.ts';
 import { ModelUnavailableError, notFound } from './errors.ts';
 import {
   artifactChanged,
@@ -112,7 +112,7 @@ export class ModelManager {
     this.poller = new RegistryPoller({
       registry: opts.registry,
       log: opts.log,
-      staleRunMs: opts.staleRunMs ?? DEFAULT_STALE_RUN_MS,
+      staleRunMs: opts.staleRunMs ?? DEFAULT_SERVE_CONFIG.staleRunMs,
       refresh: () => this.refreshAll(),
     });
     this.admin = new ModelAdmin({

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ArtifactStore, artifactRelativePath } from '../../src/registry/artifact-store.ts';
-import { RegistryError } from '../../src/registry/types.ts';
+import { ArtifactMissingError, RegistryError } from '../../src/registry/types.ts';
 
 let root: string;
 before(async () => {
@@ -54,6 +54,7 @@ test('read verifies the sha256: a tampered file is an integrity error', async ()
   await writeFile(stored.absolutePath, tampered);
   await assert.rejects(store.read(stored.relativePath, stored.sha256), (error: unknown) => {
     assert.ok(isIntegrityError(error));
+    assert.ok(!(error instanceof ArtifactMissingError), 'changed bytes are not a missing file');
     assert.match((error as Error).message, /does not match/);
     return true;
   });
@@ -68,11 +69,12 @@ test('a put over a corrupted file repairs it', async () => {
   assert.deepEqual(await store.read(stored.absolutePath, stored.sha256), bytes);
 });
 
-test('a missing artifact is an integrity error naming the file', async () => {
+test('a missing artifact is an integrity error naming the file, of its own class (servers retry it)', async () => {
   const store = new ArtifactStore(path.join(root, 'missing'));
   const sha = 'ab'.repeat(32);
   await assert.rejects(store.read(artifactRelativePath(sha), sha), (error: unknown) => {
     assert.ok(isIntegrityError(error));
+    assert.ok(error instanceof ArtifactMissingError);
     assert.match((error as Error).message, /missing/);
     return true;
   });

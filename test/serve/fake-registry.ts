@@ -1,6 +1,7 @@
 // In-memory Registry for serving tests: same contract as src/registry/types.ts, no database.
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  ArtifactMissingError,
   RegistryError,
   type EpochMetricInput,
   type ModelSummary,
@@ -230,7 +231,7 @@ export class FakeRegistry implements Registry {
     this.touch('readArtifact');
     const bytes = this.artifacts.get(version.artifactSha256);
     // The same error as src/registry/artifact-store.ts gives for a missing file.
-    if (!bytes) throw new RegistryError('integrity', `artifact ${version.artifactPath} is missing from the store`);
+    if (!bytes) throw new ArtifactMissingError(version.artifactPath);
     const actual = sha256(bytes);
     if (actual !== version.artifactSha256) {
       throw new RegistryError(

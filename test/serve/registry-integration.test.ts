@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openRegistry, STALE_RUN_MS, staleRunMs, type Registry } from '../../src/registry/index.ts';
-import { DEFAULT_STALE_RUN_MS, serveConfigFromEnv } from '../../src/serve/config.ts';
+import { DEFAULT_SERVE_CONFIG, serveConfigFromEnv } from '../../src/serve/config.ts';
 import { startServer, type RunningServer } from '../../src/serve/index.ts';
 import { IRIS_ROWS, maxAbsDiff, mlpReference, randomMlp, versionInput } from './fixtures.ts';
 
@@ -105,7 +105,7 @@ describe('serving from the real registry', () => {
   });
 
   it('reads the stale-run threshold like the registry does at startup', () => {
-    assert.equal(DEFAULT_STALE_RUN_MS, STALE_RUN_MS);
+    assert.equal(DEFAULT_SERVE_CONFIG.staleRunMs, STALE_RUN_MS);
     const serveRule = (raw: string) => {
       try {
         return serveConfigFromEnv({ BNSERVE_STALE_RUN_SECONDS: raw }).staleRunMs;
