@@ -3,16 +3,22 @@
 // every input whose parameters carry binary_data_size, in the order of the inputs array.
 // Pure functions: no HTTP here.
 import { InvalidInputError } from './errors.ts';
-import { elementCount, type ElementArray, type InputDatatype, type ModelElementType } from './tensor-data.ts';
+import {
+  elementCount,
+  type ElementArray,
+  FLOAT32_MAX,
+  INT32_MAX,
+  INT32_MIN,
+  type InputDatatype,
+  isFiniteWithin,
+  isFloatDatatype,
+  type ModelElementType,
+} from './tensor-data.ts';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
 export const BINARY_EXTENSION = 'binary_tensor_data';
 
 const BYTES_PER: Record<InputDatatype, number> = { FP32: 4, FP64: 8, INT32: 4, INT64: 8 };
-
-const FLOAT32_MAX = 3.4028234663852886e38;
-const INT32_MIN = -2147483648;
-const INT32_MAX = 2147483647;
 
 /**
  * Splits a request body into its JSON header and binary part. headerLength is the request's
@@ -91,7 +97,7 @@ export function decodeBinaryTensor(bytes: Buffer, opts: BinaryDecodeOptions): El
     );
   }
   const source = view(bytes, opts.datatype, count);
-  if (opts.datatype === 'FP32' || opts.datatype === 'FP64') {
+  if (isFloatDatatype(opts.datatype)) {
     const bad = firstBadFloat(source as Float32Array | Float64Array, opts.target);
     if (bad >= 0) {
       const v = (source as Float32Array)[bad];
@@ -135,9 +141,7 @@ function view(bytes: Buffer, datatype: InputDatatype, count: number): ElementArr
 function firstBadFloat(data: Float32Array | Float64Array, target: ModelElementType): number {
   const limit = target === 'float32' && data instanceof Float64Array ? FLOAT32_MAX : Infinity;
   for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    // v - v is NaN for NaN and ±Infinity: one comparison per element on the hot path.
-    if (v - v !== 0 || Math.abs(v) > limit) return i;
+    if (!isFiniteWithin(data[i], limit)) return i;
   }
   return -1;
 }

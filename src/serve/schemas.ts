@@ -111,7 +111,7 @@ export const inferResponse = z
   })
   .meta({ id: 'InferenceResponse' });
 
-const tensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number()) });
+export const tensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number()) });
 /** Public: a short reason only ("artifact missing", "sha256 mismatch"); the detail is in the server log. */
 const loadError = z.object({ version: z.number(), error: z.string(), at: z.string(), retrying: z.boolean() });
 /** Admin answers (authenticated) add the full detail. */

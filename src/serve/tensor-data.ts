@@ -9,9 +9,14 @@ export type InputDatatype = (typeof INPUT_DATATYPES)[number];
 export type ModelElementType = 'float32' | 'float64' | 'int32' | 'int64';
 export type ElementArray = Float32Array | Float64Array | Int32Array | BigInt64Array;
 
-const FLOAT32_MAX = 3.4028234663852886e38;
-const INT32_MIN = -2147483648;
-const INT32_MAX = 2147483647;
+export const FLOAT32_MAX = 3.4028234663852886e38;
+export const INT32_MIN = -2147483648;
+export const INT32_MAX = 2147483647;
+
+export const isFloatDatatype = (datatype: InputDatatype) => datatype === 'FP32' || datatype === 'FP64';
+
+/** A finite number with |v| ≤ limit, in one comparison chain (v - v is 0 for finite v, NaN for NaN and ±Infinity). */
+export const isFiniteWithin = (v: number, limit: number) => v - v === 0 && Math.abs(v) <= limit;
 
 const ORT_TO_V2: Record<string, string> = {
   float32: 'FP32',
@@ -125,7 +130,7 @@ function decodeInto(
     if (data.length !== count) {
       throw new InvalidInputError(`${opts.where}: has ${data.length} values but shape [${shape.join(', ')}] needs ${count}`);
     }
-    if (isFloat(opts.datatype) && (out instanceof Float32Array || out instanceof Float64Array)) {
+    if (isFloatDatatype(opts.datatype) && (out instanceof Float32Array || out instanceof Float64Array)) {
       copyFloats(data, out, start, opts);
       return;
     }
@@ -156,8 +161,6 @@ function decodeInto(
   fill(data, 0, opts.where);
 }
 
-const isFloat = (datatype: InputDatatype) => datatype === 'FP32' || datatype === 'FP64';
-
 /**
  * The hot path of JSON rows into a float model: one comparison chain per value, the same checks as
  * checkedNumber (a finite number within the target's range), which still words any error.
@@ -171,8 +174,7 @@ function copyFloats(
   const limit = out instanceof Float32Array ? FLOAT32_MAX : Infinity;
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
-    // v - v is 0 for finite numbers, NaN for NaN and ±Infinity.
-    if (typeof v === 'number' && v - v === 0 && Math.abs(v) <= limit) out[start + i] = v;
+    if (typeof v === 'number' && isFiniteWithin(v, limit)) out[start + i] = v;
     else out[start + i] = checkedNumber(v, opts.datatype, opts.target, `${opts.where}[${i}]`);
   }
 }

@@ -8,7 +8,7 @@ import { serverStatus } from '../dashboard-status.ts';
 import { decisionRegions, withOnnxSession, type RunData } from '../decision-regions.ts';
 import { invalidInput, notFound } from '../errors.ts';
 import { OnnxFactsCache } from '../onnx-facts.ts';
-import { errorBody, modelParams, versionParams } from '../schemas.ts';
+import { errorBody, modelParams, tensorMetadata, versionParams } from '../schemas.ts';
 
 const metricValues = z.record(z.string(), z.number().nullable());
 const bnGuardVerdict = z.object({ verdict: z.enum(['ok', 'flagged', 'no-bn', 'unchecked']), detail: z.string().nullable() });
@@ -43,8 +43,8 @@ const versionView = z
     task: z.enum(['classification', 'regression']),
     classLabels: z.array(z.string()),
     featureNames: z.array(z.string()),
-    inputs: z.array(z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number()) })),
-    outputs: z.array(z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number()) })),
+    inputs: z.array(tensorMetadata),
+    outputs: z.array(tensorMetadata),
     parityMaxAbsDiff: z.number(),
     folded: z.boolean(),
     bnGuardWarning: z.string().nullable(),
