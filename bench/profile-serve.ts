@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { profileWhile, startServerChild, stopServerChild } from './serve-child.ts';
+import { option } from './options.ts';
 
 interface ProfileNode {
   id: number;
@@ -17,11 +18,6 @@ interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
-}
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
 /** Which package (or part of bnserve) a script belongs to. */

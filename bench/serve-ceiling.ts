@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { deepMlpOnnx } from '../test/serve/fixtures.ts';
 import { ortRowsPerSecond } from './ort-rows.ts';
 import { MLP_SIZES, type ServerChild, type ServerKind, serverCpuMicroseconds, startServerChild, stopServerChild } from './serve-child.ts';
+import { option } from './options.ts';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -71,11 +72,6 @@ interface Row {
   p99: number[];
   bad: number;
   status503: number;
-}
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
 const times = (x: number | null) => (x === null ? '' : `${x.toFixed(2)}×`);

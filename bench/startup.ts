@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './median.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -20,12 +21,6 @@ function seconds(args: string[]): number {
   if (run.status !== 0) throw new Error(`node ${args.join(' ')} exited with ${run.status}:\n${run.stderr}`);
   return elapsed;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 export async function benchStartup(): Promise<void> {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' } }, strict: false });

@@ -14,6 +14,7 @@ import { loadTrainConfig, parseTrainConfig } from '../src/train/config.ts';
 import { syntheticClassification } from '../src/train/data-synthetic.ts';
 import { buildModel, hasConv } from '../src/train/model.ts';
 import { formatProfile, profileTrainingStep } from './train-profile.ts';
+import { median } from './median.ts';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
@@ -178,12 +179,6 @@ function probeThreadedWasm(): string {
   if (line.length === 0) return `probe failed: exit ${run.status} ${cause ?? ''}`;
   return cause ? `${line} (${cause})` : line;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 async function profileBigNet(net: Net): Promise<void> {
   for (const variant of ['wasm after', 'wasm before'] as const) {
