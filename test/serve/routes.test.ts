@@ -270,6 +270,9 @@ describe('Open Inference Protocol v2', () => {
     const predict = await post('/v1/models/pair:predict', { instances: [[1, 2]] });
     assert.equal(predict.status, 400);
     assert.match(predict.json.error, /use POST \/v2\/models\/pair\/infer/);
+    const columnar = await post('/v1/models/pair:predict', { inputs: [[1, 2]] });
+    assert.equal(columnar.status, 400);
+    assert.match(columnar.json.error, /use POST \/v2\/models\/pair\/infer/);
   });
 
   it('describes models, including the execution provider really used', noCuda, async () => {

@@ -88,12 +88,17 @@ export interface PredictResult {
   model_version: number;
 }
 
-export async function predictRows(app: FastifyInstance, v: LoadedVersion, instances: readonly unknown[]): Promise<PredictResult> {
+/** TF-Serving's :predict takes rows of one input; other signatures are for the v2 infer route. */
+export function assertTakesRows(v: LoadedVersion): void {
   if (!v.takesRows) {
     throw invalidInput(
       `model "${v.name}" version ${v.version} has several inputs or dynamic row shapes; use POST /v2/models/${v.name}/infer`,
     );
   }
+}
+
+export async function predictRows(app: FastifyInstance, v: LoadedVersion, instances: readonly unknown[]): Promise<PredictResult> {
+  assertTakesRows(v);
   const started = performance.now();
   const data = rowsToTensor(instances, { target: v.inputType, rowShape: v.rowShape, featureNames: v.record.featureNames });
   const decoded = performance.now();

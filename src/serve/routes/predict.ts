@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
-import { invalidInput, notFound } from '../errors.ts';
+import { notFound } from '../errors.ts';
 import type { LoadedVersion } from '../loaded-version.ts';
 import { assertFiniteOutput } from '../predictions.ts';
 import { aliasParams, errorBody, modelParams, versionParams } from '../schemas.ts';
@@ -16,7 +16,7 @@ import {
   predictResponse,
   versionStatuses,
 } from '../tf-serving.ts';
-import { fastJson, predictRows, withModel } from './inference.ts';
+import { assertTakesRows, fastJson, predictRows, withModel } from './inference.ts';
 
 const errors = { 400: errorBody, 404: errorBody, 413: errorBody, 415: errorBody, 422: errorBody, 503: errorBody };
 
@@ -24,11 +24,7 @@ type PredictBody = z.infer<ReturnType<typeof predictBody>>;
 
 /** The columnar form: the whole input tensor in, every output tensor out (one output: the tensor itself, as TF Serving does). */
 async function predictColumns(app: FastifyInstance, v: LoadedVersion, inputs: NonNullable<PredictBody['inputs']>) {
-  if (!v.takesRows) {
-    throw invalidInput(
-      `model "${v.name}" version ${v.version} has several inputs or dynamic row shapes; use POST /v2/models/${v.name}/infer`,
-    );
-  }
+  assertTakesRows(v);
   const rows = columnarRows(inputs, v, app.serveConfig.limits.maxRows);
   const data = rowsToTensor(rows, { target: v.inputType, rowShape: v.rowShape, featureNames: v.record.featureNames, label: 'inputs' });
   const result = await v.runRows(data, rows.length);
