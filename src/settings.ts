@@ -96,6 +96,18 @@ export const SETTINGS = {
     '`8081`',
     'Open Inference Protocol gRPC port (`inference.GRPCInferenceService`) on `HOST`; `0` turns gRPC off',
   ),
+  BNSERVE_GRPC_MAX_CONCURRENT_STREAMS: setting(
+    intFrom(1, 65535),
+    32,
+    '`32`',
+    'gRPC calls in flight on one connection (HTTP/2 streams); more wait for a free stream',
+  ),
+  BNSERVE_GRPC_MAX_SESSION_MEMORY_MB: setting(
+    intFrom(1, 65536),
+    10,
+    '`10`',
+    'memory one gRPC connection (HTTP/2 session) may hold in the HTTP/2 layer before new calls are refused',
+  ),
   BNSERVE_EXECUTION_PROVIDERS: setting(z.string(), 'cuda,cpu', '`cuda,cpu`', 'onnxruntime providers, in order'),
   BNSERVE_ADMIN_TOKEN: setting(z.string(), undefined, 'unset', 'enables admin routes'),
   BNSERVE_MAX_ROWS: setting(intFrom(1, 1_000_000), 1024, '`1024`', 'rows per request'),
@@ -173,6 +185,18 @@ export const SETTINGS = {
     'a socket without traffic either way is closed; `0` = never',
   ),
   BNSERVE_SHUTDOWN_TIMEOUT_MS: setting(intFrom(0, HOUR_MS), 15_000, '`15000`', 'on SIGTERM, connections still open after this are cut'),
+  BNSERVE_DASHBOARD_RAW_DATA: setting(
+    oneOf(['auto', 'everyone', 'admin'] as const),
+    'auto',
+    '`auto`',
+    'who sees training rows and server paths in the dashboard API: `admin` (the admin token), `everyone`; `auto`: everyone when `HOST` is loopback, else admin',
+  ),
+  BNSERVE_MAX_DATA_MB: setting(
+    intFrom(1, 1024 * 1024),
+    512,
+    '`512`',
+    'largest training data file (`data.path`, `--data`) read, in MiB; a larger one is refused with this limit in the message',
+  ),
   BNSERVE_STRICT_INPUT_NAMES: setting(flag, false, 'off', 'OIP input names must match exactly, single-input models too'),
   BNSERVE_DEFAULT_ALIAS: setting(
     z.string().regex(ALIAS, 'must start with a letter, then letters, digits, ".", "_" or "-" (at most 64 characters)'),

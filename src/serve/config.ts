@@ -39,6 +39,8 @@ export interface ServeConfig {
    * (BNSERVE_GRPC_PORT=0). 0 here (programmatic only) binds a free port, like `port: 0`.
    */
   grpcPort: number | null;
+  /** Limits of one gRPC connection; an incomplete call is cut after timeouts.requestMs, like an HTTP body. */
+  grpc: GrpcLimits;
   providers: ProviderName[];
   adminToken: string | undefined;
   limits: ServeLimits;
@@ -70,6 +72,14 @@ export interface ServeConfig {
   defaultAlias: string;
   /** Serving processes sharing the port (BNSERVE_WORKERS; `bnserve serve` forks them with node:cluster). */
   workers: number;
+  /** Who may read training rows and server paths through the dashboard API (BNSERVE_DASHBOARD_RAW_DATA; auto: by HOST). */
+  dashboardRawData: 'auto' | 'everyone' | 'admin';
+}
+
+/** What one gRPC connection may hold (BNSERVE_GRPC_MAX_CONCURRENT_STREAMS, BNSERVE_GRPC_MAX_SESSION_MEMORY_MB). */
+export interface GrpcLimits {
+  maxConcurrentStreams: number;
+  maxSessionMemoryMb: number;
 }
 
 /** What a slow or silent client may hold, and how long a shutdown may wait (milliseconds). */
@@ -90,6 +100,8 @@ const SERVE_SETTINGS = [
   'HOST',
   'PORT',
   'BNSERVE_GRPC_PORT',
+  'BNSERVE_GRPC_MAX_CONCURRENT_STREAMS',
+  'BNSERVE_GRPC_MAX_SESSION_MEMORY_MB',
   'BNSERVE_EXECUTION_PROVIDERS',
   'BNSERVE_ADMIN_TOKEN',
   'BNSERVE_MAX_ROWS',
@@ -116,6 +128,7 @@ const SERVE_SETTINGS = [
   'BNSERVE_STRICT_INPUT_NAMES',
   'BNSERVE_DEFAULT_ALIAS',
   'BNSERVE_WORKERS',
+  'BNSERVE_DASHBOARD_RAW_DATA',
 ] as const satisfies readonly SettingName[];
 
 /**
@@ -154,6 +167,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     port: e.PORT,
     // 0 turns gRPC off (PORT=0 means "any free port", which a gRPC port announced to clients cannot be).
     grpcPort: e.BNSERVE_GRPC_PORT === 0 ? null : e.BNSERVE_GRPC_PORT,
+    grpc: { maxConcurrentStreams: e.BNSERVE_GRPC_MAX_CONCURRENT_STREAMS, maxSessionMemoryMb: e.BNSERVE_GRPC_MAX_SESSION_MEMORY_MB },
     providers: providersFromEnv(e.BNSERVE_EXECUTION_PROVIDERS),
     adminToken: e.BNSERVE_ADMIN_TOKEN,
     limits: { maxRows: e.BNSERVE_MAX_ROWS, bodyLimit: e.BNSERVE_BODY_LIMIT_BYTES },
@@ -177,6 +191,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     strictInputNames: e.BNSERVE_STRICT_INPUT_NAMES,
     defaultAlias: e.BNSERVE_DEFAULT_ALIAS,
     workers: e.BNSERVE_WORKERS,
+    dashboardRawData: e.BNSERVE_DASHBOARD_RAW_DATA,
   };
 }
 

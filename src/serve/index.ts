@@ -54,6 +54,7 @@ export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port
     port,
     // A server on a free HTTP port (tests, benchmarks) takes a free gRPC port too, not the fixed default.
     grpcPort: opts.grpcPort !== undefined ? opts.grpcPort : port === 0 && !env.BNSERVE_GRPC_PORT ? 0 : base.grpcPort,
+    grpc: base.grpc,
     providers: opts.providers ? parseProviderList(opts.providers.join(',')) : base.providers,
     adminToken: opts.adminToken ?? base.adminToken,
     limits: { ...base.limits, ...opts.limits },
@@ -69,6 +70,7 @@ export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port
     strictInputNames: opts.strictInputNames ?? base.strictInputNames,
     defaultAlias: base.defaultAlias,
     workers: base.workers,
+    dashboardRawData: base.dashboardRawData,
   };
   checkTimeouts(config.timeouts);
   return config;
