@@ -1,6 +1,23 @@
 // `bnserve serve` as a real process on a free loopback port, against a given registry and store.
-import { type Exit, freePort, rssKb, sleep, spawnBnserve, type Spawned, waitUntil } from './processes.ts';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Exit, freePort, ROOT, rssKb, sleep, spawnBnserve, type Spawned, waitUntil } from './processes.ts';
 import { request } from './http.ts';
+
+/** Test-only code preloaded into the server: the memory probe (always), a deliberate leak (on request). */
+const fixture = (name: string) => pathToFileURL(path.join(ROOT, 'faults', 'fixtures', name)).href;
+const MEMORY_PROBE = fixture('memory-probe.mjs');
+const INJECTED_LEAK = fixture('leak-per-request.mjs');
+
+/** process.memoryUsage() of the server after two forced full garbage collections. */
+export interface MemoryAfterGc {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
 
 export const ADMIN_TOKEN = 'fault-suite-admin-token';
 
@@ -17,6 +34,7 @@ export class ServerProcess {
   private constructor(
     readonly proc: Spawned,
     readonly url: string,
+    private readonly memoryFile: string,
   ) {}
 
   get pid(): number {
@@ -26,24 +44,28 @@ export class ServerProcess {
   /** Starts `bnserve serve` and waits until /v2/health/ready answers 200 (or, with requireReady false, until it listens). */
   static async start(
     location: RegistryLocation,
-    opts: { env?: Record<string, string>; requireReady?: boolean; timeoutMs?: number } = {},
+    opts: { env?: Record<string, string>; requireReady?: boolean; timeoutMs?: number; injectLeak?: boolean } = {},
   ): Promise<ServerProcess> {
     const port = await freePort();
+    const memoryFile = path.join(os.tmpdir(), `bnserve-faults-memory-${process.pid}-${port}.json`);
+    const preload = [MEMORY_PROBE, ...(opts.injectLeak ? [INJECTED_LEAK] : [])].map((url) => `--import=${url}`).join(' ');
     const proc = spawnBnserve(['serve', '--host', '127.0.0.1', '--port', String(port)], {
       ...registryEnvOf(location),
       BNSERVE_ADMIN_TOKEN: ADMIN_TOKEN,
       BNSERVE_REFRESH_MS: '250',
       BNSERVE_EXECUTION_PROVIDERS: 'cpu',
       BNSERVE_LOG_LEVEL: 'warn',
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${preload}`.trim(),
+      FAULTS_MEMORY_FILE: memoryFile,
       ...opts.env,
     });
-    const server = new ServerProcess(proc, `http://127.0.0.1:${port}`);
+    const server = new ServerProcess(proc, `http://127.0.0.1:${port}`, memoryFile);
     const requireReady = opts.requireReady ?? true;
-    const path = requireReady ? '/v2/health/ready' : '/v2/health/live';
+    const probePath = requireReady ? '/v2/health/ready' : '/v2/health/live';
     const took = await waitUntil(
       async () => {
         if (proc.child.exitCode !== null) return true;
-        return (await request(server.url, { path }, { timeoutMs: 2000 })).status === 200;
+        return (await request(server.url, { path: probePath }, { timeoutMs: 2000 })).status === 200;
       },
       opts.timeoutMs ?? 60_000,
       150,
@@ -57,6 +79,16 @@ export class ServerProcess {
 
   rssKb(): number | null {
     return rssKb(this.pid);
+  }
+
+  /** Asks the server's memory probe for two full collections and its memory after them (null if it did not answer in 10 s). */
+  async memoryAfterGc(): Promise<MemoryAfterGc | null> {
+    rmSync(this.memoryFile, { force: true });
+    if (!this.alive()) return null;
+    this.proc.child.kill('SIGUSR2');
+    const took = await waitUntil(async () => existsSync(this.memoryFile), 10_000, 50);
+    if (took === null) return null;
+    return JSON.parse(readFileSync(this.memoryFile, 'utf8')) as MemoryAfterGc;
   }
 
   alive(): boolean {
@@ -107,6 +139,7 @@ export class ServerProcess {
   async kill(): Promise<void> {
     if (this.alive()) this.proc.child.kill('SIGKILL');
     await this.proc.exited;
+    rmSync(this.memoryFile, { force: true });
   }
 
   output(): string {
