@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { readStages, targetConfig } from './dockerfile.ts';
 
@@ -43,16 +43,31 @@ function freePort(): Promise<number> {
   });
 }
 
-/** uid/gid for the child processes: nobody when we are root and nobody can read the checkout. */
+/** Files the child reaches by absolute path: the CLI, the no-tfjs preload, a dependency. */
+const CHILD_READS = [
+  path.join(root, 'bin', 'bnserve.js'),
+  fileURLToPath(NO_TFJS),
+  path.join(root, 'node_modules', 'fastify', 'package.json'),
+];
+
+/**
+ * uid/gid for the child processes: nobody when we are root and nobody can read the checkout. Checked
+ * by absolute path from "/": the child's cwd is entered before it drops to nobody, so a relative path
+ * passes even when a folder above the checkout is private (a clone under a 0700 home).
+ */
 function childIdentity(): { uid?: number; gid?: number; note: string } {
   if (process.getuid?.() !== 0) return { note: `running as uid ${process.getuid?.()}` };
-  const check = spawnSync(process.execPath, ['-e', 'require("fs").accessSync("bin/bnserve.js", require("fs").constants.R_OK)'], {
-    cwd: root,
-    uid: NOBODY,
-    gid: NOBODY,
-  });
+  const check = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      'for (const f of JSON.parse(process.argv[1])) require("fs").accessSync(f, require("fs").constants.R_OK)',
+      JSON.stringify(CHILD_READS),
+    ],
+    { cwd: '/', uid: NOBODY, gid: NOBODY },
+  );
   if (check.status === 0) return { uid: NOBODY, gid: NOBODY, note: `running as uid ${NOBODY} (nobody)` };
-  return { note: 'the checkout is not readable by nobody: running as root' };
+  return { note: `the checkout (${root}) is not readable by nobody (uid ${NOBODY}): running as root, so the non-root part is not checked` };
 }
 
 function imageCommand(config: ReturnType<typeof targetConfig>, args?: string[]): [string, string[]] {
