@@ -12,12 +12,13 @@ import { checkLines, markdownTable, type ScenarioResult } from './harness/report
 import { artifactFaults } from './scenarios/artifact-faults.ts';
 import { hostileHttp } from './scenarios/hostile-http.ts';
 import { hotSwap } from './scenarios/hot-swap.ts';
+import { prototypeAliases } from './scenarios/prototype-aliases.ts';
 import { registryFaults } from './scenarios/registry-faults.ts';
 import { sigtermDrain } from './scenarios/sigterm-drain.ts';
 import { soak } from './scenarios/soak.ts';
 import { trainerKill } from './scenarios/trainer-kill.ts';
 
-const SCENARIOS: Scenario[] = [hostileHttp, hotSwap, sigtermDrain, artifactFaults, registryFaults, trainerKill, soak];
+const SCENARIOS: Scenario[] = [hostileHttp, prototypeAliases, hotSwap, sigtermDrain, artifactFaults, registryFaults, trainerKill, soak];
 
 function parseArgs(argv: string[]): { short: boolean; keep: boolean; results: string; names: string[] } {
   const names: string[] = [];

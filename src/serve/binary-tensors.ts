@@ -4,6 +4,7 @@
 // Pure functions: no HTTP here.
 import { InvalidInputError } from './errors.ts';
 import {
+  describeValue,
   elementCount,
   type ElementArray,
   FLOAT32_MAX,
@@ -24,7 +25,7 @@ const BYTES_PER: Record<InputDatatype, number> = { FP32: 4, FP64: 8, INT32: 4, I
  * Splits a request body into its JSON header and binary part. headerLength is the request's
  * Inference-Header-Content-Length (a string, as HTTP gives it).
  */
-export function splitBinaryBody(body: Buffer, headerLength: string): { header: string; binary: Buffer } {
+export function splitBinaryBody(body: Buffer, headerLength: string): { header: string; headerBytes: number; binary: Buffer } {
   if (!/^\d{1,12}$/.test(headerLength.trim())) {
     throw new InvalidInputError(`Inference-Header-Content-Length must be a byte count, got ${JSON.stringify(headerLength.slice(0, 40))}`);
   }
@@ -34,7 +35,7 @@ export function splitBinaryBody(body: Buffer, headerLength: string): { header: s
       `Inference-Header-Content-Length is ${n} but the body has ${body.length} bytes; it must be the length of the JSON header that starts the body`,
     );
   }
-  return { header: body.toString('utf8', 0, n), binary: body.subarray(n) };
+  return { header: body.toString('utf8', 0, n), headerBytes: n, binary: body.subarray(n) };
 }
 
 /** Reads binary inputs one after another from the body's binary part, checking every declared size. */
@@ -70,7 +71,7 @@ export function binaryDataSize(parameters: Record<string, unknown> | undefined, 
   const size = parameters?.binary_data_size;
   if (size === undefined) return undefined;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-    throw new InvalidInputError(`${where}.parameters.binary_data_size: expected a byte count, got ${JSON.stringify(size)}`);
+    throw new InvalidInputError(`${where}.parameters.binary_data_size: expected a byte count, got ${describeValue(size)}`);
   }
   return size;
 }
@@ -79,7 +80,10 @@ export interface BinaryDecodeOptions {
   datatype: InputDatatype;
   shape: readonly number[];
   target: ModelElementType;
+  /** Names the elements in error messages: "inputs[0].data" gives "inputs[0].data[5]". */
   where: string;
+  /** The field that declared the byte count, named when it does not match the shape (default: where). */
+  sizeField?: string;
 }
 
 /**
@@ -93,7 +97,7 @@ export function decodeBinaryTensor(bytes: Buffer, opts: BinaryDecodeOptions): El
   const need = count * BYTES_PER[opts.datatype];
   if (bytes.length !== need) {
     throw new InvalidInputError(
-      `${opts.where}.parameters.binary_data_size: ${bytes.length} bytes, but shape [${opts.shape.join(', ')}] of ${opts.datatype} needs ${need}`,
+      `${opts.sizeField ?? opts.where}: ${bytes.length} bytes, but shape [${opts.shape.join(', ')}] of ${opts.datatype} needs ${need}`,
     );
   }
   const source = view(bytes, opts.datatype, count);

@@ -33,14 +33,15 @@ export function classPredictions(out: OutputValues, labels: readonly string[]): 
   const names = labels.length === classes ? labels : Array.from({ length: classes }, (_, k) => String(k));
   const result: ClassPrediction[] = [];
   for (let r = 0; r < rows; r++) {
-    const probabilities: Record<string, number> = {};
+    const entries: [string, number][] = [];
     let best = 0;
     for (let k = 0; k < classes; k++) {
       const p = Number(out.data[r * classes + k]);
-      probabilities[names[k]] = p;
+      entries.push([names[k], p]);
       if (p > Number(out.data[r * classes + best])) best = k;
     }
-    result.push({ label: names[best], probabilities });
+    // fromEntries defines own keys: a label "__proto__" stays a label instead of setting the prototype.
+    result.push({ label: names[best], probabilities: Object.fromEntries(entries) });
   }
   return result;
 }

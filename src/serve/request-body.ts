@@ -2,6 +2,7 @@
 // what is wrong, and Content-Encoding (gzip/deflate) decompression bounded by the body limit.
 import { Transform, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import { quoted } from '../lib/quote.ts';
 import { HttpError } from './http-errors.ts';
 
 /**
@@ -47,30 +48,30 @@ function forbiddenKey(value: unknown, path: string, depth: number): string | nul
 /**
  * JSON.parse with 400s that say what is wrong: invalid JSON (with the parser's reason) or a
  * forbidden key. An empty body is no body (undefined): routes that need one say so in their schema.
+ * `what` names the text in messages, and `hint` follows a JSON syntax error (what to check).
  */
-export function parseJsonBody(text: string): unknown {
+export function parseJsonBody(text: string, what = 'the request body', hint = ''): unknown {
   if (text.trim() === '') return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, `the request body is not valid JSON: ${(err as Error).message}`);
+    throw new HttpError(400, `${what} is not valid JSON: ${(err as Error).message}${hint}`);
   }
   if (SUSPICIOUS.test(text)) {
     const key = forbiddenKey(value, '', 0);
-    if (key)
-      throw new HttpError(400, `the request body contains the key "${key}", which is not allowed (it could alter object prototypes)`);
+    if (key) throw new HttpError(400, `${what} contains the key ${quoted(key)}, which is not allowed (it could alter object prototypes)`);
   }
   return value;
 }
 
 /** Content-Encoding values a request body may have, and the decompressor for each. */
-const DECOMPRESSORS: Record<string, () => zlib.Gunzip | zlib.Inflate> = {
-  gzip: () => zlib.createGunzip(),
-  'x-gzip': () => zlib.createGunzip(),
+const DECOMPRESSORS = new Map<string, () => zlib.Gunzip | zlib.Inflate>([
+  ['gzip', () => zlib.createGunzip()],
+  ['x-gzip', () => zlib.createGunzip()],
   // HTTP's "deflate" is the zlib format (RFC 1950), what Python's zlib.compress writes.
-  deflate: () => zlib.createInflate(),
-};
+  ['deflate', () => zlib.createInflate()],
+]);
 
 /**
  * A preParsing step: the decompressed body of a gzip/deflate request, stopped (and the inflater
@@ -81,7 +82,7 @@ const DECOMPRESSORS: Record<string, () => zlib.Gunzip | zlib.Inflate> = {
 export function decodedBody(raw: Readable, contentEncoding: string | undefined, limit: number): Readable {
   const encoding = contentEncoding?.trim().toLowerCase();
   if (!encoding || encoding === 'identity') return raw;
-  const make = DECOMPRESSORS[encoding];
+  const make = DECOMPRESSORS.get(encoding);
   if (!make) {
     throw new HttpError(
       415,

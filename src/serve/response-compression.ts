@@ -11,14 +11,14 @@ export const COMPRESS_THRESHOLD_BYTES = 1024;
 /** gzip or deflate from an Accept-Encoding header (q-values honoured, gzip preferred on a tie), else null. */
 export function negotiateEncoding(header: string | undefined): 'gzip' | 'deflate' | null {
   if (!header) return null;
-  const q: Record<string, number> = {};
+  const q = new Map<string, number>();
   for (const part of header.toLowerCase().split(',')) {
     const [name, ...params] = part.trim().split(';');
     const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     const value = qParam ? Number(qParam.slice(2)) : 1;
-    q[name.trim() === 'x-gzip' ? 'gzip' : name.trim()] = Number.isFinite(value) ? value : 0;
+    q.set(name.trim() === 'x-gzip' ? 'gzip' : name.trim(), Number.isFinite(value) ? value : 0);
   }
-  const of = (e: string) => q[e] ?? q['*'] ?? 0;
+  const of = (e: string) => q.get(e) ?? q.get('*') ?? 0;
   const gzip = of('gzip');
   const deflate = of('deflate');
   if (gzip <= 0 && deflate <= 0) return null;

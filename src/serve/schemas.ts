@@ -1,6 +1,7 @@
 // zod schemas for every route: validation (fastify-type-provider-zod) and /docs come from these.
 // Only module-level schemas carry a registry id: ids are global and factories run once per app.
 import { z } from 'zod';
+import { quoted } from '../lib/quote.ts';
 import { assertAlias, assertModelName, PRODUCTION_ALIAS } from '../registry/validation.ts';
 import { batchingOverrideSchema } from '../settings.ts';
 import type { ServeLimits } from './config.ts';
@@ -18,7 +19,9 @@ function registryRule(check: (value: unknown) => void, description: string) {
       try {
         check(value);
       } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message, input: value });
+        // The registry quotes the value whole; a name in a body or a gRPC field has no URL length limit.
+        const message = (err as Error).message.replace(JSON.stringify(value), quoted(value));
+        ctx.addIssue({ code: 'custom', message, input: value });
       }
     })
     .meta({ description });

@@ -1,5 +1,6 @@
 // The pure half of model management: which versions a model should serve (aliases → versions),
 // what answers a request, what to keep and what to evict. No I/O, no registry, no sessions loaded here.
+import { ownValue } from '../lib/own-value.ts';
 import { PRODUCTION_ALIAS } from '../registry/validation.ts';
 import { ModelUnavailableError, notFound } from './errors.ts';
 import { describeFailure, type LoadFailure } from './load-failure.ts';
@@ -49,7 +50,12 @@ export class ServedModel {
 
 /** The version served when none is named: the default alias, else the latest unflagged version (0: none). */
 export function defaultTarget(model: ServedModel): number {
-  return model.registryAliases[model.defaultAlias] ?? model.latestUnflaggedVersion;
+  return registryTarget(model, model.defaultAlias) ?? model.latestUnflaggedVersion;
+}
+
+/** The version the registry points an alias at; undefined for an alias it does not hold (built-in names included). */
+export function registryTarget(model: ServedModel, alias: string): number | undefined {
+  return ownValue(model.registryAliases, alias);
 }
 
 /** Versions the registry says should be loaded: the default and every alias target. */
@@ -86,8 +92,8 @@ export function resolveLoaded(model: ServedModel, alias: string | undefined): Lo
   const table = model.table;
   const v = alias === undefined ? table.defaultVersion : table.aliases.get(alias);
   if (v !== null && v !== undefined) return table.versions.get(v)!;
-  if (alias !== undefined && !(alias in model.registryAliases)) throw notFound(`model "${model.name}" has no alias "${alias}"`);
-  const target = alias === undefined ? defaultTarget(model) : model.registryAliases[alias];
+  const target = alias === undefined ? defaultTarget(model) : registryTarget(model, alias);
+  if (target === undefined) throw notFound(`model "${model.name}" has no alias "${alias}"`);
   if (alias === undefined && target === 0) {
     throw new ModelUnavailableError(
       `model "${model.name}" has no version to serve by default: every version was flagged by the BN guard; ` +

@@ -1,4 +1,5 @@
 // Pure conversions between JSON tensor data and typed arrays. Every rejection names the element.
+import { quoted } from '../lib/quote.ts';
 import { InvalidInputError } from './errors.ts';
 
 /** Open Inference Protocol datatypes accepted for inputs. */
@@ -62,7 +63,8 @@ function allocate(type: ModelElementType, n: number): ElementArray {
   }
 }
 
-function describe(value: unknown): string {
+/** A JSON value as error messages name it: its type, or the value itself when short. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return `string ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)}`;
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -71,7 +73,7 @@ function describe(value: unknown): string {
 
 /** Checks one JSON value against the request datatype and the model's element type. */
 function checkedNumber(value: unknown, datatype: InputDatatype, target: ModelElementType, where: string): number {
-  if (typeof value !== 'number') throw new InvalidInputError(`${where}: expected a number, got ${describe(value)}`);
+  if (typeof value !== 'number') throw new InvalidInputError(`${where}: expected a number, got ${describeValue(value)}`);
   if (!Number.isFinite(value)) throw new InvalidInputError(`${where}: expected a finite number, got ${value}`);
   const integral = datatype === 'INT32' || datatype === 'INT64' || target === 'int32' || target === 'int64';
   if (integral && !Number.isInteger(value)) throw new InvalidInputError(`${where}: expected an integer, got ${value}`);
@@ -154,7 +156,7 @@ function decodeInto(
       } else if (Array.isArray(child)) {
         fill(child, depth + 1, childWhere);
       } else {
-        throw new InvalidInputError(`${childWhere}: expected an array (shape [${shape.join(', ')}]), got ${describe(child)}`);
+        throw new InvalidInputError(`${childWhere}: expected an array (shape [${shape.join(', ')}]), got ${describeValue(child)}`);
       }
     }
   };
@@ -210,16 +212,16 @@ export function rowsToTensor(instances: readonly unknown[], opts: RowsOptions): 
       const record = row as Record<string, unknown>;
       for (const key of Object.keys(record)) {
         if (!opts.featureNames.includes(key)) {
-          throw new InvalidInputError(`${where}: unknown feature "${key}" (expected ${opts.featureNames.join(', ')})`);
+          throw new InvalidInputError(`${where}: unknown feature ${quoted(key)} (expected ${opts.featureNames.join(', ')})`);
         }
       }
       opts.featureNames.forEach((name, j) => {
-        if (!(name in record)) throw new InvalidInputError(`${where}: missing feature "${name}"`);
+        if (!Object.hasOwn(record, name)) throw new InvalidInputError(`${where}: missing feature "${name}"`);
         store(out, r * perRow + j, checkedNumber(record[name], 'FP64', opts.target, `${where}.${name}`));
       });
     } else {
       throw new InvalidInputError(
-        `${where}: expected an array of ${perRow} numbers or an object keyed by feature name, got ${describe(row)}`,
+        `${where}: expected an array of ${perRow} numbers or an object keyed by feature name, got ${describeValue(row)}`,
       );
     }
   }

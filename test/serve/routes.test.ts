@@ -581,6 +581,78 @@ describe('bad input never gets a 5xx', () => {
   });
 });
 
+describe('messages name the field and quote user text briefly', () => {
+  const row = IRIS_ROWS[0];
+  const binaryInfer = (header: object, bytes: Buffer, headerLength?: number) => {
+    const json = Buffer.from(JSON.stringify(header));
+    return app.inject({
+      method: 'POST',
+      url: '/v2/models/iris/infer',
+      payload: Buffer.concat([json, bytes]),
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength ?? json.length) },
+    });
+  };
+  const binaryInput = (size: number) => ({
+    inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', parameters: { binary_data_size: size } }],
+  });
+
+  it('a binary size that does not match the shape names inputs[0].parameters.binary_data_size', async () => {
+    const r = await binaryInfer(binaryInput(12), Buffer.alloc(12));
+    assert.equal(r.statusCode, 400, r.body);
+    assert.match(r.json().error, /^inputs\[0\]\.parameters\.binary_data_size: 12 bytes, but shape \[1, 4\] of FP32 needs 16/);
+  });
+
+  it('a header length that cuts the JSON short says which header to check', async () => {
+    const full = Buffer.from(JSON.stringify(binaryInput(16))).length;
+    const r = await binaryInfer(binaryInput(16), Buffer.from(Float32Array.from(row).buffer), full - 5);
+    assert.equal(r.statusCode, 400, r.body);
+    assert.match(
+      r.json().error,
+      new RegExp(
+        `^the JSON header of ${full - 5} bytes \\(from Inference-Header-Content-Length\\) is not valid JSON: .*count exactly the bytes`,
+      ),
+    );
+  });
+
+  it('binary_data_output and binary_data follow one rule: a JSON boolean, else a 400 naming the field', async () => {
+    const infer = (extra: object) =>
+      post('/v2/models/iris/infer', { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: row }], ...extra });
+    const request = await infer({ parameters: { binary_data_output: 'true' } });
+    assert.equal(request.status, 400);
+    assert.equal(request.json.error, 'parameters.binary_data_output: expected true or false, got string "true"');
+    const output = await infer({ outputs: [{ name: 'probabilities', parameters: { binary_data: 'yes' } }] });
+    assert.equal(output.status, 400);
+    assert.equal(output.json.error, 'outputs[0].parameters.binary_data: expected true or false, got string "yes"');
+    const off = await infer({ parameters: { binary_data_output: false } });
+    assert.equal(off.status, 200);
+    assert.ok(Array.isArray(off.json.outputs[0].data), 'false: JSON outputs');
+  });
+
+  it('a null body where an object is required says it must be a JSON object', async () => {
+    const r = await app.inject({
+      method: 'PUT',
+      url: '/admin/models/house/batching',
+      payload: 'null',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(r.statusCode, 400);
+    assert.equal(r.json().error, 'the request body is null: it must be a JSON object');
+  });
+
+  it('a long unknown output name or feature key is quoted cut short, with its length', async () => {
+    const name = 'o'.repeat(10_000);
+    const output = await post('/v2/models/iris/infer', {
+      inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: row }],
+      outputs: [{ name }],
+    });
+    assert.equal(output.status, 400);
+    assert.equal(output.json.error, `unknown output "${'o'.repeat(64)}…(10000 chars)" (model outputs: probabilities)`);
+    const feature = await post('/v1/models/iris:predict', { instances: [{ [name]: 1 }] });
+    assert.equal(feature.status, 400);
+    assert.match(feature.json.error, /^instances\[0\]: unknown feature "o{64}…\(10000 chars\)" \(expected /);
+  });
+});
+
 describe('admin routes', () => {
   const auth = { authorization: `Bearer ${TOKEN}` };
 

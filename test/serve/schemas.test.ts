@@ -58,3 +58,16 @@ describe('route name schemas follow the registry', () => {
     });
   }
 });
+
+describe('names in messages', () => {
+  it('a long invalid name is quoted cut short, with its length (a body or a gRPC field has no URL limit)', () => {
+    for (const [schema, what] of [
+      [modelName, 'model name'],
+      [aliasName, 'alias'],
+    ] as const) {
+      const parsed = schema.safeParse(`a${'b'.repeat(9_999)}`);
+      assert.equal(parsed.success, false);
+      assert.match(parsed.error!.issues[0].message, new RegExp(`^invalid ${what} "ab{63}…\\(10000 chars\\)": `));
+    }
+  });
+});

@@ -45,8 +45,11 @@ export const errorHandling = fp(
   async (app) => {
     app.setErrorHandler((err: FastifyError, request, reply) => {
       if (hasZodFastifySchemaValidationErrors(err)) {
-        if (err.validationContext === 'body' && (request.body === undefined || request.body === null)) {
+        if (err.validationContext === 'body' && request.body === undefined) {
           return reply.code(400).send({ error: 'the request body is empty: send a JSON object' });
+        }
+        if (err.validationContext === 'body' && request.body === null) {
+          return reply.code(400).send({ error: 'the request body is null: it must be a JSON object' });
         }
         const where = err.validationContext ?? 'request';
         const issues = err.validation.slice(0, 3).map((v) => {

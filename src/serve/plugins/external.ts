@@ -3,7 +3,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { BNSERVE_VERSION } from '../../lib/version.ts';
-import { usedSchemasOnly } from '../openapi.ts';
+import { DOCS_CSP, usedSchemasOnly } from '../openapi.ts';
 import { decodedBody, JSON_MEDIA_TYPES, parseJsonBody, unsupportedMediaType } from '../request-body.ts';
 
 export const SERVER_NAME = 'bnserve';
@@ -59,7 +59,7 @@ export const externalPlugins = fp(
       transform: jsonSchemaTransform,
       transformObject: usedSchemasOnly,
     });
-    await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+    await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
   },
   { name: 'bnserve-external', fastify: '5.x' },
 );

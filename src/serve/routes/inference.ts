@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OverloadedError, type BatchResult, type OutputTensor, type SubmitOptions } from '../batcher.ts';
 import { BinaryReader, binaryDataSize, decodeBinaryTensor, encodeBinaryResponse, HEADER_LENGTH, tensorBytes } from '../binary-tensors.ts';
 import { BnserveError } from '../../lib/errors.ts';
+import { quoted } from '../../lib/quote.ts';
 import { InvalidInputError, invalidInput } from '../errors.ts';
 import type { LoadedVersion, TensorInfo } from '../loaded-version.ts';
 import { predictionOutput } from '../loaded-version.ts';
@@ -16,6 +17,7 @@ import {
 } from '../predictions.ts';
 import {
   decodeTensorData,
+  describeValue,
   rowsToTensor,
   toJsonNumbers,
   v2Datatype,
@@ -173,16 +175,30 @@ function submitOptions(parameters: Parameters): SubmitOptions {
   const t = parameters?.timeout;
   if (t === undefined) return {};
   if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) {
-    throw new InvalidInputError(`parameters.timeout: expected microseconds (a non-negative integer), got ${JSON.stringify(t)}`);
+    throw new InvalidInputError(`parameters.timeout: expected microseconds (a non-negative integer), got ${describeValue(t)}`);
   }
   return { timeoutMicroseconds: t };
 }
 
-/** Whether an output is asked for as binary: its own binary_data, else the request's binary_data_output. */
-function wantsBinary(output: { parameters?: Parameters } | undefined, request: Parameters): boolean {
-  const own = output?.parameters?.binary_data;
-  if (own !== undefined) return own === true;
-  return request?.binary_data_output === true;
+/**
+ * A binary data switch (the request's binary_data_output, an output's binary_data): a JSON boolean
+ * or absent. Anything else ("true", 1) is a 400 that names the field, for both switches alike.
+ */
+function binaryFlag(parameters: Parameters, key: 'binary_data' | 'binary_data_output', where: string): boolean | undefined {
+  const value = parameters?.[key];
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new InvalidInputError(`${where}.${key}: expected true or false, got ${describeValue(value)}`);
+}
+
+/** Whether each output is asked for as binary: its own binary_data, else the request's binary_data_output. */
+function binaryRequested(body: InferRequestBody): (output: string) => boolean {
+  const all = binaryFlag(body.parameters, 'binary_data_output', 'parameters') ?? false;
+  const own = new Map<string, boolean>();
+  body.outputs?.forEach((o, i) => {
+    const flag = binaryFlag(o.parameters, 'binary_data', `outputs[${i}].parameters`);
+    if (flag !== undefined) own.set(o.name, flag);
+  });
+  return (output) => own.get(output) ?? all;
 }
 
 /** One input tensor as a protocol gives it: its header now, its contents once the model's element type is known. */
@@ -231,8 +247,8 @@ function bindInputs(
   const expected = v.inputs.map((t) => t.name).join(', ');
   inputs.forEach((input, index) => {
     const info = v.inputs.find((t) => t.name === input.name);
-    if (!info) throw new InvalidInputError(`inputs[${index}]: unknown input "${input.name}" (model inputs: ${expected})`);
-    if (bound.has(info)) throw new InvalidInputError(`inputs[${index}]: input "${input.name}" is given twice`);
+    if (!info) throw new InvalidInputError(`inputs[${index}]: unknown input ${quoted(input.name)} (model inputs: ${expected})`);
+    if (bound.has(info)) throw new InvalidInputError(`inputs[${index}]: input ${quoted(input.name)} is given twice`);
     bound.set(info, { index, input });
   });
   for (const info of v.inputs) {
@@ -258,10 +274,10 @@ function checkShape(info: TensorInfo, shape: readonly number[], where: string): 
 function wantedOutputs(v: LoadedVersion, asked: readonly string[] | undefined): string[] {
   const wanted = asked !== undefined && asked.length > 0 ? [...asked] : v.outputs.map((o) => o.name);
   const twice = wanted.find((name, i) => wanted.indexOf(name) !== i);
-  if (twice !== undefined) throw new InvalidInputError(`outputs: "${twice}" is asked for twice; name each output once`);
+  if (twice !== undefined) throw new InvalidInputError(`outputs: ${quoted(twice)} is asked for twice; name each output once`);
   for (const name of wanted) {
     if (!v.outputs.some((o) => o.name === name)) {
-      throw new InvalidInputError(`unknown output "${name}" (model outputs: ${v.outputs.map((o) => o.name).join(', ')})`);
+      throw new InvalidInputError(`unknown output ${quoted(name)} (model outputs: ${v.outputs.map((o) => o.name).join(', ')})`);
     }
   }
   return wanted;
@@ -316,10 +332,7 @@ export async function inferTensors(
   /** The binary part of the body (binary tensor extension), when the request has one. */
   binary?: Buffer,
 ): Promise<InferResult | BinaryInferResult> {
-  body.outputs?.forEach((o, i) => {
-    if (o.parameters?.binary_data !== undefined && typeof o.parameters.binary_data !== 'boolean')
-      throw new InvalidInputError(`outputs[${i}].parameters.binary_data: expected true or false`);
-  });
+  const wantsBinary = binaryRequested(body);
   // A JSON body of N bytes carries at most about N/2 numbers ("0,"): a cheap bound on claimed shapes.
   const maxElements = Math.ceil(app.serveConfig.limits.bodyLimit / 2);
   const reader = binary ? new BinaryReader(binary) : null;
@@ -340,6 +353,7 @@ export async function inferTensors(
             shape: input.shape,
             target,
             where: `${where}.data`,
+            sizeField: `${where}.parameters.binary_data_size`,
           });
         }
         if (input.data === undefined)
@@ -357,12 +371,7 @@ export async function inferTensors(
   return runTensors(app, v, request, (tensors) => {
     const parts: Buffer[] = [];
     const outputs = tensors.map(({ name, shape, datatype, data }): InferOutput => {
-      if (
-        wantsBinary(
-          body.outputs?.find((o) => o.name === name),
-          body.parameters,
-        )
-      ) {
+      if (wantsBinary(name)) {
         const bytes = tensorBytes(data);
         parts.push(bytes);
         return { name, shape, datatype, parameters: { binary_data_size: bytes.length } };

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
+import { ownValue } from '../../lib/own-value.ts';
 import { notFound } from '../errors.ts';
 import type { LoadedVersion } from '../loaded-version.ts';
 import { assertFiniteOutput } from '../predictions.ts';
@@ -86,7 +87,7 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/v1/models/:model/labels/:alias', { schema: { ...statusSchema, params: aliasParams } }, async (request) => {
     const { model, alias } = request.params;
     const status = app.models.status(model);
-    const version = status.aliases[alias] ?? status.registryAliases[alias];
+    const version = ownValue(status.aliases, alias) ?? ownValue(status.registryAliases, alias);
     if (version === undefined) throw notFound(`model "${model}" has no alias "${alias}"`);
     return oneVersion(model, version);
   });

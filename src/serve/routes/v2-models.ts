@@ -80,7 +80,10 @@ export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
       if (headerLength === undefined) return done(null, parseJsonBody(buffer.toString('utf8')));
       const parts = splitBinaryBody(buffer, String(headerLength));
       binaryBodies.set(request, parts.binary);
-      done(null, parseJsonBody(parts.header));
+      // A wrong header length cuts the JSON short (or runs into the bytes): say which number to check.
+      const what = `the JSON header of ${parts.headerBytes} bytes (from Inference-Header-Content-Length)`;
+      const hint = '; Inference-Header-Content-Length must count exactly the bytes of the JSON that starts the body';
+      done(null, parseJsonBody(parts.header, what, hint));
     } catch (err) {
       done(err as Error, undefined);
     }
