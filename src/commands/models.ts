@@ -39,8 +39,7 @@ export async function modelsList(registry: Registry): Promise<CommandOutput> {
 export async function modelsShow(registry: Registry, name: string): Promise<CommandOutput> {
   const versions = await registry.listVersions(name);
   if (versions.length === 0) throw new RegistryError('not_found', `no model named ${name}`);
-  const aliases: Record<string, number> = {};
-  for (const v of versions) for (const alias of v.aliases) aliases[alias] = v.version;
+  const aliases: Record<string, number> = Object.fromEntries(versions.flatMap((v) => v.aliases.map((alias) => [alias, v.version])));
   const latest = versions[versions.length - 1];
   const table = formatTable(
     ['VERSION', 'ALIASES', 'CREATED', 'SHA256', 'SIZE', 'OPSET', 'FOLDED', 'PARITY', 'BN GUARD', 'RUN'],

@@ -13,19 +13,17 @@ export function nullToNaN(value: number | null): number {
 }
 
 export function metricsToJson(metrics: Record<string, number>): Record<string, number | null> {
-  const out: Record<string, number | null> = {};
-  for (const [key, value] of Object.entries(metrics ?? {})) {
-    if (typeof value === 'number') out[key] = finiteOrNull(value);
-  }
-  return out;
+  // fromEntries defines keys, so a metric named "__proto__" stays a metric instead of setting the prototype.
+  return Object.fromEntries(
+    Object.entries(metrics ?? {})
+      .filter(([, value]) => typeof value === 'number')
+      .map(([key, value]) => [key, finiteOrNull(value)]),
+  );
 }
 
 export function metricsFromJson(json: unknown): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (json && typeof json === 'object' && !Array.isArray(json)) {
-    for (const [key, value] of Object.entries(json)) out[key] = typeof value === 'number' ? value : Number.NaN;
-  }
-  return out;
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return {};
+  return Object.fromEntries(Object.entries(json).map(([key, value]) => [key, typeof value === 'number' ? value : Number.NaN]));
 }
 
 export function toRunRecord(row: TrainingRun): TrainingRunRecord {
