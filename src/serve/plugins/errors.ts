@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { BnserveError, type ErrorCode } from '../../lib/errors.ts';
 import { ModelUnavailableError } from '../errors.ts';
+import { loggedError, boundedText } from '../bounded-error.ts';
 import { HttpError } from '../http-errors.ts';
 import { routeLabel } from '../metrics.ts';
 
@@ -79,11 +80,11 @@ export const errorHandling = fp(
         err instanceof BnserveError ? HTTP_STATUS[err.code] : err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
       const shown = err instanceof HttpError || err instanceof ModelUnavailableError || (status >= 400 && status < 500);
       if (shown) {
-        if (status >= 500) request.log.warn({ err: err.message }, 'request failed');
-        else request.log.info({ error: err.message }, 'request rejected');
+        if (status >= 500) request.log.warn({ err: boundedText(err.message) }, 'request failed');
+        else request.log.info({ error: boundedText(err.message) }, 'request rejected');
         return reply.code(status).send({ error: err.message });
       }
-      request.log.error({ err }, 'request failed with an internal error');
+      request.log.error({ err: loggedError(err) }, 'request failed with an internal error');
       return reply.code(status >= 500 && status < 600 ? status : 500).send({ error: 'internal server error' });
     });
 
@@ -131,8 +132,8 @@ export function frameworkErrorBody(error: FastifyError, url: string | undefined)
 /** Passed to Fastify as frameworkErrors: the same {"error": message} body as routed requests get. */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const body = frameworkErrorBody(error, request.raw.url);
-  if (body.status >= 500) request.log.error({ err: error }, 'request failed before routing');
-  else request.log.info({ error: body.error }, 'request rejected');
+  if (body.status >= 500) request.log.error({ err: loggedError(error) }, 'request failed before routing');
+  else request.log.info({ error: boundedText(body.error) }, 'request rejected');
   // Route hooks (request id header, metrics) do not run for requests that never reached the router.
   void reply
     .code(body.status)
