@@ -81,6 +81,8 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
       class_labels: JSON.stringify(preprocessing.classLabels),
       feature_names: JSON.stringify(preprocessing.featureNames),
       folded: String(folded),
+      // Kept beside the folded weights: the dashboard centres its default decision-region grid on them.
+      standardization: JSON.stringify({ mean: preprocessing.mean, std: preprocessing.std }),
       ...(checkpoint.bnGuard
         ? {
             bn_guard: JSON.stringify({

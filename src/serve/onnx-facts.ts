@@ -5,7 +5,7 @@ import type { OnnxTypes } from '../export/onnx/proto.ts';
 
 export interface OnnxFacts {
   metadata: Record<string, string>;
-  /** Per input feature, when the graph starts with Sub(mean) → Div(std) on the input; null otherwise. */
+  /** Per input feature: the exporter's metadata, else a graph that starts with Sub(mean) → Div(std) on its input; null otherwise. */
   standardization: { mean: number[]; std: number[] } | null;
 }
 
@@ -31,9 +31,23 @@ function standardizationOf(graph: OnnxTypes.IGraphProto | null | undefined): Onn
   return m.length > 0 && m.length === s.length ? { mean: m, std: s } : null;
 }
 
+/** The exporter's `standardization` metadata ({mean, std} of the training split), when present and well-formed. */
+function standardizationFromMetadata(metadata: Record<string, string>): OnnxFacts['standardization'] {
+  if (!Object.hasOwn(metadata, 'standardization')) return null;
+  try {
+    const { mean, std } = JSON.parse(metadata.standardization) as { mean?: unknown; std?: unknown };
+    const numbers = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every(Number.isFinite);
+    return numbers(mean) && numbers(std) && mean.length === std.length ? { mean, std } : null;
+  } catch {
+    return null;
+  }
+}
+
 export function onnxFacts(bytes: Uint8Array): OnnxFacts {
   const model = decodeModel(bytes);
-  return { metadata: readMetadata(model), standardization: standardizationOf(model.graph) };
+  const metadata = readMetadata(model);
+  // A folded graph has no Sub/Div left on its input: its constants live in the weights and the metadata.
+  return { metadata, standardization: standardizationFromMetadata(metadata) ?? standardizationOf(model.graph) };
 }
 
 /** Remembers the facts of the last few artifacts by sha256 (artifacts never change under their hash). */

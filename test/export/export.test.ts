@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readCheckpoint, readPreprocessing } from '../../src/checkpoint/index.ts';
 import { ExportError, exportCheckpoint, type ExportResult } from '../../src/export/index.ts';
 import { decodeModel, readMetadata } from '../../src/export/onnx/helpers.ts';
+import { onnxFacts } from '../../src/serve/onnx-facts.ts';
 import { measureParity } from '../../src/export/parity.ts';
 import { runOnnx } from '../../src/export/ort-runner.ts';
 import { loadCheckpointModel } from '../../src/train/checkpoint.ts';
@@ -141,6 +142,9 @@ describe('exportCheckpoint on trained models', () => {
       assert.equal(meta.run_id, 'run-1');
       assert.equal(meta.parity_max_abs_diff, String(folded.parityMaxAbsDiff));
       assert.deepEqual(JSON.parse(meta.class_labels), checkpoint.preprocessing.classLabels);
+      // Folded away from the graph, the standardisation stays readable (the dashboard's default grid uses it).
+      const { mean, std } = checkpoint.preprocessing;
+      assert.deepEqual(onnxFacts(folded.onnx).standardization, { mean, std });
       assert.equal(readMetadata(decodeModel(unfolded.onnx)).folded, 'false');
       assert.deepEqual(folded.outputs, [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }]);
       assert.deepEqual(folded.warnings, []);
