@@ -10,6 +10,7 @@ import { trainGolden, type Golden } from './harness/fixtures.ts';
 import { killAll, ROOT } from './harness/processes.ts';
 import { checkLines, markdownTable, type ScenarioResult } from './harness/report.ts';
 import { artifactFaults } from './scenarios/artifact-faults.ts';
+import { dashboardHostile } from './scenarios/dashboard-hostile.ts';
 import { hostileHttp } from './scenarios/hostile-http.ts';
 import { hotSwap } from './scenarios/hot-swap.ts';
 import { prototypeAliases } from './scenarios/prototype-aliases.ts';
@@ -18,7 +19,7 @@ import { sigtermDrain } from './scenarios/sigterm-drain.ts';
 import { soak } from './scenarios/soak.ts';
 import { trainerKill } from './scenarios/trainer-kill.ts';
 
-const SCENARIOS: Scenario[] = [hostileHttp, prototypeAliases, hotSwap, sigtermDrain, artifactFaults, registryFaults, trainerKill, soak];
+const SCENARIOS: Scenario[] = [hostileHttp, prototypeAliases, dashboardHostile, hotSwap, sigtermDrain, artifactFaults, registryFaults, trainerKill, soak];
 
 function parseArgs(argv: string[]): { short: boolean; keep: boolean; results: string; names: string[] } {
   const names: string[] = [];

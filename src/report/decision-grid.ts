@@ -38,3 +38,22 @@ export function paddedRange(x: Float32Array, featureCount: number, feature: numb
   const pad = (max - min || 1) / 10;
   return [min - pad, max + pad];
 }
+
+/**
+ * Why one axis of a grid cannot be evaluated in float32 (the models' input type), or null when it
+ * can: its bounds, its span and every one of its grid points must be finite, and the points distinct.
+ */
+export function float32AxisProblem(range: [number, number], resolution: number): string | null {
+  const [min, max] = [Math.fround(range[0]), Math.fround(range[1])];
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return 'its bounds must be finite float32 numbers (|value| ≤ 3.4e38)';
+  if (!(range[0] < range[1])) return 'its minimum must be below its maximum';
+  if (!(min < max)) return 'its bounds are equal in float32: widen the range';
+  if (!Number.isFinite(Math.fround(max - min))) return 'its span (maximum − minimum) overflows float32';
+  let previous = min;
+  for (let i = 1; i < resolution; i++) {
+    const point = Math.fround(range[0] + ((range[1] - range[0]) * i) / (resolution - 1));
+    if (!(point > previous)) return `its ${resolution} grid points are not distinct in float32: widen the range or lower the resolution`;
+    previous = point;
+  }
+  return null;
+}

@@ -2,8 +2,8 @@
 // features. A session of its own (CPU, one thread), not the serving one: the grid neither waits in
 // nor counts in the serving queues and histograms, and loads no version into serving.
 import * as ort from 'onnxruntime-node';
-import { gridRows, paddedRange, type GridSpec } from '../report/decision-grid.ts';
-import { invalidInput } from './errors.ts';
+import { float32AxisProblem, gridRows, paddedRange, type GridSpec } from '../report/decision-grid.ts';
+import { invalidInput, unservableOutput } from './errors.ts';
 
 /** Rows per run, so that one run's output stays small. */
 const CHUNK_ROWS = 1024;
@@ -56,6 +56,23 @@ export interface RunData {
   y: Float32Array;
 }
 
+/** What the regions use of a run's rows: aggregates over all of them, and the first MAX_POINTS rows to plot. */
+export interface RunDataSummary {
+  /** Per feature. */
+  means: number[];
+  /** Per feature: its data range, padded by a tenth of its width. */
+  paddedRanges: [number, number][];
+  sample: RunData;
+}
+
+export function summarizeRunData(data: RunData, featureCount: number): RunDataSummary {
+  return {
+    means: columnMeans(data.x, featureCount),
+    paddedRanges: Array.from({ length: featureCount }, (_, feature) => paddedRange(data.x, featureCount, feature)),
+    sample: { x: data.x.slice(0, MAX_POINTS * featureCount), y: data.y.slice(0, MAX_POINTS) },
+  };
+}
+
 export interface ModelFacts {
   featureNames: string[];
   /** The model's input shape without the batch dimension. */
@@ -65,7 +82,8 @@ export interface ModelFacts {
   /** For a regression model used as a sign classifier (an Adaline): the labels of output < 0 and ≥ 0. */
   signLabels: [string, string] | null;
   standardization: { mean: number[]; std: number[] } | null;
-  data: RunData | null;
+  /** The run's rows; null when they could not be read here or the caller may not see them. */
+  data: RunDataSummary | null;
 }
 
 function columnMeans(x: Float32Array, count: number): number[] {
@@ -74,19 +92,37 @@ function columnMeans(x: Float32Array, count: number): number[] {
   return sums.map((sum) => sum / (x.length / count));
 }
 
-function range(facts: ModelFacts, feature: number, given: [number, number] | undefined, axis: string): [number, number] {
+function range(
+  facts: ModelFacts,
+  feature: number,
+  resolution: number,
+  given: [number, number] | undefined,
+  axis: string,
+): [number, number] {
   if (given) {
-    if (!(given[0] < given[1])) throw invalidInput(`${axis}Min must be below ${axis}Max`);
+    const problem = float32AxisProblem(given, resolution);
+    if (problem) throw invalidInput(`${axis}Min..${axis}Max (${given[0]} to ${given[1]}): ${problem}`);
     return given;
   }
-  if (facts.data) return paddedRange(facts.data.x, facts.featureNames.length, feature);
+  const [derived, source] = derivedRange(facts, feature, axis);
+  const problem = float32AxisProblem(derived, resolution);
+  if (problem)
+    throw invalidInput(
+      `the ${axis} range from ${source} (${derived[0]} to ${derived[1]}) cannot be used: ${problem}; give ${axis}Min and ${axis}Max`,
+    );
+  return derived;
+}
+
+function derivedRange(facts: ModelFacts, feature: number, axis: string): [[number, number], string] {
+  if (facts.data) return [facts.data.paddedRanges[feature], "the run's data"];
   if (!facts.standardization) {
     throw invalidInput(
-      `the run's data could not be read here and the graph carries no standardisation constants: give ${axis}Min and ${axis}Max`,
+      `no default ${axis} range: the run's rows are not readable here or not shown to this caller, and the graph carries no ` +
+        `standardisation constants (a folded graph has them inside its first layer): give ${axis}Min and ${axis}Max`,
     );
   }
   const { mean, std } = facts.standardization;
-  return [mean[feature] - 3 * std[feature], mean[feature] + 3 * std[feature]];
+  return [[mean[feature] - 3 * std[feature], mean[feature] + 3 * std[feature]], "the graph's standardisation"];
 }
 
 export async function decisionRegions(evaluate: Evaluate, facts: ModelFacts, request: RegionsRequest): Promise<DecisionRegions> {
@@ -102,13 +138,16 @@ export async function decisionRegions(evaluate: Evaluate, facts: ModelFacts, req
     if (f >= count) throw invalidInput(`${axis} must be a feature index below ${count}`);
   }
   if (request.x === request.y) throw invalidInput('x and y must be two different features');
-  const fill = facts.data ? columnMeans(facts.data.x, count) : (facts.standardization?.mean.slice(0, count) ?? new Array(count).fill(0));
+  const fill = facts.data?.means ?? facts.standardization?.mean.slice(0, count) ?? new Array(count).fill(0);
+  if (!fill.every((v) => Number.isFinite(Math.fround(v)))) {
+    throw invalidInput("the other features' mean values are not finite float32 numbers: no grid can hold them");
+  }
   const spec: GridSpec = {
     featureCount: count,
     xFeature: request.x,
     yFeature: request.y,
-    xRange: range(facts, request.x, request.xRange, 'x'),
-    yRange: range(facts, request.y, request.yRange, 'y'),
+    xRange: range(facts, request.x, request.resolution, request.xRange, 'x'),
+    yRange: range(facts, request.y, request.resolution, request.yRange, 'y'),
     resolution: request.resolution,
     fill,
   };
@@ -116,6 +155,7 @@ export async function decisionRegions(evaluate: Evaluate, facts: ModelFacts, req
   const total = spec.resolution * spec.resolution;
   const cells: number[] = [];
   const confidence: number[] = [];
+  let nonFinite = 0;
   for (let start = 0; start < total; start += CHUNK_ROWS) {
     const n = Math.min(CHUNK_ROWS, total - start);
     const data = await evaluate(rows.subarray(start * count, (start + n) * count), n);
@@ -123,16 +163,19 @@ export async function decisionRegions(evaluate: Evaluate, facts: ModelFacts, req
     for (let r = 0; r < n; r++) {
       if (facts.task === 'regression') {
         const value = Number(data[r * width]);
+        if (!Number.isFinite(value)) nonFinite++;
         cells.push(value >= 0 ? 1 : 0);
         confidence.push(Math.abs(value));
         continue;
       }
       let best = 0;
       for (let c = 1; c < width; c++) if (data[r * width + c] > data[r * width + best]) best = c;
+      if (!Number.isFinite(data[r * width + best])) nonFinite++;
       cells.push(best);
       confidence.push(Number(data[r * width + best]));
     }
   }
+  if (nonFinite > 0) throw overflowed(nonFinite, total, request);
   const heldAt = Object.fromEntries(
     facts.featureNames.map((name, i) => [name, fill[i]]).filter((_, i) => i !== request.x && i !== request.y),
   );
@@ -149,15 +192,23 @@ export async function decisionRegions(evaluate: Evaluate, facts: ModelFacts, req
   };
 }
 
+/** NaN or ±Infinity answers cannot be sent (JSON has neither): said in a sentence, never serialised. */
+function overflowed(nonFinite: number, total: number, request: RegionsRequest) {
+  const where = `the model answers NaN or ±Infinity at ${nonFinite} of the ${total} grid points`;
+  return request.xRange || request.yRange
+    ? invalidInput(`${where}: its float32 arithmetic overflows over this range; choose a narrower range nearer the data`)
+    : unservableOutput(`${where} of its default range: the model or its standardisation constants are not finite there`);
+}
+
 function pointsOf(facts: ModelFacts, request: RegionsRequest): DecisionRegions['points'] {
   if (!facts.data) return [];
   const count = facts.featureNames.length;
-  const rows = Math.min(MAX_POINTS, facts.data.y.length);
-  return Array.from({ length: rows }, (_, r) => {
-    const target = facts.data!.y[r];
+  const { x, y } = facts.data.sample;
+  return Array.from({ length: y.length }, (_, r) => {
+    const target = y[r];
     return {
-      x: facts.data!.x[r * count + request.x],
-      y: facts.data!.x[r * count + request.y],
+      x: x[r * count + request.x],
+      y: x[r * count + request.y],
       label: facts.task === 'regression' ? (target >= 0 ? 1 : 0) : target,
     };
   });

@@ -147,6 +147,18 @@ describe('GET /api/runs/:id', () => {
 });
 
 describe('GET /api/models', () => {
+  it('latestUnflaggedVersion is null when the BN guard flagged every version', async (t) => {
+    const flagged = new FakeRegistry();
+    await flagged.registerVersion({ ...versionInput('stale', TWO_FEATURES, 'classification'), bnGuardWarning: 'stale statistics' });
+    const other = await buildApp({ registry: flagged, env: {}, providers: ['cpu'], refreshIntervalMs: 0 });
+    t.after(() => other.close());
+    const r = await other.inject('/api/models/stale');
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.json().latestVersion, 1);
+    assert.equal(r.json().latestUnflaggedVersion, null);
+    assert.equal((await get('/api/models/pair')).json.latestUnflaggedVersion, 1);
+  });
+
   it('lists versions with sha256, parity, folded flag, metadata and aliases, and what is served', async () => {
     const { status, json } = await get('/api/models');
     assert.equal(status, 200);
@@ -177,6 +189,37 @@ describe('GET /api/models/:m/versions/:v/decision-regions', () => {
       const p = mlpReference(TWO_FEATURES, 'classification', [[x, y]])[0];
       assert.equal(json.cells[k], p.indexOf(Math.max(...p)), `cell ${k}`);
     }
+  });
+
+  it('refuses grids float32 cannot evaluate, and empty values, with a short 400 (and a short log line)', async () => {
+    const log: string[] = [];
+    const logged = await buildApp({
+      registry,
+      env: {},
+      providers: ['cpu'],
+      refreshIntervalMs: 0,
+      logger: { level: 'info', stream: { write: (line: string) => log.push(line) } },
+    });
+    after(() => logged.close());
+    const cases: [string, RegExp][] = [
+      ['xMin=1e39&xMax=1e40&yMin=1e39&yMax=1e40', /xMin: must be a finite number within ±3\.4028234663852886e\+38 \(float32\)/],
+      ['xMin=-Infinity&xMax=0', /querystring\.xMin/],
+      ['xMin=-3e38&xMax=3e38', /span \(maximum − minimum\) overflows float32/],
+      ['yMin=1e30&yMax=1.00000001e30', /equal in float32/],
+      ['xMin=1e30&xMax=1.000001e30&resolution=200', /200 grid points are not distinct in float32/],
+      ['xMin=2&xMax=1', /below/],
+      ['xMin=1', /give both xMin and xMax, or neither/],
+      ['xMin=&xMax=1', /xMin: must be a number, not empty/],
+      ['x=', /x: must be a number, not empty/],
+      ['resolution=', /resolution: must be a number, not empty/],
+    ];
+    for (const [query, message] of cases) {
+      const r = await logged.inject(`/api/models/pair/versions/1/decision-regions?${query}`);
+      assert.equal(r.statusCode, 400, `${query}: ${r.body.slice(0, 200)}`);
+      assert.match(r.json().error, message, query);
+    }
+    const bytes = log.reduce((n, line) => n + line.length, 0);
+    assert.ok(bytes < 1000 * cases.length, `${bytes} bytes of log for ${cases.length} refused requests`);
   });
 
   it('refuses the same feature twice, an index out of range, and an unknown version', async () => {

@@ -49,7 +49,8 @@ export interface RunDetail extends RunSummary {
 export interface ModelView {
   name: string;
   latestVersion: number;
-  latestUnflaggedVersion: number;
+  /** null when the BN guard flagged every version. */
+  latestUnflaggedVersion: number | null;
   aliases: Record<string, number>;
   served: { defaultVersion: number | null; loadedVersions: number[]; unloaded: boolean } | null;
   versions: VersionView[];
@@ -93,6 +94,8 @@ export interface DecisionRegions {
   cells: number[];
   confidence: number[];
   points: { x: number; y: number; label: number }[];
+  /** Why points is empty for this caller (training rows are for admins on this server); null when shown. */
+  pointsHidden: string | null;
 }
 
 export class ApiError extends Error {
@@ -120,6 +123,12 @@ export const token = {
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
 };
 
+/** Reads that show more to an admin (training rows, server paths) send the token when one was entered. */
+const asAdminIfKnown = (): RequestInit | undefined => {
+  const bearer = token.get();
+  return bearer ? { headers: { authorization: `Bearer ${bearer}` } } : undefined;
+};
+
 function admin<T>(url: string, body: unknown, bearer = token.get()): Promise<T> {
   if (!bearer) return Promise.reject(new ApiError(401, 'enter the admin token first (top right)'));
   return call<T>(url, {
@@ -132,15 +141,15 @@ function admin<T>(url: string, body: unknown, bearer = token.get()): Promise<T> 
 export const api = {
   runs: (query: { name?: string; status?: string } = {}) => {
     const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v) as [string, string][]);
-    return call<{ runs: RunSummary[] }>(`/api/runs${params.size ? `?${params}` : ''}`);
+    return call<{ runs: RunSummary[] }>(`/api/runs${params.size ? `?${params}` : ''}`, asAdminIfKnown());
   },
-  run: (id: string) => call<RunDetail>(`/api/runs/${encodeURIComponent(id)}`),
+  run: (id: string) => call<RunDetail>(`/api/runs/${encodeURIComponent(id)}`, asAdminIfKnown()),
   models: () => call<{ models: ModelView[] }>('/api/models'),
   server: () => call<ServerView>('/api/server'),
   metadata: (model: string, version: number) =>
     call<{ metadata: Record<string, string> }>(`/api/models/${encodeURIComponent(model)}/versions/${version}/metadata`),
   regions: (model: string, version: number) =>
-    call<DecisionRegions>(`/api/models/${encodeURIComponent(model)}/versions/${version}/decision-regions?resolution=50`),
+    call<DecisionRegions>(`/api/models/${encodeURIComponent(model)}/versions/${version}/decision-regions?resolution=50`, asAdminIfKnown()),
   /** A harmless admin call: 200 means the token is accepted. */
   checkToken: (bearer: string) => admin<unknown>('/v2/repository/index', {}, bearer),
   promote: (model: string, version: number, alias: string, force: boolean) =>

@@ -1,14 +1,19 @@
 // The dashboard's JSON under /api (read-only; actions go through the admin routes). Scripts may use it too.
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { MAX_LISTED_RUNS, type ModelSummary, type ModelVersionRecord } from '../../registry/types.ts';
 import { MODEL_NAME } from '../../registry/validation.ts';
 import { bnResiduals, flatEpoch, runSummaryView } from '../dashboard-views.ts';
 import { serverStatus } from '../dashboard-status.ts';
-import { decisionRegions, withOnnxSession, type RunData } from '../decision-regions.ts';
+import { decisionRegions, withOnnxSession } from '../decision-regions.ts';
 import { invalidInput, notFound } from '../errors.ts';
 import { OnnxFactsCache } from '../onnx-facts.ts';
+import { redactConfigPaths, redactPaths } from '../path-redaction.ts';
+import { mayReadRawData, rawDataAudience, rawDataHiddenReason } from '../raw-data-access.ts';
+import { RunRowsCache, signClassesOfConfig } from '../run-rows.ts';
 import { errorBody, modelParams, tensorMetadata, versionParams } from '../schemas.ts';
+import { FLOAT32_MAX, isFiniteWithin } from '../tensor-data.ts';
 
 const metricValues = z.record(z.string(), z.number().nullable());
 const bnGuardVerdict = z.object({ verdict: z.enum(['ok', 'flagged', 'no-bn', 'unchecked']), detail: z.string().nullable() });
@@ -72,7 +77,8 @@ const runDetail = runSummary
 const modelView = z.object({
   name: z.string(),
   latestVersion: z.number(),
-  latestUnflaggedVersion: z.number(),
+  /** null when the BN guard flagged every version. */
+  latestUnflaggedVersion: z.number().nullable(),
   aliases: z.record(z.string(), z.number()),
   served: z.object({ defaultVersion: z.number().nullable(), loadedVersions: z.array(z.number()), unloaded: z.boolean() }).nullable(),
   versions: z.array(versionView),
@@ -127,18 +133,33 @@ const regionsView = z.object({
   cells: z.array(z.number()),
   confidence: z.array(z.number()),
   points: z.array(z.object({ x: z.number(), y: z.number(), label: z.number() })),
+  /** Why `points` is empty for this caller (training rows are shown to admins only); null when they are shown. */
+  pointsHidden: z.string().nullable(),
 });
 
-const optionalNumber = z.coerce.number().refine(Number.isFinite, 'must be a finite number').optional();
+/** An empty query value ("xMin=") is refused, not read as 0 as z.coerce would. */
+function refuseEmpty(value: unknown, ctx: z.RefinementCtx): unknown {
+  if (typeof value !== 'string' || value.trim() !== '') return value;
+  ctx.addIssue({ code: 'custom', message: 'must be a number, not empty', input: value });
+  return z.NEVER;
+}
+const queryNumber = <T extends z.ZodType>(schema: T) => z.preprocess(refuseEmpty, schema);
+/** A grid bound: the models take float32, so larger magnitudes would reach them as ±Infinity. */
+const gridBound = queryNumber(
+  z.coerce
+    .number()
+    .refine((v) => isFiniteWithin(v, FLOAT32_MAX), `must be a finite number within ±${FLOAT32_MAX} (float32)`)
+    .optional(),
+);
 
 const regionsQuery = z.object({
-  x: z.coerce.number().int().min(0).default(0),
-  y: z.coerce.number().int().min(0).default(1),
-  resolution: z.coerce.number().int().min(2).max(200).default(60),
-  xMin: optionalNumber,
-  xMax: optionalNumber,
-  yMin: optionalNumber,
-  yMax: optionalNumber,
+  x: queryNumber(z.coerce.number().int().min(0).default(0)),
+  y: queryNumber(z.coerce.number().int().min(0).default(1)),
+  resolution: queryNumber(z.coerce.number().int().min(2).max(200).default(60)),
+  xMin: gridBound,
+  xMax: gridBound,
+  yMin: gridBound,
+  yMax: gridBound,
 });
 
 const runsQuery = z.object({
@@ -168,26 +189,22 @@ function versionJson(v: ModelVersionRecord) {
   };
 }
 
-/**
- * The rows a run was trained from, reloaded from its config as `bnserve report` does (tfjs-free
- * loaders); null when they cannot be read here (a CSV path only the trainer's machine has).
- */
-async function runData(
-  config: unknown,
-): Promise<(RunData & { inputShape: number[]; signClasses?: { negative: string; positive: string } }) | null> {
-  try {
-    const { loadDataset } = await import('../../train/data.ts');
-    return await loadDataset(config as Parameters<typeof loadDataset>[0]);
-  } catch {
-    return null;
-  }
+function pair(axis: 'x' | 'y', min: number | undefined, max: number | undefined): [number, number] | undefined {
+  if (min === undefined && max === undefined) return undefined;
+  if (min === undefined || max === undefined) throw invalidInput(`give both ${axis}Min and ${axis}Max, or neither`);
+  return [min, max];
 }
-
-const pair = (min: number | undefined, max: number | undefined): [number, number] | undefined =>
-  min !== undefined && max !== undefined ? [min, max] : undefined;
 
 export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
   const facts = new OnnxFactsCache();
+  const runRows = new RunRowsCache();
+  /** Whether this caller may read training rows and server paths; the answer then varies with the token. */
+  const rawAccess = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    if (rawDataAudience(app.serveConfig) === 'everyone') return true;
+    reply.header('vary', 'authorization');
+    return mayReadRawData(app.serveConfig, request.headers.authorization);
+  };
+  const shownError = (error: string | null, raw: boolean) => (raw || error === null ? error : redactPaths(error));
   const factsOf = (v: ModelVersionRecord) => facts.get(v.artifactSha256, () => app.registry.readArtifact(v));
   const tags = ['dashboard'];
 
@@ -202,7 +219,7 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
     return {
       name: m.name,
       latestVersion: m.latestVersion,
-      latestUnflaggedVersion: m.latestUnflaggedVersion,
+      latestUnflaggedVersion: m.latestUnflaggedVersion > 0 ? m.latestUnflaggedVersion : null,
       aliases: m.aliases,
       served,
       versions: (await app.registry.listVersions(m.name)).map(versionJson),
@@ -221,12 +238,16 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.object({ runs: z.array(runSummary) }), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { name, status, limit } = request.query;
       // A name the registry could never hold matches no run (a filter, not a lookup).
       if (name !== undefined && !MODEL_NAME.test(name)) return { runs: [] };
       const runs = await app.registry.listRuns({ name, status: status === 'diverged' ? 'failed' : status, limit });
-      const views = runs.map(runSummaryView);
+      const raw = rawAccess(request, reply);
+      const views = runs.map((run) => {
+        const view = runSummaryView(run);
+        return { ...view, error: shownError(view.error, raw) };
+      });
       return { runs: status === 'diverged' ? views.filter((r) => r.diverged) : views };
     },
   );
@@ -242,7 +263,7 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: runDetail, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const run = await app.registry.getRun(request.params.id);
       if (!run) throw notFound(`training run ${request.params.id} does not exist`);
       const versions = (await app.registry.listVersions(run.name)).filter((v) => v.runId === run.id);
@@ -262,9 +283,11 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
           request.log.warn({ err: (error as Error).message }, 'could not read the BN guard details of the registered version');
         }
       }
+      const raw = rawAccess(request, reply);
       return {
         ...summary,
-        config: run.config,
+        error: shownError(summary.error, raw),
+        config: raw ? run.config : redactConfigPaths(run.config),
         epochMetrics: run.epochs.map(flatEpoch),
         registeredVersions: versions.map(versionJson),
         bnGuardDetails: { steps: run.bnSteps, layers: bnResiduals(run.config, run.bnSteps), checks },
@@ -292,13 +315,14 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
         description:
           "The version's answers (its ONNX graph run by onnxruntime on the CPU, outside the serving queues) on a resolution × " +
           "resolution grid over features x and y (indices), with the run's data points; ranges and the other features' values come " +
-          "from the run's data (reloaded from its config), else from the graph's standardisation (mean ± 3 std), else xMin/xMax/yMin/yMax.",
+          "from the run's data (reloaded from its config), else from the graph's standardisation (mean ± 3 std), else xMin/xMax/yMin/yMax. " +
+          'Training rows (points, and ranges from them) only for callers allowed raw data (BNSERVE_DASHBOARD_RAW_DATA); pointsHidden says why not.',
         params: versionParams,
         querystring: regionsQuery,
         response: { 200: regionsView, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { model, version } = request.params;
       const record = await app.registry.getVersion(model, version);
       if (!record) throw notFound(`model "${model}" has no version ${version}`);
@@ -306,10 +330,12 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
       const { standardization } = await factsOf(record);
       const tabular = record.inputs.length === 1 && record.inputs[0].shape.length === 2 && record.featureNames.length >= 2;
       if (!tabular) throw invalidInput('decision regions need a model of tabular rows with two or more features');
-      const data = run ? await runData(run.config) : null;
-      const sign = data?.signClasses;
+      const raw = rawAccess(request, reply);
+      // Callers who may not see the rows never cause a read of them.
+      const data = run && raw ? await runRows.get(run.id, run.config) : null;
+      const sign = data?.signClasses ?? (run ? signClassesOfConfig(run.config) : undefined);
       const q = request.query;
-      return withOnnxSession(await app.registry.readArtifact(record), (evaluate) =>
+      const regions = await withOnnxSession(await app.registry.readArtifact(record), (evaluate) =>
         decisionRegions(
           evaluate,
           {
@@ -319,9 +345,10 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
             standardization,
             data: data && data.inputShape.length === 1 && data.inputShape[0] === record.featureNames.length ? data : null,
           },
-          { x: q.x, y: q.y, resolution: q.resolution, xRange: pair(q.xMin, q.xMax), yRange: pair(q.yMin, q.yMax) },
+          { x: q.x, y: q.y, resolution: q.resolution, xRange: pair('x', q.xMin, q.xMax), yRange: pair('y', q.yMin, q.yMax) },
         ),
       );
+      return { ...regions, pointsHidden: raw || !run ? null : rawDataHiddenReason(app.serveConfig) };
     },
   );
 

@@ -167,6 +167,7 @@ function regionsFigure(r: DecisionRegions): HTMLElement {
       ...r.classes.map((c, i) => h('li', {}, h('span', { class: 'swatch', style: `background:${PALETTE[i % PALETTE.length]}` }), c)),
     ),
     h('p', { class: 'muted' }, summary, Object.keys(r.heldAt).length ? ` Other features held at their mean.` : ''),
+    r.pointsHidden ? h('p', { class: 'muted points-hidden' }, `No data points: ${r.pointsHidden}.`) : null,
   );
 }
 
