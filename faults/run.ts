@@ -19,7 +19,17 @@ import { sigtermDrain } from './scenarios/sigterm-drain.ts';
 import { soak } from './scenarios/soak.ts';
 import { trainerKill } from './scenarios/trainer-kill.ts';
 
-const SCENARIOS: Scenario[] = [hostileHttp, prototypeAliases, dashboardHostile, hotSwap, sigtermDrain, artifactFaults, registryFaults, trainerKill, soak];
+const SCENARIOS: Scenario[] = [
+  hostileHttp,
+  prototypeAliases,
+  dashboardHostile,
+  hotSwap,
+  sigtermDrain,
+  artifactFaults,
+  registryFaults,
+  trainerKill,
+  soak,
+];
 
 function parseArgs(argv: string[]): { short: boolean; keep: boolean; results: string; names: string[] } {
   const names: string[] = [];
