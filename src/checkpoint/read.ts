@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { TrainConfig } from '../train/config.ts';
 import { CheckpointError } from './errors.ts';
-import { CONFIG_FILE, METRICS_FILE, MODEL_FILE, PREPROCESSING_FILE } from './files.ts';
+import { CONFIG_FILE, MARKER_FILE, METRICS_FILE, MODEL_FILE, PREPROCESSING_FILE } from './files.ts';
 import { type CheckpointLayer, parseLayer } from './layers.ts';
 import { readCheckpointFile } from './read-file.ts';
 import {
@@ -12,6 +12,8 @@ import {
   configSchema,
   type LayerJson,
   layerJsonSchema,
+  type Marker,
+  markerSchema,
   type Metrics,
   type ModelJson,
   metricsSchema,
@@ -52,6 +54,7 @@ export const readModelJson = (dir: string): Promise<ModelJson> => readJsonFile(d
 export const readPreprocessing = (dir: string): Promise<Preprocessing> => readJsonFile(dir, PREPROCESSING_FILE, preprocessingSchema);
 export const readConfig = (dir: string): Promise<TrainConfig> => readJsonFile(dir, CONFIG_FILE, configSchema);
 export const readMetrics = (dir: string): Promise<Metrics> => readJsonFile(dir, METRICS_FILE, metricsSchema);
+export const readMarker = (dir: string): Promise<Marker> => readJsonFile(dir, MARKER_FILE, markerSchema);
 
 /** The whole checkpoint as the exporter needs it: layers with their weights, input shape, preprocessing, BN guard. */
 export async function readCheckpoint(dir: string): Promise<Checkpoint> {

@@ -113,3 +113,15 @@ export type Metrics = z.output<typeof metricsSchema>;
 
 /** config.json: the resolved training config, as validated before training. */
 export const configSchema = trainConfigSchema;
+
+export const CHECKPOINT_FORMAT = 'bnserve-checkpoint';
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+/** bnserve-checkpoint.json: written with the other files, in the same atomic rename. */
+export const markerSchema = z.object({
+  format: z.literal(CHECKPOINT_FORMAT),
+  formatVersion: z.literal(CHECKPOINT_FORMAT_VERSION),
+  /** The run whose metrics.json this is; null for a checkpoint saved outside a registered run. */
+  runId: z.string().nullable(),
+});
+export type Marker = z.output<typeof markerSchema>;

@@ -4,9 +4,9 @@ import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDirectory, writeFileDurably } from '../lib/durable-fs.ts';
 import { isAbandonedTemp, tempPathFor } from '../lib/temp-files.ts';
-import { ConfigError } from '../lib/errors.ts';
-import { CHECKPOINT_FILES, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PREPROCESSING_FILE, WEIGHTS_FILE } from './files.ts';
-import type { Preprocessing } from './schemas.ts';
+import { assertCheckpointDestination, holdsOnlyCheckpointFileNames } from './destination.ts';
+import { CONFIG_FILE, MARKER_FILE, METRICS_FILE, MODEL_FILE, PREPROCESSING_FILE, WEIGHTS_FILE } from './files.ts';
+import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, type Marker, type Preprocessing } from './schemas.ts';
 
 /** What a checkpoint holds, as plain data: model.json's object and weights.bin's bytes come from the trainer's serialiser. */
 export interface CheckpointContents {
@@ -14,40 +14,15 @@ export interface CheckpointContents {
   weights: Uint8Array;
   preprocessing: Preprocessing;
   config: unknown;
+  /** Its runId (the registered run that trained it, when there is one) is repeated in the marker file. */
   metrics: unknown;
 }
 
 const ANY_NAME = /./;
-const checkpointFileNames: ReadonlySet<string> = new Set(CHECKPOINT_FILES);
 
-/** Only our own files (or nothing): a folder we may replace or remove without losing anything of the user's. */
-async function holdsOnlyCheckpointFiles(dir: string): Promise<boolean> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  return entries.every((entry) => entry.isFile() && checkpointFileNames.has(entry.name));
-}
-
-/**
- * Refuses a checkpoint destination that would cost the user something: a file, or a folder holding
- * anything but a bnserve checkpoint's own files. A missing or empty folder, or an earlier checkpoint,
- * is fine. Called before training (so nothing is wasted) and again just before the checkpoint is written.
- */
-export async function assertCheckpointDestination(dir: string): Promise<void> {
-  const target = path.resolve(dir);
-  let info: Awaited<ReturnType<typeof lstat>>;
-  try {
-    info = await lstat(target);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new ConfigError(`cannot use ${target} as the checkpoint folder: ${(error as Error).message}`);
-  }
-  if (!info.isDirectory())
-    throw new ConfigError(`the checkpoint folder ${target} is not a folder (a file or a link); choose a new or empty folder`);
-  if (!(await holdsOnlyCheckpointFiles(target))) {
-    throw new ConfigError(
-      `the checkpoint folder ${target} already holds files that are not a bnserve checkpoint; bnserve never deletes them: ` +
-        'choose a new or empty folder (or an earlier checkpoint folder, which is replaced)',
-    );
-  }
+function markerFor(metrics: unknown): Marker {
+  const runId = (metrics as { runId?: unknown } | null)?.runId;
+  return { format: CHECKPOINT_FORMAT, formatVersion: CHECKPOINT_FORMAT_VERSION, runId: typeof runId === 'string' ? runId : null };
 }
 
 /**
@@ -68,7 +43,7 @@ export async function sweepStaleTempFolders(parent: string): Promise<string[]> {
     const folder = path.join(parent, entry.name);
     try {
       if (!isAbandonedTemp(entry.name, ANY_NAME, (await lstat(folder)).mtimeMs)) continue;
-      if (!(await holdsOnlyCheckpointFiles(folder))) continue;
+      if (!(await holdsOnlyCheckpointFileNames(folder))) continue;
       await rm(folder, { recursive: true, force: true });
       removed.push(folder);
     } catch {
@@ -79,9 +54,10 @@ export async function sweepStaleTempFolders(parent: string): Promise<string[]> {
 }
 
 /**
- * Writes the checkpoint into a sibling temp folder, then renames it into place, so a reader sees
- * either the whole checkpoint or none. An earlier checkpoint at `dir` is replaced (it is moved aside
- * first and removed only once the new one is in place); a folder holding anything else is refused.
+ * Writes the checkpoint (with the marker file that says bnserve wrote it) into a sibling temp folder,
+ * then renames it into place, so a reader sees either the whole checkpoint or none. An earlier
+ * checkpoint at `dir` is replaced (it is moved aside first and removed only once the new one is in
+ * place); anything else is refused (see assertCheckpointDestination).
  */
 export async function writeCheckpoint(dir: string, contents: CheckpointContents): Promise<void> {
   const target = path.resolve(dir);
@@ -98,6 +74,7 @@ export async function writeCheckpoint(dir: string, contents: CheckpointContents)
     await writeFileDurably(path.join(temp, PREPROCESSING_FILE), JSON.stringify(contents.preprocessing, null, 2));
     await writeFileDurably(path.join(temp, CONFIG_FILE), JSON.stringify(contents.config, null, 2));
     await writeFileDurably(path.join(temp, METRICS_FILE), JSON.stringify(contents.metrics, null, 2));
+    await writeFileDurably(path.join(temp, MARKER_FILE), `${JSON.stringify(markerFor(contents.metrics), null, 2)}\n`);
     // Checked again: the folder may have gained files while we trained.
     await assertCheckpointDestination(target);
     try {

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CONFIG_FILE, METRICS_FILE, PREPROCESSING_FILE } from '../checkpoint/index.ts';
 import { writeFileAtomic } from '../lib/durable-fs.ts';
@@ -17,15 +17,29 @@ export interface DivergedRun {
 
 const encode = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
 
-/** A folder we may write into: missing, empty, or holding only an earlier diverged run's files. */
+const DIVERGED_NOTE = 'a diverged run: metrics and plot only, no model (not a checkpoint)';
+
+/** Evidence that an earlier diverged run wrote the folder: file names alone prove nothing (a user's metrics.json). */
+async function hasOurDivergedNote(dir: string): Promise<boolean> {
+  try {
+    const note = JSON.parse(await readFile(path.join(dir, 'diverged.json'), 'utf8'));
+    return typeof note?.runId === 'string' && note.note === DIVERGED_NOTE;
+  } catch {
+    return false;
+  }
+}
+
+/** A folder we may write into: missing, empty, or an earlier diverged run's (its files only, and its diverged.json). */
 async function writable(dir: string): Promise<boolean> {
   try {
     if (!(await lstat(dir)).isDirectory()) return false;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT';
   }
+  const entries = await readdir(dir, { withFileTypes: true });
+  if (entries.length === 0) return true;
   const ours: ReadonlySet<string> = new Set(DIVERGED_RUN_FILES);
-  return (await readdir(dir, { withFileTypes: true })).every((e) => e.isFile() && ours.has(e.name));
+  return entries.every((e) => e.isFile() && ours.has(e.name)) && (await hasOurDivergedNote(dir));
 }
 
 /**
@@ -38,10 +52,7 @@ export async function keepDivergedRun(dir: string, run: DivergedRun): Promise<st
     if (!(await writable(dir))) return `Its metrics were not kept: ${dir} holds other files.`;
     await mkdir(dir, { recursive: true });
     const { result } = run;
-    await writeFileAtomic(
-      path.join(dir, 'diverged.json'),
-      encode({ runId: run.runId, error: run.error, note: 'a diverged run: metrics and plot only, no model (not a checkpoint)' }),
-    );
+    await writeFileAtomic(path.join(dir, 'diverged.json'), encode({ runId: run.runId, error: run.error, note: DIVERGED_NOTE }));
     await writeFileAtomic(
       path.join(dir, METRICS_FILE),
       encode({

@@ -1,12 +1,15 @@
 import { mkdir } from 'node:fs/promises';
-import { writeFileAtomic } from '../lib/durable-fs.ts';
 import path from 'node:path';
+import { createFileAtomic, writeFileAtomic } from '../lib/durable-fs.ts';
+import { blockingAncestor, pathKind } from '../lib/path-kind.ts';
 import { ConfigError } from '../train/config.ts';
-import type { TritonExportResult, TritonKindOption } from './triton-export.ts';
+import type { TritonExportResult, TritonKindOption, TritonTarget } from './triton-export.ts';
 
 export interface ExportCommandOptions {
   checkpoint: string;
   out: string;
+  /** Replace an existing --out file (otherwise it is refused). */
+  force?: boolean;
   fold: boolean;
   opset: number;
   tolerance?: number;
@@ -19,11 +22,8 @@ export interface ExportCommandOptions {
   name?: string;
 }
 
-/** Checks the Triton arguments and serving settings before the export: bad ones fail fast (exit 2). */
-async function prepareTriton(
-  options: ExportCommandOptions,
-  env: NodeJS.ProcessEnv,
-): Promise<((onnx: Uint8Array) => Promise<TritonExportResult>) | null> {
+/** Checks the Triton arguments, the repository's layout and the serving settings before the export: bad ones fail fast (exit 2). */
+async function tritonTargetOf(options: ExportCommandOptions, env: NodeJS.ProcessEnv): Promise<TritonTarget | null> {
   if (options.tritonRepo === undefined) {
     const stray = [
       options.tritonVersion !== undefined && '--triton-version',
@@ -34,8 +34,8 @@ async function prepareTriton(
     if (given.length > 0) throw new ConfigError(`${given.join(', ')} only apply with --triton-repo`);
     return null;
   }
-  const { checkpointModelName, tritonTarget, writeTritonExport } = await import('./triton-export.ts');
-  const target = await tritonTarget(
+  const { checkpointModelName, tritonTarget } = await import('./triton-export.ts');
+  return tritonTarget(
     {
       repo: options.tritonRepo,
       model: options.name ?? (await checkpointModelName(options.checkpoint)),
@@ -44,24 +44,47 @@ async function prepareTriton(
     },
     env,
   );
-  return (onnx) => writeTritonExport(onnx, target);
 }
 
+const existsMessage = (out: string) => `--out ${out} already exists; add --force to replace it`;
+
+/** --out must be a new file in a folder that is (or can be) there, or with --force a regular file to replace. */
+async function assertOutWritable(out: string, force: boolean): Promise<void> {
+  const blocked = await blockingAncestor(out);
+  if (blocked) throw new ConfigError(`--out ${out}: ${blocked} is not a folder; choose a path inside a folder`);
+  const kind = await pathKind(out, { followLinks: false });
+  if (kind === 'missing') return;
+  if (kind === 'folder') throw new ConfigError(`--out ${out} is a folder; give the ONNX file's path, e.g. ${path.join(out, 'model.onnx')}`);
+  if (kind === 'other')
+    throw new ConfigError(`--out ${out} exists and is not a regular file (a link, a pipe, a device); choose another path`);
+  if (!force) throw new ConfigError(existsMessage(out));
+}
+
+/** Everything is checked before anything is written: --out, the Triton repository's layout, then (after the export) its files. */
 export async function runExportCommand(options: ExportCommandOptions, env: NodeJS.ProcessEnv = process.env) {
   const { exportCheckpoint, MIN_OPSET, MAX_OPSET, DEFAULT_OPSET } = await import('../export/index.ts');
   if (!Number.isInteger(options.opset) || options.opset < MIN_OPSET || options.opset > MAX_OPSET) {
     throw new ConfigError(`--opset ${options.opset} is not supported: use ${MIN_OPSET}..${MAX_OPSET} (default ${DEFAULT_OPSET})`);
   }
-  const writeTriton = await prepareTriton(options, env);
+  const force = options.force === true;
+  const out = path.resolve(options.out);
+  await assertOutWritable(out, force);
+  const tritonTarget = await tritonTargetOf(options, env);
   const result = await exportCheckpoint({
     checkpointDir: options.checkpoint,
     fold: options.fold,
     opset: options.opset,
     parityTolerance: options.tolerance,
   });
-  const out = path.resolve(options.out);
+  let writeTriton: (() => Promise<TritonExportResult>) | null = null;
+  if (tritonTarget) {
+    const { planTritonExport } = await import('./triton-export.ts');
+    writeTriton = await planTritonExport(result.onnx, tritonTarget);
+  }
+  await assertOutWritable(out, force); // again: the export took a while
   await mkdir(path.dirname(out), { recursive: true });
-  await writeFileAtomic(out, result.onnx);
+  if (force) await writeFileAtomic(out, result.onnx);
+  else if ((await createFileAtomic(out, result.onnx)) === 'exists') throw new ConfigError(existsMessage(out));
   return {
     out,
     bytes: result.onnx.byteLength,
@@ -71,6 +94,6 @@ export async function runExportCommand(options: ExportCommandOptions, env: NodeJ
     inputs: result.inputs,
     outputs: result.outputs,
     warnings: result.warnings,
-    triton: writeTriton ? await writeTriton(result.onnx) : null,
+    triton: writeTriton ? await writeTriton() : null,
   };
 }

@@ -94,11 +94,16 @@ export async function prepareTraining(
   options: Pick<TrainCommandOptions, 'config' | 'data' | 'name' | 'seed' | 'out'>,
 ): Promise<PreparedTraining> {
   const config = applyOverrides(await loadTrainConfig(options.config), options);
+  if (options.out !== undefined) await assertCheckpointDestination(options.out, filesToKeep(options.config, config));
   const dataset = await loadDataset(config);
   splitDataset(dataset, config.split, config.task);
   checkLayerShapes(config.layers, dataset.inputShape, config.task === 'classification' ? dataset.classLabels.length : 1);
-  if (options.out !== undefined) await assertCheckpointDestination(options.out);
   return { config, dataset };
+}
+
+/** The user's files that --out must not be or hold: a checkpoint folder is replaced as a whole. */
+function filesToKeep(configFile: string, config: TrainConfig): Record<string, string> {
+  return { 'the --config file': configFile, ...(config.data.kind === 'csv' ? { 'the data file': config.data.path } : {}) };
 }
 
 export async function runPreparedTraining(

@@ -43,9 +43,14 @@ export interface TritonTargetOptions {
   version: number;
   /** Overrides the kind derived from BNSERVE_EXECUTION_PROVIDERS. */
   kind?: TritonKindOption;
+  /** The option that named the repository, for messages (default --triton-repo). */
+  repoOption?: string;
 }
 
-/** Checks the arguments and reads the serving settings, before any slow work (ConfigError: exit 2). */
+/**
+ * Checks the arguments (the repository's layout included: no file where a folder goes) and reads the
+ * serving settings, before any slow work and before anything is written (ConfigError: exit 2).
+ */
 export async function tritonTarget(options: TritonTargetOptions, env: NodeJS.ProcessEnv = process.env): Promise<TritonTarget> {
   if (!MODEL_NAME.test(options.model)) {
     throw new ConfigError(
@@ -57,6 +62,12 @@ export async function tritonTarget(options: TritonTargetOptions, env: NodeJS.Pro
   }
   if (options.kind !== undefined && !TRITON_KINDS.includes(options.kind)) {
     throw new ConfigError(`--triton-kind ${options.kind}: use one of ${TRITON_KINDS.join(', ')}`);
+  }
+  const { tritonRepoLayoutProblem } = await import('../export/triton-repo.ts');
+  const problem = await tritonRepoLayoutProblem(options);
+  if (problem) {
+    const option = options.repoOption ?? '--triton-repo';
+    throw new ConfigError(`${option} ${options.repo}: ${problem}; ${option} must be a new folder or a Triton model repository`);
   }
   // serve/config.ts loads onnxruntime (through providers.ts); the commands may, src/export does not.
   const { serveConfigFromEnv } = await import('../serve/config.ts');
@@ -79,26 +90,34 @@ export interface TritonExportResult extends TritonRepoWriteResult {
   kind: TritonInstanceKind;
 }
 
-export async function writeTritonExport(onnx: Uint8Array, target: TritonTarget): Promise<TritonExportResult> {
+/**
+ * Checks the entry against the repository (a different file already there is refused) and returns
+ * the write: a caller checks everything before it writes anything.
+ */
+export async function planTritonExport(onnx: Uint8Array, target: TritonTarget): Promise<() => Promise<TritonExportResult>> {
   const { formatConfigPbtxt, onnxSignature, tritonModelConfig } = await import('../export/triton-config.ts');
-  const { writeTritonRepoEntry } = await import('../export/triton-repo.ts');
+  const { commitTritonRepoEntry, planTritonRepoEntry } = await import('../export/triton-repo.ts');
   const config = tritonModelConfig(target.model, onnxSignature(onnx), target.batching, target.kind);
-  const written = await writeTritonRepoEntry({
+  const plan = await planTritonRepoEntry({
     repo: target.repo,
     model: target.model,
     version: target.version,
     onnx,
     config: formatConfigPbtxt(config),
   });
-  return {
+  return async () => ({
     repo: target.repo,
     model: target.model,
     version: target.version,
     maxBatchSize: config.maxBatchSize,
     dynamicBatching: config.dynamicBatching !== null,
     kind: target.kind,
-    ...written,
-  };
+    ...(await commitTritonRepoEntry(plan)),
+  });
+}
+
+export async function writeTritonExport(onnx: Uint8Array, target: TritonTarget): Promise<TritonExportResult> {
+  return (await planTritonExport(onnx, target))();
 }
 
 /** One line for the human output. */
@@ -128,7 +147,10 @@ export async function modelsTritonExport(
 ): Promise<CommandOutput> {
   const record = await registry.getVersion(name, ref);
   if (!record) throw new RegistryError('not_found', `model ${name} has no version or alias ${ref}`);
-  const target = await tritonTarget({ repo: options.out, model: name, version: record.version, kind: options.kind }, env);
+  const target = await tritonTarget(
+    { repo: options.out, model: name, version: record.version, kind: options.kind, repoOption: '--out' },
+    env,
+  );
   const onnx = await registry.readArtifact(record);
   const result = await writeTritonExport(onnx, target);
   return { text: describeTritonExport(result), json: { ...result, sha256: record.artifactSha256 } };

@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createFileAtomic, readIfExists } from '../lib/durable-fs.ts';
+import { blockingAncestor, pathKind } from '../lib/path-kind.ts';
 import { ExportError } from './errors.ts';
 
 /** Same rule as registry model names: safe as a folder name and in Triton's URLs. */
@@ -53,23 +54,63 @@ async function create(file: string, data: Uint8Array, what: string): Promise<voi
   }
 }
 
-export async function writeTritonRepoEntry(entry: TritonRepoEntry): Promise<TritonRepoWriteResult> {
+/** The paths of an entry; its name and version are checked (ExportError). */
+function entryPaths(entry: Pick<TritonRepoEntry, 'repo' | 'model' | 'version'>) {
   if (!MODEL_DIR_NAME.test(entry.model)) {
     throw new ExportError(`invalid Triton model name ${JSON.stringify(entry.model)}: use letters, digits, ".", "_" and "-" (at most 64)`);
   }
   if (!Number.isSafeInteger(entry.version) || entry.version < 1) {
     throw new ExportError(`invalid Triton model version ${entry.version}: expected a positive integer`);
   }
-  const modelDir = path.resolve(entry.repo, entry.model);
-  const configPath = path.join(modelDir, 'config.pbtxt');
-  const modelPath = path.join(modelDir, String(entry.version), 'model.onnx');
-  const config = new TextEncoder().encode(entry.config);
+  const repo = path.resolve(entry.repo);
+  const modelDir = path.join(repo, entry.model);
+  const versionDir = path.join(modelDir, String(entry.version));
+  return { repo, modelDir, versionDir, configPath: path.join(modelDir, 'config.pbtxt'), modelPath: path.join(versionDir, 'model.onnx') };
+}
 
-  // Both checks before either write: a refusal leaves the repository as it was.
+/**
+ * What stands in the way of writing the entry, as a phrase ("/r/m is a file, not a folder"), or null:
+ * a file where the repository, model or version folder goes, or a non-file where a file goes.
+ */
+export async function tritonRepoLayoutProblem(entry: Pick<TritonRepoEntry, 'repo' | 'model' | 'version'>): Promise<string | null> {
+  const paths = entryPaths(entry);
+  const blocked = await blockingAncestor(paths.repo);
+  if (blocked) return `${blocked} is not a folder`;
+  const wanted = [
+    [paths.repo, 'folder'],
+    [paths.modelDir, 'folder'],
+    [paths.versionDir, 'folder'],
+    [paths.configPath, 'file'],
+    [paths.modelPath, 'file'],
+  ] as const;
+  for (const [target, kind] of wanted) {
+    const found = await pathKind(target);
+    if (found === 'missing' || found === kind) continue;
+    return kind === 'folder' ? `${target} is a file, not a folder` : `${target} is not a regular file`;
+  }
+  return null;
+}
+
+export interface TritonRepoPlan extends TritonRepoWriteResult {
+  entry: TritonRepoEntry;
+}
+
+/** Every check, nothing written: a refusal (bad name or version, a path in the way, a different file there) leaves the repository as it was. */
+export async function planTritonRepoEntry(entry: TritonRepoEntry): Promise<TritonRepoPlan> {
+  const { modelDir, configPath, modelPath } = entryPaths(entry);
+  const problem = await tritonRepoLayoutProblem(entry);
+  if (problem) throw new ExportError(`cannot write into the Triton model repository ${path.resolve(entry.repo)}: ${problem}`);
+  const config = new TextEncoder().encode(entry.config);
   const wrote = {
     config: await needsWrite(configPath, config, 'configuration (config.pbtxt)'),
     model: await needsWrite(modelPath, entry.onnx, `model for version ${entry.version}`),
   };
+  return { entry, modelDir, configPath, modelPath, wrote };
+}
+
+/** Writes what the plan found missing. */
+export async function commitTritonRepoEntry(plan: TritonRepoPlan): Promise<TritonRepoWriteResult> {
+  const { entry, modelDir, configPath, modelPath, wrote } = plan;
   // The model first: Triton polling the repository sees a config only once its version is complete.
   if (wrote.model) {
     await mkdir(path.dirname(modelPath), { recursive: true });
@@ -77,7 +118,11 @@ export async function writeTritonRepoEntry(entry: TritonRepoEntry): Promise<Trit
   }
   if (wrote.config) {
     await mkdir(modelDir, { recursive: true });
-    await create(configPath, config, 'configuration (config.pbtxt)');
+    await create(configPath, new TextEncoder().encode(entry.config), 'configuration (config.pbtxt)');
   }
   return { modelDir, configPath, modelPath, wrote };
+}
+
+export async function writeTritonRepoEntry(entry: TritonRepoEntry): Promise<TritonRepoWriteResult> {
+  return commitTritonRepoEntry(await planTritonRepoEntry(entry));
 }

@@ -3,20 +3,39 @@ import { fileURLToPath } from 'node:url';
 import type { TabularSource, TrainConfig } from './config.ts';
 import type { Dataset } from './dataset.ts';
 import { datasetSize, subset } from './dataset.ts';
-import { DataError, loadCsvDataset } from './data-csv.ts';
+import { DataError, loadCsvDataset, quoteName } from './data-csv.ts';
+import type { ReadLimit } from '../lib/regular-file.ts';
+import { readSettings } from '../settings.ts';
 import { syntheticClassification } from './data-synthetic.ts';
 import { createRng, permutation } from './rng.ts';
 
 /** Iris as shipped in examples/data (a transcription of scikit-learn's copy; see examples/data/README.md). */
 export const IRIS_CSV = fileURLToPath(new URL('../../examples/data/iris.csv', import.meta.url));
 
-export async function loadDataset(config: TrainConfig): Promise<Dataset> {
+export interface LoadDatasetOptions {
+  /** Largest data file read (default: the BNSERVE_MAX_DATA_MB setting). */
+  maxBytes?: number;
+}
+
+const MiB = 1024 * 1024;
+
+function dataReadLimit(options: LoadDatasetOptions): ReadLimit {
+  if (options.maxBytes !== undefined) return { maxBytes: options.maxBytes };
+  return { maxBytes: readSettings(['BNSERVE_MAX_DATA_MB']).BNSERVE_MAX_DATA_MB * MiB, setting: 'BNSERVE_MAX_DATA_MB' };
+}
+
+/** The config's data; a CSV file must be a regular file within the size limit (DataError otherwise). */
+export async function loadDataset(config: TrainConfig, options: LoadDatasetOptions = {}): Promise<Dataset> {
   const source = config.data;
   switch (source.kind) {
     case 'iris':
-      return loadCsvDataset(IRIS_CSV, { ...selectionOf(source), labelColumn: 'species', task: config.task });
+      return loadCsvDataset(IRIS_CSV, { ...selectionOf(source), labelColumn: 'species', task: config.task }, dataReadLimit(options));
     case 'csv':
-      return loadCsvDataset(path.resolve(source.path), { ...selectionOf(source), labelColumn: source.labelColumn, task: config.task });
+      return loadCsvDataset(
+        path.resolve(source.path),
+        { ...selectionOf(source), labelColumn: source.labelColumn, task: config.task },
+        dataReadLimit(options),
+      );
     case 'synthetic':
       return syntheticClassification(source);
   }
@@ -66,16 +85,14 @@ function assertSplittable(data: Dataset, options: SplitOptions, task: 'classific
   if (task !== 'classification') return;
   const counts = new Array<number>(data.classLabels.length).fill(0);
   for (const label of data.y) counts[label]++;
-  const rare = counts.flatMap((count, i) => (count < needed ? [{ label: data.classLabels[i], count }] : []));
+  const rare = counts.filter((count) => count < needed);
   if (rare.length === 0) return;
   const numeric = data.classLabels.every((label) => label.trim() !== '' && Number.isFinite(Number(label)));
-  const examples = rare
-    .slice(0, 3)
-    .map((r) => `"${r.label}" (${r.count})`)
-    .join(', ');
+  // Counts only: the labels are the data file's content (see data-csv.ts).
+  const smallest = rare.reduce((a, b) => Math.min(a, b));
   throw new DataError(
-    `label column "${data.targetName}" has ${data.classLabels.length} classes and ${rare.length} of them have fewer than ${needed} rows ` +
-      `(${examples}${rare.length > 3 ? ', …' : ''}), too few to appear in each of the ${describeSplits(options)} splits; ` +
+    `label column ${quoteName(data.targetName)} has ${data.classLabels.length} classes and ${rare.length} of them have fewer than ${needed} rows ` +
+      `(the smallest has ${smallest}), too few to appear in each of the ${describeSplits(options)} splits; ` +
       (numeric
         ? 'its values are all numbers: did you mean "task": "regression"?'
         : 'merge or drop the rare classes, or set split.validation to 0'),

@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openRegistry } from '../../src/registry/index.ts';
 import { ROOT, registryEnv, runCli } from './run-cli.ts';
 import { assertConverged, divergedRunFolder } from '../../src/commands/train.ts';
+import { keepDivergedRun } from '../../src/commands/diverged-run.ts';
+import { parseTrainConfig } from '../../src/train/config.ts';
+import type { TrainResult } from '../../src/train/trainer.ts';
 import { tempDir } from '../train/helpers.ts';
 
 test('a diverged run fails (exit 5): no checkpoint, no model version, the run says why', async (t) => {
@@ -140,4 +143,27 @@ test('the tutorial Adaline at lr 0.01 on raw features fails (exit 5) naming the 
 test('a diverged run without --out is kept under data/runs/<name>/<run id>, beside the checkpoints root', () => {
   assert.equal(divergedRunFolder({ checkpointsRoot: '/x/data/checkpoints' }, 'm', 'r1'), path.resolve('/x/data/runs/m/r1'));
   assert.equal(divergedRunFolder({ out: '/x/ckpt/' }, 'm', 'r1'), path.resolve('/x/ckpt.diverged'));
+});
+
+test('a diverged run is kept only where it replaces nothing of the user’s: file names alike are no evidence', async (t) => {
+  const dir = path.join(await tempDir(t), 'ckpt.diverged');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'metrics.json'), '{"mine": true}');
+  await writeFile(path.join(dir, 'config.json'), '{"mine": true}');
+  const run = {
+    runId: 'r2',
+    config: parseTrainConfig({ data: { kind: 'iris' }, layers: [] }),
+    result: { backend: 'cpu', epochs: [], test: {}, preprocessing: {} } as unknown as TrainResult,
+    error: 'diverged',
+  };
+  assert.match(await keepDivergedRun(dir, run), /were not kept: .*ckpt\.diverged holds other files/);
+  assert.deepEqual((await readdir(dir)).sort(), ['config.json', 'metrics.json']);
+  assert.equal(await readFile(path.join(dir, 'metrics.json'), 'utf8'), '{"mine": true}');
+
+  // An earlier diverged run's folder (its diverged.json says so) is written into.
+  const note = { runId: 'r1', error: 'diverged', note: 'a diverged run: metrics and plot only, no model (not a checkpoint)' };
+  await writeFile(path.join(dir, 'diverged.json'), JSON.stringify(note));
+  await keepDivergedRun(dir, run);
+  assert.equal(JSON.parse(await readFile(path.join(dir, 'diverged.json'), 'utf8')).runId, 'r2');
+  assert.equal(JSON.parse(await readFile(path.join(dir, 'metrics.json'), 'utf8')).runId, 'r2');
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { registryEnv, runCli } from './run-cli.ts';
 import { tempDir } from '../train/helpers.ts';
@@ -10,7 +11,16 @@ const layers = [{ type: 'dense', units: 4 }, { type: 'batchNormalization' }];
 
 const numericLabels = `a,b,y\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 7},${(i * 0.37).toFixed(2)}`).join('\n')}\n`;
 
-const cases: { name: string; config: object; csv?: string; args?: string[]; message: RegExp }[] = [
+const cases: {
+  name: string;
+  config: object;
+  csv?: string;
+  /** Makes data.csv some other way. */
+  prepare?: (dataFile: string) => Promise<void>;
+  env?: Record<string, string>;
+  args?: string[];
+  message: RegExp;
+}[] = [
   { name: 'unknown layer', config: { data: { kind: 'iris' }, layers: [{ type: 'lstm', units: 4 }] }, message: /→ at layers\[0\]\.type/ },
   {
     name: 'negative learning rate',
@@ -27,7 +37,7 @@ const cases: { name: string; config: object; csv?: string; args?: string[]; mess
     name: 'non-numeric CSV cell',
     config: { data: { kind: 'csv', path: 'data.csv', labelColumn: 'label' }, layers },
     csv: 'a,b,label\n1,2,x\n3,4,y\n5,six,x\n',
-    message: /row 4, column "b": "six" is not a finite number/,
+    message: /row 4, column "b": not a finite number$/m,
   },
   {
     name: 'empty file',
@@ -74,6 +84,29 @@ const cases: { name: string; config: object; csv?: string; args?: string[]; mess
     csv: numericLabels,
     message: /label column "y" has 40 classes and 40 of them have fewer than 3 rows .*did you mean "task": "regression"\?/,
   },
+  {
+    name: 'data.path is a FIFO (refused at once: opening it would block)',
+    config: { data: { kind: 'csv', path: 'data.csv', labelColumn: 'label' }, layers },
+    prepare: async (file) => {
+      execFileSync('mkfifo', [file]);
+    },
+    message: /data\.csv is a pipe: only regular files are read/,
+  },
+  {
+    name: 'data.path is a device',
+    config: { data: { kind: 'csv', path: '/dev/zero', labelColumn: 'label' }, layers },
+    message: /\/dev\/zero is a device: only regular files are read/,
+  },
+  {
+    name: 'data.path over BNSERVE_MAX_DATA_MB',
+    config: { data: { kind: 'csv', path: 'data.csv', labelColumn: 'label' }, layers },
+    prepare: async (file) => {
+      await writeFile(file, 'a,label\n');
+      await truncate(file, 3 * 1024 * 1024);
+    },
+    env: { BNSERVE_MAX_DATA_MB: '1' },
+    message: /data\.csv is 3 MiB, over the 1 MiB limit on data files; raise BNSERVE_MAX_DATA_MB to read it/,
+  },
 ];
 
 for (const c of cases) {
@@ -82,8 +115,12 @@ for (const c of cases) {
     const configFile = path.join(dir, 'config.json');
     await writeFile(configFile, JSON.stringify(c.config));
     if (c.csv !== undefined) await writeFile(path.join(dir, 'data.csv'), c.csv);
+    await c.prepare?.(path.join(dir, 'data.csv'));
     const out = path.join(dir, 'checkpoint');
-    const result = await runCli(['train', '--config', configFile, '--out', out, '--json', ...(c.args ?? [])], registryEnv(dir));
+    const result = await runCli(['train', '--config', configFile, '--out', out, '--json', ...(c.args ?? [])], {
+      ...registryEnv(dir),
+      ...c.env,
+    });
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, c.message);
     // One message (zod's issue list may take several lines), never a stack trace.

@@ -102,7 +102,16 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 describe('bnserve export --triton-repo', () => {
   const exportTo = (repo: string, extra: Record<string, unknown> = {}, env: Record<string, string> = SETTINGS) =>
     runExportCommand(
-      { checkpoint: fixture.dir, out: path.join(dir, 'iris.onnx'), fold: true, opset: 17, tritonRepo: repo, name: 'iris-t', ...extra },
+      {
+        checkpoint: fixture.dir,
+        out: path.join(dir, 'iris.onnx'),
+        force: true,
+        fold: true,
+        opset: 17,
+        tritonRepo: repo,
+        name: 'iris-t',
+        ...extra,
+      },
       env,
     );
 
@@ -165,10 +174,12 @@ describe('bnserve export --triton-repo', () => {
     const repo = path.join(dir, 'repo-other-model');
     await mkdir(path.join(repo, 'iris-t/1'), { recursive: true });
     await writeFile(path.join(repo, 'iris-t/1/model.onnx'), 'the user’s own model');
+    const out = path.join(dir, 'never-written.onnx');
     await assert.rejects(
-      exportTo(repo),
+      exportTo(repo, { out }),
       (e: Error) => e instanceof ExportError && /model\.onnx already exists with a different model/.test(e.message),
     );
+    await assert.rejects(stat(out), { code: 'ENOENT' }, 'the refusal comes before --out is written');
     assert.equal(await readFile(path.join(repo, 'iris-t/1/model.onnx'), 'utf8'), 'the user’s own model');
     assert.deepEqual(await files(repo), ['iris-t', 'iris-t/1', 'iris-t/1/model.onnx'], 'no config.pbtxt, no temp files');
   });
@@ -293,6 +304,25 @@ describe('repository writes', () => {
     await assert.rejects(writeTritonRepoEntry({ ...entry, version: 0 }), /invalid Triton model version 0/);
     await assert.rejects(writeTritonRepoEntry({ ...entry, model: '..' }), /invalid Triton model name/);
   });
+
+  test('a file where a folder of the entry goes (or a folder where a file goes) is refused before anything is written', async () => {
+    const root = await mkdtemp(path.join(dir, 'layout-'));
+    const entry = { model: 'm', version: 1, onnx: new Uint8Array([1]), config: 'name: "m"\n' };
+    await writeFile(path.join(root, 'file'), 'mine');
+    for (const [repo, problem] of [
+      [path.join(root, 'file'), /file is a file, not a folder/],
+      [path.join(root, 'file', 'below'), /file is not a folder/],
+    ] as const) {
+      await assert.rejects(
+        writeTritonRepoEntry({ ...entry, repo }),
+        (e: Error) =>
+          e instanceof ExportError && /cannot write into the Triton model repository/.test(e.message) && problem.test(e.message),
+      );
+    }
+    await mkdir(path.join(root, 'repo', 'm', 'config.pbtxt'), { recursive: true });
+    await assert.rejects(writeTritonRepoEntry({ ...entry, repo: path.join(root, 'repo') }), /config\.pbtxt is not a regular file/);
+    assert.deepEqual(await files(root), ['file', 'repo', 'repo/m', 'repo/m/config.pbtxt'], 'nothing written');
+  });
 });
 
 describe('the CLI (bin/bnserve.js)', () => {
@@ -310,7 +340,7 @@ describe('the CLI (bin/bnserve.js)', () => {
     await assertConfigMatchesModel(await readConfig(repo, 'clf'), path.join(repo, 'clf/1/model.onnx'));
 
     const human = await runCli(
-      ['export', '--checkpoint', fixture.dir, '--out', path.join(work, 'm.onnx'), '--triton-repo', repo, '--name', 'clf'],
+      ['export', '--checkpoint', fixture.dir, '--out', path.join(work, 'm.onnx'), '--force', '--triton-repo', repo, '--name', 'clf'],
       env,
     );
     assert.equal(human.code, 0, human.stderr);

@@ -6,7 +6,12 @@ import path from 'node:path';
 import { hostname } from 'node:os';
 import { ConfigError, parseTrainConfig } from '../../src/train/config.ts';
 import { train, predictFlat } from '../../src/train/trainer.ts';
-import { assertCheckpointDestination, CHECKPOINT_FILES, readPreprocessing, sweepStaleTempFolders } from '../../src/checkpoint/index.ts';
+import {
+  assertCheckpointDestination,
+  CHECKPOINT_FOLDER_FILES,
+  readPreprocessing,
+  sweepStaleTempFolders,
+} from '../../src/checkpoint/index.ts';
 import { saveCheckpoint, loadCheckpointModel } from '../../src/train/checkpoint.ts';
 import { tempDir } from './helpers.ts';
 
@@ -29,7 +34,7 @@ test('save → load round trip gives bit-identical predictions and keeps the mov
   const dir = path.join(await tempDir(t), 'ckpt');
   const result = await train(config);
   await saveCheckpoint(dir, { model: result.model, preprocessing: result.preprocessing, config, metrics: { bnSteps: result.bnSteps } });
-  assert.deepEqual((await readdir(dir)).sort(), [...CHECKPOINT_FILES].sort());
+  assert.deepEqual((await readdir(dir)).sort(), [...CHECKPOINT_FOLDER_FILES].sort());
 
   const loaded = await loadCheckpointModel(dir);
   const rows = new Float32Array(64 * 6).map((_, i) => Math.sin(i) * 3);
@@ -108,7 +113,7 @@ test('a folder holding anything but a checkpoint is refused, and nothing in it i
   const empty = path.join(path.dirname(dir), 'empty');
   await mkdir(empty);
   await saveCheckpoint(empty, parts);
-  assert.deepEqual((await readdir(empty)).sort(), [...CHECKPOINT_FILES].sort());
+  assert.deepEqual((await readdir(empty)).sort(), [...CHECKPOINT_FOLDER_FILES].sort());
   assert.deepEqual((await readdir(path.dirname(dir))).sort(), ['d', 'earlier', 'empty']);
 });
 

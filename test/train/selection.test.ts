@@ -34,7 +34,7 @@ test('selections that do not fit the data are refused with the reason', () => {
   );
   assert.throws(
     () => datasetFromCsv(csv, { labelColumn: 'label', task: 'regression', labelMap: { x: 1 } }),
-    /label "y" is not in labelMap/,
+    /row 3: its label \(column "label"\) is not in labelMap/,
   );
   assert.deepEqual(Array.from(datasetFromCsv(csv, { labelColumn: 'label', task: 'regression', labelMap: { x: 1, '*': 0 } }).y), [1, 0, 0]);
 });
