@@ -1,4 +1,5 @@
 // The layers of a tfjs Sequential topology, typed, with their weights taken from the weight table.
+import { ownValue } from '../lib/own-value.ts';
 import { CheckpointError } from './errors.ts';
 import type { LayerJson } from './schemas.ts';
 import type { WeightTable } from './weights.ts';
@@ -191,7 +192,7 @@ function padding(x: unknown, fail: (why: string) => never): Padding {
 
 function activation(x: unknown, fail: (why: string) => never): Activation {
   const name = x == null ? 'linear' : String(x);
-  const known = ACTIVATIONS[name];
+  const known = ownValue(ACTIVATIONS, name);
   if (!known) fail(`activation ${name} is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
   return known;
 }

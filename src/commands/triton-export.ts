@@ -11,6 +11,7 @@ import { MODEL_NAME } from '../registry/validation.ts';
 import type { BatchingOptions } from '../serve/config.ts';
 import type { ProviderName } from '../serve/providers.ts';
 import { ConfigError } from '../train/config.ts';
+import { ownValue } from '../lib/own-value.ts';
 
 export const TRITON_KINDS = ['auto', 'cpu', 'gpu'] as const;
 export type TritonKindOption = (typeof TRITON_KINDS)[number];
@@ -76,7 +77,7 @@ export async function tritonTarget(options: TritonTargetOptions, env: NodeJS.Pro
     repo: path.resolve(options.repo),
     model: options.model,
     version: options.version,
-    batching: { ...serve.batching, ...serve.modelBatching[options.model] },
+    batching: { ...serve.batching, ...ownValue(serve.modelBatching, options.model) },
     kind: options.kind ? KIND[options.kind] : instanceKindFor(serve.providers),
   };
 }

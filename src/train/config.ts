@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MODEL_NAME } from '../registry/validation.ts';
 import { ConfigError } from '../lib/errors.ts';
+import { readRegularFile } from '../lib/regular-file.ts';
 
 export const activationSchema = z.enum(['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'softplus', 'softmax']);
 export type Activation = z.infer<typeof activationSchema>;
@@ -270,18 +270,24 @@ export function parseTrainConfig(raw: unknown, baseDir = process.cwd()): TrainCo
   return config;
 }
 
+/** Configs are small; anything larger is not one (and is not read whole). */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
 export async function loadTrainConfig(file: string): Promise<TrainConfig> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // A regular file within the limit: a FIFO or /dev/zero named by --config must not hang the trainer.
+    text = (await readRegularFile(file, { maxBytes: MAX_CONFIG_BYTES })).toString('utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read config ${file}: ${(error as Error).message}`);
+    throw new ConfigError(`cannot read config: ${(error as Error).message}`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`config ${file} is not valid JSON: ${(error as Error).message}`);
+    // V8's message may quote the file's first characters (a password file given by mistake): keep only where.
+    const at = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ConfigError(`config ${file} is not valid JSON${at === undefined ? '' : ` (at character ${at})`}`);
   }
   return parseTrainConfig(raw, path.dirname(path.resolve(file)));
 }

@@ -95,6 +95,16 @@ describe('readCheckpoint', () => {
       /activation gelu is not supported/,
     ],
     [
+      'an activation named like a prototype member',
+      (t) =>
+        writeRawCheckpoint(t, {
+          topology: sequential({
+            layers: [{ ...layers[0], config: { ...layers[0].config, activation: 'constructor' } }, ...layers.slice(1)],
+          }),
+        }),
+      /activation constructor is not supported/,
+    ],
+    [
       'a functional model',
       (t) => writeRawCheckpoint(t, { topology: { class_name: 'Model', config: { layers } } }),
       /only Sequential models/,

@@ -50,3 +50,26 @@ test('learning rate schedules', () => {
   assert.ok(Math.abs(learningRateAt(0.1, 4, { type: 'exponential', rate: 0.5, every: 2 }) - 0.025) < 1e-12);
   assert.ok(Math.abs(learningRateAt(0.1, 5, { type: 'step', rate: 0.5, every: 2 }) - 0.025) < 1e-12);
 });
+
+test('a config file is read only when it is a regular file, and its content is never quoted', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { loadTrainConfig } = await import('../../src/train/config.ts');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bnserve-config-'));
+  try {
+    const fifo = path.join(dir, 'config.json');
+    execFileSync('mkfifo', [fifo]);
+    // Opening a FIFO with no writer would block for ever: the refusal must come without one.
+    await assert.rejects(loadTrainConfig(fifo), (err: Error) => err instanceof ConfigError && /is a pipe/.test(err.message));
+    const secret = path.join(dir, 'passwd');
+    writeFileSync(secret, 'root:x:0:0:root:/root:/bin/bash\n');
+    await assert.rejects(
+      loadTrainConfig(secret),
+      (err: Error) => err instanceof ConfigError && /is not valid JSON/.test(err.message) && !/root:/.test(err.message.replace(dir, '')),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
