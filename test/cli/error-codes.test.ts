@@ -6,7 +6,7 @@ import { EXIT_CODES } from '../../src/commands/errors.ts';
 import { ERROR_CODES, type ErrorCode } from '../../src/lib/errors.ts';
 import { HTTP_STATUS } from '../../src/serve/plugins/errors.ts';
 
-const readme = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
+const readme = readFileSync(path.resolve(import.meta.dirname, '../../docs/cli.md'), 'utf8');
 
 /** code → [exit, http] as the README's error-code table shows them ('—' where an edge never sees the code). */
 function readmeRows(): Map<string, [string, string]> {

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/lib/errors.ts';
-import { replaceSettingsTable } from '../../src/settings-readme.ts';
+import { replaceSettingsTable, SETTINGS_TABLE_FILE, TABLE_START } from '../../src/settings-readme.ts';
 import { readSettings, SETTINGS } from '../../src/settings.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -17,9 +17,17 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('settings: one module owns the environment', () => {
-  it('the README table is the one generated from src/settings.ts (run `npm run settings-table`)', () => {
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-    assert.equal(readme, replaceSettingsTable(readme));
+  it('the table in docs/configuration.md is the one generated from src/settings.ts (run `npm run settings-table`)', () => {
+    assert.equal(SETTINGS_TABLE_FILE, 'docs/configuration.md');
+    const page = readFileSync(path.join(root, SETTINGS_TABLE_FILE), 'utf8');
+    assert.equal(page, replaceSettingsTable(page));
+    for (const name of Object.keys(SETTINGS)) assert.ok(page.includes(`| \`${name}\``), `${name} is in the table`);
+  });
+
+  it('the generated table has one home: no other page carries its markers', () => {
+    const pages = ['README.md', ...readdirSync(path.join(root, 'docs')).map((f) => path.join('docs', f))].filter((f) => f.endsWith('.md'));
+    const holders = pages.filter((f) => readFileSync(path.join(root, f), 'utf8').includes(TABLE_START));
+    assert.deepEqual(holders, [SETTINGS_TABLE_FILE]);
   });
 
   it('no other module under src reads an environment variable by name', () => {

@@ -1,7 +1,10 @@
-// The README's Serving examples, copied from the README itself and run against a server started
-// as `npm start` starts it (fresh registry: trains Iris, promotes it, serves), so they cannot drift.
+// Every curl line of the documentation (README.md and docs/*.md), read from the pages themselves and
+// run against a server started as `npm start` starts it (fresh registry: trains Iris, promotes it,
+// serves), so the examples cannot drift.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,26 +13,43 @@ import { ROOT, registryEnv } from '../cli/run-cli.ts';
 
 interface Curl {
   source: string;
+  method?: string;
   path: string;
   body?: string;
   headers: Record<string, string>;
 }
 
-/** Shell words of one command line: single/double quotes, `\` continuations joined, `#` comments dropped. */
-function words(line: string): string[] {
+/** Shell operators that end a command: whatever follows is not curl's. */
+const COMMAND_END = new Set(['|', '||', '&', '&&', ';']);
+
+/**
+ * Shell words of one command line: single quotes taken literally; `$NAME` and `${NAME}` expanded from
+ * `env` outside single quotes (left as written when `env` lacks them); `#` comments dropped.
+ */
+function words(line: string, env: Record<string, string> = {}): string[] {
   const out: string[] = [];
   let word: string | null = null;
+  const expand = (text: string) =>
+    text.replace(
+      /\$(?:\{(\w+)\}|(\w+))/g,
+      (whole, braced: string | undefined, bare: string | undefined) => env[braced ?? bare ?? ''] ?? whole,
+    );
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
     if (c === "'" || c === '"') {
       const end = line.indexOf(c, i + 1);
-      word = (word ?? '') + line.slice(i + 1, end);
+      const quoted = line.slice(i + 1, end);
+      word = (word ?? '') + (c === '"' ? expand(quoted) : quoted);
       i = end;
     } else if (/\s/.test(c)) {
       if (word !== null) out.push(word);
       word = null;
     } else if (c === '#' && word === null) {
       break;
+    } else if (c === '$') {
+      const m = /^\$(?:\{\w+\}|\w+)/.exec(line.slice(i));
+      word = (word ?? '') + (m ? expand(m[0]) : c);
+      if (m) i += m[0].length - 1;
     } else {
       word = (word ?? '') + c;
     }
@@ -38,21 +58,20 @@ function words(line: string): string[] {
   return out;
 }
 
-/** Every curl command in the ```sh blocks of a README section. */
-export function curlCommands(markdown: string, section: string): Curl[] {
-  const start = markdown.indexOf(`\n## ${section}\n`);
-  assert.ok(start >= 0, `README has a "## ${section}" section`);
-  const end = markdown.indexOf('\n## ', start + 1);
-  const text = markdown.slice(start, end < 0 ? undefined : end);
+/** Every curl command in the shell blocks (```sh, ```bash, ```shell) of a markdown page. */
+export function curlCommands(markdown: string, env: Record<string, string> = {}): Curl[] {
   const commands: Curl[] = [];
-  for (const block of text.matchAll(/```sh\n([\s\S]*?)```/g)) {
+  for (const block of markdown.matchAll(/^```(?:sh|bash|shell)\n([\s\S]*?)^```/gm)) {
     for (const line of block[1].replace(/\\\n\s*/g, ' ').split('\n')) {
-      const w = words(line);
+      const all = words(line, env);
+      const end = all.findIndex((w) => COMMAND_END.has(w) || w.startsWith('>'));
+      const w = end < 0 ? all : all.slice(0, end);
       if (w[0] !== 'curl') continue;
       const curl: Curl = { source: line.trim(), path: '', headers: {} };
       for (let i = 1; i < w.length; i++) {
-        if (w[i] === '-d') curl.body = w[++i];
-        else if (w[i] === '-H') {
+        if (['-d', '--data', '--data-raw', '--data-binary'].includes(w[i])) curl.body = w[++i];
+        else if (w[i] === '-X' || w[i] === '--request') curl.method = w[++i];
+        else if (w[i] === '-H' || w[i] === '--header') {
           const [k, ...v] = w[++i].split(':');
           curl.headers[k.trim()] = v.join(':').trim();
         } else if (!w[i].startsWith('-')) curl.path = w[i].replace(/^(https?:\/\/)?[^/]+/, '');
@@ -63,6 +82,16 @@ export function curlCommands(markdown: string, section: string): Curl[] {
   return commands;
 }
 
+/** README.md and every page under docs/, as paths relative to the repository root. */
+export function documentationPages(): string[] {
+  const docs = readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`);
+  return ['README.md', ...docs];
+}
+
+const adminToken = randomBytes(16).toString('hex');
 let dir: string;
 let child: ChildProcess;
 let url: string;
@@ -72,7 +101,7 @@ before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'bnserve-readme-'));
   child = spawn(process.execPath, [path.join(ROOT, 'bin/bnserve.js'), 'start', '--port', '0'], {
     cwd: ROOT,
-    env: { ...process.env, ...registryEnv(dir), BNSERVE_LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
+    env: { ...process.env, ...registryEnv(dir), BNSERVE_LOG_LEVEL: 'warn', HOST: '127.0.0.1', BNSERVE_ADMIN_TOKEN: adminToken },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr?.resume();
@@ -99,7 +128,7 @@ async function send(c: Curl) {
   const hasType = Object.keys(c.headers).some((k) => k.toLowerCase() === 'content-type');
   const headers = c.body !== undefined && !hasType ? { ...c.headers, 'content-type': 'application/x-www-form-urlencoded' } : c.headers;
   const response = await fetch(url + c.path, {
-    method: c.body === undefined ? 'GET' : 'POST',
+    method: c.method ?? (c.body === undefined ? 'GET' : 'POST'),
     headers,
     ...(c.body === undefined ? {} : { body: c.body }),
   });
@@ -110,14 +139,45 @@ test('npm start on a fresh registry trains Iris and points production at it', ()
   assert.match(stdout, /promoted iris version 1 to "production"/);
 });
 
-test("every curl line of the README's Serving section answers 2xx with JSON", { timeout: 120_000 }, async () => {
-  const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
-  const commands = curlCommands(readme, 'Serving');
-  assert.ok(commands.length >= 7, `found ${commands.length} curl lines`);
+test('curl lines are read from every shell block, with -X, headers, $VARIABLES and continuations', () => {
+  const page = [
+    '```sh',
+    `curl -s -X PUT localhost:8080/a -H "authorization: Bearer $TOKEN" \\`,
+    `  -H 'content-type: application/json' -d '{"x": "$TOKEN"}'   # comment`,
+    'curl -s localhost:8080/b | head -1',
+    '```',
+    '```bash',
+    'kubectl get pods',
+    'curl -s http://127.0.0.1:8080/c?d=1',
+    '```',
+    '```python',
+    'curl = 1',
+    '```',
+  ].join('\n');
+  assert.deepEqual(curlCommands(page, { TOKEN: 't' }), [
+    {
+      source: `curl -s -X PUT localhost:8080/a -H "authorization: Bearer $TOKEN"  -H 'content-type: application/json' -d '{"x": "$TOKEN"}'   # comment`,
+      method: 'PUT',
+      path: '/a',
+      headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+      body: '{"x": "$TOKEN"}',
+    },
+    { source: 'curl -s localhost:8080/b | head -1', path: '/b', headers: {} },
+    { source: 'curl -s http://127.0.0.1:8080/c?d=1', path: '/c?d=1', headers: {} },
+  ]);
+});
+
+test('every curl line of README.md and docs/*.md answers 2xx with JSON', { timeout: 180_000 }, async () => {
+  const commands: (Curl & { page: string })[] = [];
+  for (const page of documentationPages()) {
+    const markdown = await readFile(path.join(ROOT, page), 'utf8');
+    for (const c of curlCommands(markdown, { BNSERVE_ADMIN_TOKEN: adminToken })) commands.push({ ...c, page });
+  }
+  assert.ok(commands.length > 0, `no curl line found in ${documentationPages().join(', ')}`);
   assert.ok(commands.some((c) => c.path.includes('/labels/production:predict')));
   for (const c of commands) {
     const r = await send(c);
-    assert.ok(r.status >= 200 && r.status < 300, `${c.source}\n→ ${r.status} ${JSON.stringify(r.json)}`);
+    assert.ok(r.status >= 200 && r.status < 300, `${c.page}: ${c.source}\n→ ${r.status} ${JSON.stringify(r.json)}`);
   }
 });
 
@@ -126,7 +186,7 @@ test('every curl line `npm start` prints answers 2xx', { timeout: 60_000 }, asyn
   assert.equal(printed.length, 3);
   assert.ok(printed.some((l) => l.includes('/labels/production:predict')));
   for (const line of printed) {
-    const [c] = curlCommands(`\n## P\n\`\`\`sh\n${line}\n\`\`\`\n`, 'P');
+    const [c] = curlCommands(`\`\`\`sh\n${line}\n\`\`\`\n`);
     const r = await send(c);
     assert.equal(r.status, 200, `${line}\n→ ${r.status} ${JSON.stringify(r.json)}`);
   }
