@@ -1,7 +1,7 @@
 /**
  * Every environment variable bnserve reads: its rule, its default and its documentation, in one
  * schema. Modules ask for the settings they use (`readSettings(['PORT'])`), so a bad serving knob
- * does not stop `bnserve train`. The README's settings table is generated from SETTINGS
+ * does not stop `bnserve train`. The settings table in docs/configuration.md is generated from SETTINGS
  * (`npm run settings-table`) and a test keeps the two equal.
  */
 import { z } from 'zod';
@@ -68,7 +68,7 @@ interface Setting<S extends z.ZodType, F extends z.output<S> | undefined = z.out
   schema: S;
   /** Used when the variable is unset or empty; undefined = no default (the feature is off or onnxruntime decides). */
   fallback: F;
-  /** The default as the README shows it. */
+  /** The default as docs/configuration.md shows it. */
   shownDefault: string;
   doc: string;
 }
@@ -255,7 +255,7 @@ export function readSettings<const K extends SettingName>(
   return out as { [P in K]: SettingValue<P> };
 }
 
-/** The README's settings table (markdown), generated from SETTINGS. */
+/** The settings table of docs/configuration.md (markdown), generated from SETTINGS. */
 export function settingsTable(): string {
   const rows = Object.entries(SETTINGS).map(([name, s]) => [`\`${name}\``, s.shownDefault, s.doc]);
   const header = ['variable', 'default', ''];

@@ -80,7 +80,7 @@ function assertLocked(podSpec: any, container: any, who: string): void {
   assert.deepEqual(container.securityContext?.capabilities?.drop, ['ALL'], `${who}: drops all capabilities`);
 }
 
-/** tsx caches transpiled files under the temp folder: with a read-only root, /tmp must be a volume. */
+/** With a read-only root filesystem, the process's temp folder must be a volume. */
 function assertWritableTmp(podSpec: any, container: any, who: string): void {
   const tmp = mountAt(podSpec, container, '/tmp');
   assert.ok(tmp?.volume?.emptyDir, `${who}: /tmp is an emptyDir (the root filesystem is read-only)`);
@@ -175,7 +175,6 @@ describe('KServe resources', () => {
     assert.deepEqual(secretEnv(container, 'DATABASE_URL'), { name: 'bnserve-db', key: 'DATABASE_URL' });
     assert.equal(container.securityContext.runAsNonRoot, true);
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);
-    assert.equal(env.TSX_DISABLE_CACHE, '1', 'no writable /tmp in the runtime pod: tsx must not cache on disk');
     serveConfigFromEnv(env);
   });
 
