@@ -90,6 +90,7 @@ export class DynamicBatcher {
   private delayTimerAt = Infinity;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweepAt = Infinity;
+  private closed = false;
 
   constructor(
     private readonly execute: Execute,
@@ -122,6 +123,7 @@ export class DynamicBatcher {
 
   /** Queues one request: its feeds in the model's input order, each with `rows` as first dimension. */
   submit(inputs: readonly Feed[], rows: number, opts: SubmitOptions = {}): Promise<BatchResult> {
+    if (this.closed) return Promise.reject(closedError());
     const full = this.queueFullError();
     if (full) return Promise.reject(full);
     const s = this.settings();
@@ -145,6 +147,11 @@ export class DynamicBatcher {
         return;
       }
       const group = this.takeGroup(s);
+      // Nothing left to wait for: a delay or sweep timer armed for this group would keep the process alive for nothing.
+      if (this.queue.length === 0) {
+        this.clearDelay();
+        this.clearSweep();
+      }
       this.running++;
       void this.runGroup(group, now).finally(() => {
         this.running--;
@@ -225,6 +232,29 @@ export class DynamicBatcher {
     );
   }
 
+  /**
+   * Stops the batcher when its version is released: both timers cleared, anything still queued
+   * rejected as not loaded, later submits refused. Runs in progress finish.
+   */
+  close(): void {
+    this.closed = true;
+    this.clearSweep();
+    this.clearDelay();
+    for (const p of this.queue.splice(0)) p.reject(closedError());
+  }
+
+  private clearDelay(): void {
+    if (this.delayTimer) clearTimeout(this.delayTimer);
+    this.delayTimer = null;
+    this.delayTimerAt = Infinity;
+  }
+
+  private clearSweep(): void {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+    this.sweepAt = Infinity;
+  }
+
   private armSweep(at: number): void {
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.sweepAt = at;
@@ -254,13 +284,11 @@ export class DynamicBatcher {
     }
     this.queue.length = kept;
     if (next < Infinity) this.armSweep(next);
-    if (kept === 0 && this.delayTimer) {
-      clearTimeout(this.delayTimer);
-      this.delayTimer = null;
-      this.delayTimerAt = Infinity;
-    }
+    if (kept === 0) this.clearDelay();
   }
 }
+
+const closedError = () => new ModelUnavailableError('this model version was unloaded while the request waited; retry', 'not_loaded');
 
 export function concatRows(parts: readonly ElementArray[]): ElementArray {
   const total = parts.reduce((n, p) => n + p.length, 0);

@@ -238,6 +238,7 @@ export class LoadedVersion {
   }
 
   private releaseSession(): Promise<void> {
+    this.batcher.close();
     this.releasing ??= this.runner.release().catch(() => {});
     return this.releasing;
   }

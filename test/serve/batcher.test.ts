@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { DynamicBatcher, OverloadedError, type RunOutputs } from '../../src/serve/batcher.ts';
 import { DEFAULT_BATCHING, type BatchingOptions } from '../../src/serve/config.ts';
 import type { Feed } from '../../src/serve/model-runner.ts';
+import { ModelUnavailableError } from '../../src/serve/errors.ts';
 
 /** An execute() whose runs finish only when the test says so; output = input × 2, one column. */
 function controlledModel() {
@@ -187,6 +188,56 @@ describe('DynamicBatcher', () => {
     model.runs[1].finish();
     model.runs[2].finish();
     await Promise.all(all);
+  });
+
+  it('cuts at a preferred size the head request alone reaches', async () => {
+    const model = controlledModel();
+    const batcher = new DynamicBatcher(model.execute, settings({ maxBatchSize: 8, preferredBatchSizes: [2] }), 1);
+    const busy = batcher.submit(column([0]), 1);
+    const all = [batcher.submit(column([1, 1]), 2), batcher.submit(column([2]), 1), batcher.submit(column([3]), 1)];
+    model.runs[0].finish();
+    await busy;
+    await tick();
+    assert.deepEqual(model.runs[1].input, [1, 1], 'the head request is a preferred batch on its own');
+    model.runs[1].finish();
+    await tick();
+    model.runs[2].finish();
+    await Promise.all(all);
+  });
+
+  it('holds no timer once the queue is empty, so an idle server can exit', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const model = controlledModel();
+    const batcher = new DynamicBatcher(
+      model.execute,
+      settings({ maxBatchSize: 2, maxQueueDelayMicroseconds: 60_000_000, queueTimeoutMicroseconds: 60_000_000 }),
+      1,
+    );
+    const pair = [batcher.submit(column([1]), 1), batcher.submit(column([2]), 1)];
+    assert.equal(model.runs.length, 1, 'a full batch goes at once');
+    assert.equal(timers(), before, 'the delay and sweep timers armed while the first request waited are gone');
+    model.runs[0].finish();
+    await Promise.all(pair);
+  });
+
+  it('close() rejects what is queued, refuses new requests and clears its timers', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const model = controlledModel();
+    const batcher = new DynamicBatcher(
+      model.execute,
+      settings({ maxQueueDelayMicroseconds: 60_000_000, queueTimeoutMicroseconds: 60_000_000 }),
+      1,
+    );
+    const waiting = batcher.submit(column([1]), 1);
+    assert.ok(timers() > before);
+    batcher.close();
+    assert.equal(timers(), before);
+    const notLoaded = (err: unknown) => err instanceof ModelUnavailableError && err.reason === 'not_loaded';
+    await assert.rejects(waiting, notLoaded);
+    await assert.rejects(batcher.submit(column([2]), 1), notLoaded);
+    assert.equal(model.runs.length, 0);
   });
 
   it('fails every request of a failed run and keeps serving afterwards', async () => {
