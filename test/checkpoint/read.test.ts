@@ -95,6 +95,27 @@ describe('readCheckpoint', () => {
       /activation gelu is not supported/,
     ],
     [
+      'a negative moving variance',
+      (t) =>
+        writeRawCheckpoint(t, {
+          topology: sequential({ layers }),
+          weights: weights.map((w): Weights[number] =>
+            w[0] === 'batch_normalization_1/moving_variance' ? ['batch_normalization_1/moving_variance', [2], [0.7, -0.1]] : w,
+          ),
+        }),
+      /batch_normalization_1 \(BatchNormalization\): moving_variance has negative entries/,
+    ],
+    [
+      'a channels_first layer',
+      (t) =>
+        writeRawCheckpoint(t, {
+          topology: sequential({
+            layers: [layers[0], { ...layers[1], config: { ...layers[1].config, data_format: 'channels_first' } }, ...layers.slice(2)],
+          }),
+        }),
+      /channels_first is not supported/,
+    ],
+    [
       'an activation named like a prototype member',
       (t) =>
         writeRawCheckpoint(t, {

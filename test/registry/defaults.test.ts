@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -85,4 +85,24 @@ test('scripts/prisma-generate.mjs: the derived schema is current and an up-to-da
   await run(process.execPath, [script, '--check']);
   const { stdout } = await run(process.execPath, [script]);
   assert.match(stdout, /up to date/);
+});
+
+test('a heartbeat alone does not keep the process alive (its timer is unref-ed)', () => {
+  const heartbeat = new URL('../../src/registry/heartbeat.ts', import.meta.url).href;
+  const started = Date.now();
+  // A 60 s interval: a referenced timer would hold the child for a minute; the spawn gives up after 20 s.
+  const child = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import { startHeartbeat } from '${heartbeat}'; startHeartbeat({ heartbeat: async () => {} }, 'run', 60_000);`,
+    ],
+    { timeout: 20_000, encoding: 'utf8' },
+  );
+  assert.equal(child.error, undefined, `the child did not exit by itself: ${child.error?.message}`);
+  assert.equal(child.status, 0, child.stderr);
+  assert.ok(Date.now() - started < 20_000);
 });

@@ -116,6 +116,8 @@ describe('TF Serving :predict request forms', () => {
       [{ inputs: { images: IRIS_ROWS } }, /inputs: expected \{"input"/],
       [{ inputs: Array(9).fill(IRIS_ROWS[0]) }, /too many rows/],
       [{ inputs: [[1, 2]] }, /inputs\[0\]/],
+      [{ inputs: [] }, /inputs is empty: send at least one row/],
+      [{ inputs: { input: [] } }, /inputs is empty: send at least one row/],
     ];
     for (const [body, message] of cases) {
       const r = await call('POST', '/v1/models/iris:predict', body);
