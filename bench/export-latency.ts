@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { exportCheckpoint } from '../src/export/index.ts';
 import { initBackend } from '../src/train/backend.ts';
-import { saveCheckpoint } from '../src/train/checkpoint.ts';
+import { saveCheckpoint } from '../src/train/tfjs-checkpoint.ts';
 import { parseTrainConfig } from '../src/train/config.ts';
 import { syntheticClassification } from '../src/train/data-synthetic.ts';
 import { buildModel } from '../src/train/model.ts';

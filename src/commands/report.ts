@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CheckpointError, METRICS_FILE, MODEL_FILE, readConfig, readMetrics, readPreprocessing } from '../checkpoint/index.ts';
 import type { Preprocessing } from '../checkpoint/index.ts';
-import { loadCheckpointModel } from '../train/checkpoint.ts';
+import { loadCheckpointModel } from '../train/tfjs-checkpoint.ts';
 import { ConfigError } from '../train/config.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { loadDataset } from '../train/data.ts';

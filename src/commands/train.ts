@@ -9,7 +9,7 @@ import type { Dataset } from '../train/dataset.ts';
 import { train } from '../train/trainer.ts';
 import type { TrainResult } from '../train/trainer.ts';
 import { assertCheckpointDestination, sweepStaleTempFolders } from '../checkpoint/index.ts';
-import { saveCheckpoint } from '../train/checkpoint.ts';
+import { saveCheckpoint } from '../train/tfjs-checkpoint.ts';
 import { initBackend } from '../train/backend.ts';
 import { hasConv } from '../train/model.ts';
 import { createProgress } from '../train/progress.ts';

@@ -2,7 +2,7 @@
 // tfjs in inference mode, on given rows plus random rows drawn around the training statistics.
 // The only module of src/export that loads tfjs.
 import * as tf from '@tensorflow/tfjs';
-import { loadCheckpointModel } from '../train/checkpoint.ts';
+import { loadCheckpointModel } from '../train/tfjs-checkpoint.ts';
 import { createRng, normal } from '../train/rng.ts';
 import { applyStandardization } from '../train/standardize.ts';
 import { predictFlat } from '../train/trainer.ts';

@@ -21,7 +21,7 @@ test('src/checkpoint loads without tfjs (export, report and register read checkp
 });
 
 test('the check can fail: the trainer side of the format does load tfjs', () => {
-  const result = importWithoutTfjs('src/train/checkpoint.ts');
+  const result = importWithoutTfjs('src/train/tfjs-checkpoint.ts');
   assert.notEqual(result.status, 0);
-  assert.match(result.stderr, /tfjs reached: @tensorflow\/tfjs from .*src\/train\/checkpoint\.ts/);
+  assert.match(result.stderr, /tfjs reached: @tensorflow\/tfjs from .*src\/train\/tfjs-checkpoint\.ts/);
 });

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadTrainConfig, parseTrainConfig } from '../../src/train/config.ts';
 import { train } from '../../src/train/trainer.ts';
-import { saveCheckpoint } from '../../src/train/checkpoint.ts';
+import { saveCheckpoint } from '../../src/train/tfjs-checkpoint.ts';
 import { runReportCommand } from '../../src/commands/report.ts';
 import { costAxis, costSeries, tickLabel } from '../../src/report/series.ts';
 import { gridRows } from '../../src/report/decision-grid.ts';

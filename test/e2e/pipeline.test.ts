@@ -9,7 +9,7 @@ import { openRegistry } from '../../src/registry/index.ts';
 import { runTrainCommand } from '../../src/commands/train.ts';
 import { startServer } from '../../src/serve/index.ts';
 import { readPreprocessing } from '../../src/checkpoint/index.ts';
-import { loadCheckpointModel } from '../../src/train/checkpoint.ts';
+import { loadCheckpointModel } from '../../src/train/tfjs-checkpoint.ts';
 import { predictFlat } from '../../src/train/trainer.ts';
 import { applyStandardization } from '../../src/train/standardize.ts';
 import { datasetFromCsv } from '../../src/train/data-csv.ts';

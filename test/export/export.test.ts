@@ -11,7 +11,7 @@ import { decodeModel, readMetadata } from '../../src/export/onnx/helpers.ts';
 import { onnxFacts } from '../../src/serve/onnx-facts.ts';
 import { measureParity } from '../../src/export/parity.ts';
 import { runOnnx } from '../../src/export/ort-runner.ts';
-import { loadCheckpointModel } from '../../src/train/checkpoint.ts';
+import { loadCheckpointModel } from '../../src/train/tfjs-checkpoint.ts';
 import type { LayerSpec } from '../../src/train/config.ts';
 import { applyStandardization } from '../../src/train/standardize.ts';
 import {

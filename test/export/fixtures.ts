@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/train/backend.ts';
-import { saveCheckpoint } from '../../src/train/checkpoint.ts';
+import { saveCheckpoint } from '../../src/train/tfjs-checkpoint.ts';
 import type { Activation, LayerSpec } from '../../src/train/config.ts';
 import { syntheticClassification } from '../../src/train/data-synthetic.ts';
 import { buildModel } from '../../src/train/model.ts';

@@ -12,7 +12,7 @@ import {
   readPreprocessing,
   sweepStaleTempFolders,
 } from '../../src/checkpoint/index.ts';
-import { saveCheckpoint, loadCheckpointModel } from '../../src/train/checkpoint.ts';
+import { saveCheckpoint, loadCheckpointModel } from '../../src/train/tfjs-checkpoint.ts';
 import { tempDir } from './helpers.ts';
 
 const config = parseTrainConfig({
