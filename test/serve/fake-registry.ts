@@ -1,7 +1,10 @@
 // In-memory Registry for serving tests: same contract as src/registry/types.ts, no database.
+// test/registry/contract.test.ts runs the same cases against this fake and the Prisma registry;
+// where they differ, the Prisma registry (src/registry/registry.ts) is the reference.
 import { createHash, randomUUID } from 'node:crypto';
 import {
   ArtifactMissingError,
+  MAX_LISTED_RUNS,
   RegistryError,
   type EpochMetricInput,
   type ModelSummary,
@@ -12,6 +15,14 @@ import {
   type RunSummary,
   type TrainingRunRecord,
 } from '../../src/registry/types.ts';
+import {
+  assertAlias,
+  assertModelName,
+  assertRegisterVersionInput,
+  assertVersionNumber,
+  PRODUCTION_ALIAS,
+  toJsonValue,
+} from '../../src/registry/validation.ts';
 
 const WRITES = new Set([
   'checkDatabase',
@@ -23,14 +34,39 @@ const WRITES = new Set([
   'registerVersion',
   'promote',
 ]);
+const RUN_STATUSES: readonly string[] = ['running', 'succeeded', 'failed'];
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+/** What a Float column gives back: non-finite values are stored as NULL and read as NaN. */
+const finite = (value: number) => (Number.isFinite(value) ? value : Number.NaN);
+
+type StoredRun = TrainingRunRecord & { epochs: EpochMetricInput[] };
+
+function storedEpoch(metric: EpochMetricInput): EpochMetricInput {
+  return {
+    epoch: metric.epoch,
+    loss: finite(metric.loss),
+    dataLoss: finite(metric.dataLoss),
+    regularizationLoss: finite(metric.regularizationLoss),
+    metrics: Object.fromEntries(
+      Object.entries(metric.metrics ?? {})
+        .filter(([, value]) => typeof value === 'number')
+        .map(([key, value]) => [key, finite(value)]),
+    ),
+  };
+}
+
+const copyEpoch = (e: EpochMetricInput): EpochMetricInput => ({ ...e, metrics: { ...e.metrics } });
+
+function copyRun({ epochs, ...run }: StoredRun): TrainingRunRecord & { epochs: EpochMetricInput[] } {
+  return { ...run, config: structuredClone(run.config), epochs: epochs.map(copyEpoch) };
+}
 
 export class FakeRegistry implements Registry {
   private readonly versions: ModelVersionRecord[] = [];
   private readonly artifacts = new Map<string, Uint8Array>();
   private readonly aliases = new Map<string, Map<string, number>>();
-  private readonly runs = new Map<string, TrainingRunRecord & { epochs: EpochMetricInput[] }>();
+  private readonly runs = new Map<string, StoredRun>();
   private nextId = 1;
   /** Calls by method name, to check what the server asks for. */
   readonly calls = new Map<string, number>();
@@ -46,6 +82,9 @@ export class FakeRegistry implements Registry {
   databaseGone: string | null = null;
   /** Artifacts taken out of the store (removeArtifact), by sha256. */
   private readonly removed = new Map<string, Uint8Array>();
+
+  /** `now`: the clock every timestamp and the staleness of runs are read from (as PrismaRegistry's). */
+  constructor(private readonly now: () => Date = () => new Date()) {}
 
   /** Makes the next call of one method reject with err (a transient fault). */
   failOnce(method: keyof Registry, err: Error): void {
@@ -65,13 +104,17 @@ export class FakeRegistry implements Registry {
 
   async startRun(input: { name: string; config: unknown; backend: string; seed: number | null }): Promise<TrainingRunRecord> {
     this.touch('startRun');
-    const now = new Date();
-    const run = {
+    assertModelName(input.name);
+    if (typeof input.backend !== 'string' || input.backend === '') throw new RegistryError('invalid', 'backend must be a non-empty string');
+    if (input.seed !== null && !Number.isSafeInteger(input.seed))
+      throw new RegistryError('invalid', `seed must be an integer or null, got ${input.seed}`);
+    const now = this.now();
+    const run: StoredRun = {
       id: randomUUID(),
       name: input.name,
-      status: 'running' as const,
+      status: 'running',
       backend: input.backend,
-      config: input.config,
+      config: toJsonValue(input.config, 'config'),
       seed: input.seed,
       bnSteps: null,
       error: null,
@@ -81,59 +124,86 @@ export class FakeRegistry implements Registry {
       epochs: [],
     };
     this.runs.set(run.id, run);
-    return run;
+    const { epochs: _epochs, ...record } = copyRun(run);
+    return record;
   }
 
+  /** Replaces an epoch recorded before under the same number; a sign of life of a running run. */
   async recordEpoch(runId: string, metric: EpochMetricInput): Promise<void> {
     this.touch('recordEpoch');
-    this.run(runId).epochs.push(metric);
+    if (!Number.isSafeInteger(metric.epoch) || metric.epoch < 0) {
+      throw new RegistryError('invalid', `epoch must be an integer ≥ 0, got ${metric.epoch}`);
+    }
+    const run = this.run(runId);
+    run.epochs = [...run.epochs.filter((e) => e.epoch !== metric.epoch), storedEpoch(metric)].sort((a, b) => a.epoch - b.epoch);
+    if (run.status === 'running') run.heartbeatAt = this.now();
   }
 
+  /** Refreshes a running run's heartbeat; a finished run keeps its status and last heartbeat. */
   async heartbeat(runId: string): Promise<void> {
     this.touch('heartbeat');
-    this.run(runId).heartbeatAt = new Date();
+    const run = this.run(runId);
+    if (run.status === 'running') run.heartbeatAt = this.now();
   }
 
   async finishRun(runId: string, result: { status: 'succeeded' | 'failed'; bnSteps?: number; error?: string }): Promise<void> {
     this.touch('finishRun');
-    Object.assign(this.run(runId), {
-      status: result.status,
-      bnSteps: result.bnSteps ?? null,
-      error: result.error ?? null,
-      finishedAt: new Date(),
-    });
+    if (result.status !== 'succeeded' && result.status !== 'failed') {
+      throw new RegistryError('invalid', `a run finishes as "succeeded" or "failed", not ${JSON.stringify(result.status)}`);
+    }
+    const run = this.run(runId);
+    run.status = result.status;
+    run.finishedAt = this.now();
+    if (result.bnSteps !== undefined) run.bnSteps = result.bnSteps;
+    run.error = result.status === 'failed' ? (result.error ?? 'failed') : null;
   }
 
   async getRun(runId: string) {
     this.touch('getRun');
-    return this.runs.get(runId) ?? null;
+    const run = this.runs.get(runId);
+    return run ? copyRun(run) : null;
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
     this.touch('listRuns');
+    if (filter.name !== undefined) assertModelName(filter.name);
+    if (filter.status !== undefined && !RUN_STATUSES.includes(filter.status)) {
+      throw new RegistryError('invalid', `status must be one of ${RUN_STATUSES.join(', ')}, got ${JSON.stringify(filter.status)}`);
+    }
+    const limit = filter.limit ?? MAX_LISTED_RUNS;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LISTED_RUNS) {
+      throw new RegistryError('invalid', `limit must be an integer from 1 to ${MAX_LISTED_RUNS}, got ${limit}`);
+    }
     return [...this.runs.values()]
-      .filter(
-        (run) => (filter.name === undefined || run.name === filter.name) && (filter.status === undefined || run.status === filter.status),
-      )
-      .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
-      .slice(0, filter.limit ?? 10_000)
-      .map(({ epochs, ...run }) => ({
-        ...run,
-        epochCount: epochs.length,
-        lastEpoch: epochs.at(-1) ?? null,
-        versions: this.versions
-          .filter((v) => v.runId === run.id)
-          .map((v) => ({ name: v.name, version: v.version, bnGuardWarning: v.bnGuardWarning })),
-      }));
+      .filter((run) => (!filter.name || run.name === filter.name) && (!filter.status || run.status === filter.status))
+      .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, limit)
+      .map((stored) => {
+        const { epochs, ...run } = copyRun(stored);
+        return {
+          ...run,
+          epochCount: epochs.length,
+          lastEpoch: epochs.at(-1) ?? null,
+          versions: this.versions
+            .filter((v) => v.runId === run.id)
+            .sort((a, b) => a.version - b.version)
+            .map((v) => ({ name: v.name, version: v.version, bnGuardWarning: v.bnGuardWarning })),
+        };
+      });
   }
 
   async failStaleRuns(staleMs: number): Promise<number> {
     this.staleRunChecks.push(staleMs);
     this.touch('failStaleRuns');
+    if (!(staleMs >= 0) || !Number.isFinite(staleMs))
+      throw new RegistryError('invalid', `staleMs must be a finite number ≥ 0, got ${staleMs}`);
+    const now = this.now();
     let n = 0;
     for (const run of this.runs.values()) {
-      if (run.status === 'running' && Date.now() - run.heartbeatAt.getTime() > staleMs) {
-        Object.assign(run, { status: 'failed', error: `no heartbeat for more than ${staleMs} ms`, finishedAt: new Date() });
+      if (run.status === 'running' && run.heartbeatAt.getTime() < now.getTime() - staleMs) {
+        run.status = 'failed';
+        run.finishedAt = now;
+        run.error = `abandoned: no heartbeat for more than ${(staleMs / 1000).toFixed(0)} s (the training process stopped without finishing)`;
         n++;
       }
     }
@@ -146,38 +216,50 @@ export class FakeRegistry implements Registry {
     run.heartbeatAt = new Date(run.heartbeatAt.getTime() - ms);
   }
 
-  private run(id: string) {
+  private run(id: string): StoredRun {
     const run = this.runs.get(id);
-    if (!run) throw new RegistryError('not_found', `run ${id} not found`);
+    if (!run) throw new RegistryError('not_found', `training run ${id} does not exist`);
     return run;
   }
 
   async registerVersion(input: RegisterVersionInput): Promise<ModelVersionRecord> {
     this.touch('registerVersion');
+    assertRegisterVersionInput(input);
+    if (input.runId !== null) this.run(input.runId);
     const digest = sha256(input.artifact);
     this.artifacts.set(digest, new Uint8Array(input.artifact));
     const version = Math.max(0, ...this.versions.filter((v) => v.name === input.name).map((v) => v.version)) + 1;
-    const { artifact: _bytes, ...rest } = input;
     const record: ModelVersionRecord = {
-      ...rest,
+      name: input.name,
+      runId: input.runId,
+      opset: input.opset,
+      inputs: structuredClone(input.inputs),
+      outputs: structuredClone(input.outputs),
+      task: input.task,
+      classLabels: [...input.classLabels],
+      featureNames: [...input.featureNames],
+      parityMaxAbsDiff: input.parityMaxAbsDiff,
+      folded: input.folded,
       bnGuardWarning: input.bnGuardWarning ?? null,
       id: this.nextId++,
       version,
       artifactSha256: digest,
       artifactSize: input.artifact.byteLength,
       artifactPath: `/memory/${digest}.onnx`,
-      createdAt: new Date(),
+      createdAt: this.now(),
       aliases: [],
     };
     this.versions.push(record);
     return this.withAliases(record);
   }
 
+  /** A copy of the record with its aliases (sorted by name), as every read returns it. */
   private withAliases(record: ModelVersionRecord): ModelVersionRecord {
     const aliases = [...(this.aliases.get(record.name) ?? new Map<string, number>())]
       .filter(([, v]) => v === record.version)
-      .map(([a]) => a);
-    return { ...record, aliases };
+      .map(([a]) => a)
+      .sort();
+    return { ...structuredClone(record), aliases };
   }
 
   async listModels(): Promise<ModelSummary[]> {
@@ -185,43 +267,67 @@ export class FakeRegistry implements Registry {
     const names = [...new Set(this.versions.map((v) => v.name))].sort();
     return names.map((name) => {
       const own = this.versions.filter((v) => v.name === name);
+      const aliases = [...(this.aliases.get(name) ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       return {
         name,
         latestVersion: Math.max(...own.map((v) => v.version)),
         latestUnflaggedVersion: Math.max(0, ...own.filter((v) => v.bnGuardWarning === null).map((v) => v.version)),
         versionCount: own.length,
-        aliases: Object.fromEntries(this.aliases.get(name) ?? []),
+        aliases: Object.fromEntries(aliases),
       };
     });
   }
 
   async listVersions(name: string): Promise<ModelVersionRecord[]> {
     this.touch('listVersions');
-    return this.versions.filter((v) => v.name === name).map((v) => this.withAliases(v));
+    assertModelName(name);
+    return this.own(name).map((v) => this.withAliases(v));
   }
 
   async getVersion(name: string, ref?: number | string): Promise<ModelVersionRecord | null> {
     this.touch('getVersion');
-    const own = this.versions.filter((v) => v.name === name);
-    if (own.length === 0) return null;
+    assertModelName(name);
+    if (typeof ref === 'string' && /^\d+$/.test(ref)) ref = Number(ref);
+    if (typeof ref === 'number') assertVersionNumber(ref);
+    else if (typeof ref === 'string') assertAlias(ref);
+    else if (ref !== undefined) throw new RegistryError('invalid', `a version reference is a number or an alias, got ${typeof ref}`);
+    const own = this.own(name);
     const aliases = this.aliases.get(name) ?? new Map<string, number>();
+    // The default rule (as src/registry/registry.ts getVersion): the production alias, else the latest unflagged version.
     const version =
       typeof ref === 'number'
         ? ref
         : typeof ref === 'string'
           ? aliases.get(ref)
-          : (aliases.get('production') ?? Math.max(...own.filter((v) => v.bnGuardWarning === null).map((v) => v.version)));
+          : (aliases.get(PRODUCTION_ALIAS) ?? own.filter((v) => v.bnGuardWarning === null).at(-1)?.version);
     const found = own.find((v) => v.version === version);
     return found ? this.withAliases(found) : null;
   }
 
   async promote(name: string, version: number, alias: string, options: { force?: boolean } = {}): Promise<ModelVersionRecord> {
     this.touch('promote');
-    const found = this.versions.find((v) => v.name === name && v.version === version);
-    if (!found) throw new RegistryError('not_found', `model ${name} has no version ${version}`);
-    if (found.bnGuardWarning !== null && !options.force) {
-      throw new RegistryError('refused', `${name} version ${version} was flagged by the BN guard: ${found.bnGuardWarning}`);
+    assertModelName(name);
+    assertVersionNumber(version);
+    assertAlias(alias);
+    const own = this.own(name);
+    const found = own.find((v) => v.version === version);
+    if (!found) {
+      throw new RegistryError(
+        'not_found',
+        own.length === 0
+          ? `model ${name} has no registered versions`
+          : `model ${name} has no version ${version} (versions: ${own.map((v) => v.version).join(', ')})`,
+      );
     }
+    if (found.bnGuardWarning !== null && !options.force) {
+      throw new RegistryError(
+        'refused',
+        `${name} version ${version} was flagged by the BN guard, so alias "${alias}" was not moved: ${found.bnGuardWarning}. ` +
+          'Retrain (more steps, lower momentum), or promote with --force to serve it anyway',
+      );
+    }
+    // An alias never points at an artifact that cannot be served (not counted as a readArtifact call).
+    this.verifiedBytes(found);
     if (!this.aliases.has(name)) this.aliases.set(name, new Map());
     this.aliases.get(name)!.set(alias, version);
     return this.withAliases(found);
@@ -229,8 +335,12 @@ export class FakeRegistry implements Registry {
 
   async readArtifact(version: ModelVersionRecord): Promise<Uint8Array> {
     this.touch('readArtifact');
+    return new Uint8Array(this.verifiedBytes(version));
+  }
+
+  /** The stored bytes of a version's artifact, or the errors src/registry/artifact-store.ts gives. */
+  private verifiedBytes(version: ModelVersionRecord): Uint8Array {
     const bytes = this.artifacts.get(version.artifactSha256);
-    // The same error as src/registry/artifact-store.ts gives for a missing file.
     if (!bytes) throw new ArtifactMissingError(version.artifactPath);
     const actual = sha256(bytes);
     if (actual !== version.artifactSha256) {
@@ -244,9 +354,7 @@ export class FakeRegistry implements Registry {
 
   /** Flips a byte of a stored artifact, as disk corruption or tampering would. */
   corruptArtifact(name: string, version: number): void {
-    const record = this.versions.find((v) => v.name === name && v.version === version);
-    if (!record) throw new Error(`no ${name} v${version}`);
-    const bytes = this.artifacts.get(record.artifactSha256)!;
+    const bytes = this.artifacts.get(this.record(name, version).artifactSha256)!;
     bytes[bytes.length - 1] ^= 0xff;
   }
 
@@ -262,6 +370,11 @@ export class FakeRegistry implements Registry {
     const bytes = this.removed.get(sha);
     if (bytes) this.artifacts.set(sha, bytes);
     this.removed.delete(sha);
+  }
+
+  /** One model's versions, oldest first. */
+  private own(name: string): ModelVersionRecord[] {
+    return this.versions.filter((v) => v.name === name).sort((a, b) => a.version - b.version);
   }
 
   private record(name: string, version: number): ModelVersionRecord {

@@ -123,8 +123,8 @@ describe('ModelManager', () => {
     try {
       await registry.promote('iris', 1, 'production');
       await manager.refreshAll();
-      registry.corruptArtifact('iris', 2);
       await registry.promote('iris', 2, 'production'); // as `bnserve models promote` would, behind the server's back
+      registry.corruptArtifact('iris', 2);
       await manager.refreshAll();
       assert.equal((await probabilities(manager, undefined, IRIS_ROWS)).version, 1);
       assert.equal((await probabilities(manager, 'production', IRIS_ROWS)).version, 1);
@@ -494,8 +494,8 @@ describe('ModelManager', () => {
       await manager.refreshAll();
       assert.deepEqual(manager.readiness(), { ready: true, reasons: [] });
 
-      registry.corruptArtifact('iris', 2);
       await registry.promote('iris', 2, 'production');
+      registry.corruptArtifact('iris', 2);
       await manager.refreshAll();
       assert.equal(await servedVersion(manager), 1, 'the previous version keeps serving');
       const r = manager.readiness();
@@ -516,8 +516,8 @@ describe('ModelManager', () => {
   it('after a restart with the alias on a corrupt version: not ready, and 503 says which version failed and why', async () => {
     const { registry, manager } = await setup(2);
     try {
-      registry.corruptArtifact('iris', 2);
       await registry.promote('iris', 2, 'production');
+      registry.corruptArtifact('iris', 2);
       await manager.refreshAll();
       assert.equal(manager.readiness().ready, false);
       assert.match(manager.readiness().reasons[0], /version 2 failed to load: sha256 mismatch \(default: requests get 503/);

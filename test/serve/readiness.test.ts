@@ -41,8 +41,8 @@ describe('readiness and failed versions', () => {
     const app = await appFor(registry);
     try {
       assert.deepEqual((await call(app, 'GET', '/v2/health/ready')).json, { ready: true });
-      registry.removeArtifact('iris', 2);
       await registry.promote('iris', 2, 'production'); // `bnserve models promote`, behind the server's back
+      registry.removeArtifact('iris', 2);
       await app.models.poll();
 
       const ready = await call(app, 'GET', '/v2/health/ready');
@@ -111,8 +111,8 @@ describe('readiness and failed versions', () => {
 
   it('restarted with the alias on a corrupt version: not ready, 503 names the version and the reason, load says UNAVAILABLE', async () => {
     const registry = await twoVersions();
-    registry.corruptArtifact('iris', 2);
     await registry.promote('iris', 2, 'production');
+    registry.corruptArtifact('iris', 2);
     const app = await appFor(registry);
     try {
       const ready = await call(app, 'GET', '/v2/health/ready');
