@@ -31,7 +31,8 @@ RUN apt-get update \
  && npm install -g npm@11.19.1
 COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma/ prisma/
-COPY scripts/ scripts/
+# Only the install hooks: other scripts (CI, image builds) would invalidate the `npm ci` layer.
+COPY scripts/postinstall.mjs scripts/prisma-generate.mjs scripts/
 RUN npm ci \
  && node scripts/prisma-generate.mjs \
  && ORT_BIN=node_modules/onnxruntime-node/bin/napi-v6 \

@@ -6,28 +6,46 @@
 #   3. the Kustomize base and overlays under deploy/kubernetes render (`kubectl kustomize`, offline;
 #      skipped with a message where kubectl is not installed);
 #   4. with --tests, also the test/deploy suites (Dockerfile targets, runtime dependency sets without
-#      tfjs, tsx or esbuild, compose topology, the server CMD run end to end). `npm test` runs them anyway.
-# docker-compose is installed from apt when missing; where apt is unavailable the compose check is
-# skipped with a message (and the test/deploy compose suite reports itself skipped).
+#      tfjs, tsx or esbuild, compose topology, the server CMD run end to end). `npm test` runs them anyway;
+#   5. with --images, the images themselves: scripts/build-images.sh builds the trainer and server
+#      targets with podman (making the Node base offline when it cannot be pulled), then
+#      scripts/image-smoke.sh runs them as docker-compose.yml wires them (migrate, train, serve, predict,
+#      HEALTHCHECK, SIGTERM) against the machine's PostgreSQL. ~7-8 min cold on 2 cores.
+# docker-compose, and for --images podman, buildah and mmdebstrap, are installed from apt when missing;
+# where they cannot be (no apt, not root, apt fails) that check is skipped with a message naming why
+# (and the test/deploy compose suite reports itself skipped). A failing build or smoke run fails.
 # Run it before `npm test`: test/deploy/compose.test.ts needs the docker-compose it installs.
-# Usage: scripts/ci-containers.sh [--tests]
+# Usage: scripts/ci-containers.sh [--tests] [--images]
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 run_tests=false
-case "${1:-}" in
-  "") ;;
-  --tests) run_tests=true ;;
-  *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
-esac
+run_images=false
+for arg in "$@"; do
+  case "$arg" in
+    --tests) run_tests=true ;;
+    --images) run_images=true ;;
+    *) echo "usage: $0 [--tests] [--images]" >&2; exit 2 ;;
+  esac
+done
 
 section() { printf '\n== %s\n' "$*"; }
 
-ensure_docker_compose() {
-  if command -v docker-compose >/dev/null 2>&1; then return 0; fi
+# ensure_apt [--with-recommends] WHAT PACKAGE... : installs the packages whose commands are missing
+# (command = package name); returns 1 with a "SKIP: ... WHAT" message where that is impossible.
+ensure_apt() {
+  local recommends=(--no-install-recommends)
+  if [[ "$1" == --with-recommends ]]; then recommends=(); shift; fi
+  local what=$1
+  shift
+  local missing=() package
+  for package in "$@"; do
+    command -v "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if ((${#missing[@]} == 0)); then return 0; fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "SKIP: docker-compose is not installed and apt-get is unavailable: compose file not validated"
+    echo "SKIP: ${missing[*]} not installed and apt-get is unavailable: $what"
     return 1
   fi
   local sudo=()
@@ -35,23 +53,24 @@ ensure_docker_compose() {
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
       sudo=(sudo -n)
     else
-      echo "SKIP: docker-compose is not installed and apt-get needs root: compose file not validated"
+      echo "SKIP: ${missing[*]} not installed and apt-get needs root: $what"
       return 1
     fi
   fi
-  echo "installing docker-compose from apt"
-  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-compose >/tmp/ci-containers-apt.log 2>&1; then
-    "${sudo[@]}" apt-get update >>/tmp/ci-containers-apt.log 2>&1 || true
-    if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-compose >>/tmp/ci-containers-apt.log 2>&1; then
-      tail -n 20 /tmp/ci-containers-apt.log
-      echo "SKIP: apt could not install docker-compose: compose file not validated"
+  local log=/tmp/ci-containers-apt.log
+  echo "installing ${missing[*]} from apt"
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${recommends[@]}" "${missing[@]}" >"$log" 2>&1; then
+    "${sudo[@]}" apt-get update >>"$log" 2>&1 || true
+    if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${recommends[@]}" "${missing[@]}" >>"$log" 2>&1; then
+      tail -n 20 "$log"
+      echo "SKIP: apt could not install ${missing[*]} (log above): $what"
       return 1
     fi
   fi
 }
 
 section "docker-compose config"
-if ensure_docker_compose; then
+if ensure_apt "compose file not validated" docker-compose; then
   docker-compose version --short
   # A clean environment: the file's own defaults must make it valid.
   env -i PATH="$PATH" docker-compose -f docker-compose.yml config --quiet
@@ -72,6 +91,19 @@ if command -v kubectl >/dev/null 2>&1; then
   done
 else
   echo "SKIP: kubectl is not installed: Kustomize overlays not rendered (test/deploy/kubernetes.test.ts skips them too)"
+fi
+
+if [[ "$run_images" == true ]]; then
+  section "container images: build (scripts/build-images.sh)"
+  images_start=$SECONDS
+  # With recommends, as verified here: podman's bring fuse-overlayfs, slirp4netns, uidmap, catatonit.
+  if ensure_apt --with-recommends "images not built or run" podman buildah mmdebstrap; then
+    echo "podman $(podman --version | awk '{ print $3 }'), buildah $(buildah --version | awk '{ print $3 }'), mmdebstrap $(mmdebstrap --version | awk '{ print $2 }')"
+    bash scripts/build-images.sh
+    section "container images: smoke run (scripts/image-smoke.sh)"
+    bash scripts/image-smoke.sh
+    echo "container images: built and smoke-tested in $((SECONDS - images_start)) s"
+  fi
 fi
 
 if [[ "$run_tests" == true ]]; then
