@@ -11,6 +11,7 @@ import { killAll, ROOT } from './harness/processes.ts';
 import { checkLines, markdownTable, type ScenarioResult } from './harness/report.ts';
 import { artifactFaults } from './scenarios/artifact-faults.ts';
 import { dashboardHostile } from './scenarios/dashboard-hostile.ts';
+import { grpcStall } from './scenarios/grpc-stall.ts';
 import { hostileHttp } from './scenarios/hostile-http.ts';
 import { hotSwap } from './scenarios/hot-swap.ts';
 import { prototypeAliases } from './scenarios/prototype-aliases.ts';
@@ -23,6 +24,7 @@ const SCENARIOS: Scenario[] = [
   hostileHttp,
   prototypeAliases,
   dashboardHostile,
+  grpcStall,
   hotSwap,
   sigtermDrain,
   artifactFaults,

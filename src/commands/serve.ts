@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import { ConfigError } from '../lib/errors.ts';
 import type { Registry } from '../registry/types.ts';
 import { staleRunMs } from '../registry/index.ts';
 
@@ -36,26 +38,66 @@ export async function serveRegistry(registry: Registry, options: ServeCommandOpt
   await registry.close();
 }
 
+/** Resolves to the error of listening on host:port, or null once a trial listener has bound and closed again. */
+function listenError(host: string, port: number): Promise<Error | null> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', resolve);
+    probe.listen({ host, port }, () => probe.close(() => resolve(null)));
+  });
+}
+
+/**
+ * A port that is taken (another bnserve on the default gRPC port…) is reported on one line naming
+ * the setting to change, before the registry is opened or migrated. The servers themselves bind
+ * only after the models load; a gRPC port taken in between fails then with the same line.
+ */
+export async function checkServePorts(options: ServeCommandOptions): Promise<void> {
+  const { serveConfigFromEnv } = await import('../serve/index.ts');
+  const { grpcBindFailure, listenFailureReason } = await import('../serve/grpc/server.ts');
+  const config = serveConfigFromEnv();
+  const host = options.host ?? config.host;
+  const port = options.port ?? config.port;
+  // As startServer resolves it: with a free HTTP port (0) and no BNSERVE_GRPC_PORT, gRPC takes a free port too.
+  const grpcPort = port === 0 && !process.env.BNSERVE_GRPC_PORT ? 0 : config.grpcPort;
+  if (port !== 0) {
+    const err = await listenError(host, port);
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    if (err) throw new ConfigError(`cannot serve HTTP on ${address}: ${listenFailureReason(err)}; set PORT (or --port) to a free port`);
+  }
+  if (grpcPort) {
+    const err = await listenError(host, grpcPort);
+    if (err) throw new ConfigError(grpcBindFailure(host, grpcPort, err));
+  }
+}
+
 export async function runServeCommand(options: ServeCommandOptions): Promise<void> {
   const { openRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } = await import('../registry/index.ts');
   const { serveConfigFromEnv } = await import('../serve/index.ts');
   const { workers } = serveConfigFromEnv(); // a bad setting is reported before the registry is opened or migrated
-  const { isClusterWorker, runServePrimary } = await import('./serve-cluster.ts');
+  const { isClusterWorker, leaveClusterAfterFailure, runServePrimary } = await import('./serve-cluster.ts');
+  // The primary checks for the workers, which share its ports.
+  if (!isClusterWorker()) await checkServePorts(options);
   if (workers > 1 && !isClusterWorker()) {
     // Migrate once here, so that the workers only open the registry.
     await (await openRegistry()).close();
     await runServePrimary(workers, (line) => process.stdout.write(`${line}\n`));
     return;
   }
-  const registry = await openRegistry({
-    busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS,
-    createDatabase: isClusterWorker() ? 'never' : undefined,
-  });
-  await serveRegistry(
-    registry,
-    options,
-    async (url) => `bnserve listening on ${url}${isClusterWorker() ? ` (process ${process.pid})` : ''}`,
-  );
+  try {
+    const registry = await openRegistry({
+      busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS,
+      createDatabase: isClusterWorker() ? 'never' : undefined,
+    });
+    await serveRegistry(
+      registry,
+      options,
+      async (url) => `bnserve listening on ${url}${isClusterWorker() ? ` (process ${process.pid})` : ''}`,
+    );
+  } catch (err) {
+    if (isClusterWorker()) leaveClusterAfterFailure();
+    throw err;
+  }
   // Drained: a worker's IPC channel to the primary is all that keeps it alive now.
   if (isClusterWorker()) process.disconnect?.();
 }

@@ -1,6 +1,9 @@
 // The gRPC server's lifecycle: bind beside the HTTP listener, drain on shutdown.
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
+import { ConfigError } from '../../lib/errors.ts';
+import type { ServeConfig } from '../config.ts';
+import { IncompleteRequestBudget, incompleteRequestGuard } from './incomplete-requests.ts';
 import { inferenceService } from './proto.ts';
 import { inferenceServiceImplementation } from './service.ts';
 
@@ -17,20 +20,51 @@ export interface GrpcEndpoint {
 
 const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
+/**
+ * Server-wide room for requests still arriving, in requests of the largest size
+ * (BNSERVE_BODY_LIMIT_BYTES): 32 MiB by default. Node frees what a cut request held only at its
+ * next garbage collection, which it lets external memory grow by about 64 MiB before running, so
+ * the peak an attack can cause is about this budget + 64 MiB.
+ */
+const INCOMPLETE_REQUEST_BUDGET_IN_BODIES = 8;
+
+/**
+ * What clients may hold, as the HTTP side bounds it: a message at most the body limit (grpc-js
+ * answers RESOURCE_EXHAUSTED beyond it), so many streams per connection, so much HTTP/2 session
+ * memory per connection (node refuses new streams past it), and a request that must arrive within
+ * the request timeout and fit the server-wide budget (incomplete-requests.ts).
+ */
+export function grpcServerOptions(config: ServeConfig): ServerOptions {
+  const budget = new IncompleteRequestBudget(INCOMPLETE_REQUEST_BUDGET_IN_BODIES * config.limits.bodyLimit);
+  return {
+    'grpc.max_receive_message_length': config.limits.bodyLimit,
+    'grpc.max_concurrent_streams': config.grpc.maxConcurrentStreams,
+    'grpc-node.max_session_memory': config.grpc.maxSessionMemoryMb,
+    interceptors: [incompleteRequestGuard({ timeoutMs: config.timeouts.requestMs, budget })],
+  };
+}
+
+/** Why listening failed, in a few words (grpc-js wraps node's listen error in a message of its own). */
+export function listenFailureReason(err: Error): string {
+  if (err.message.includes('EADDRINUSE')) return 'the port is in use';
+  if (err.message.includes('EACCES')) return 'permission denied';
+  return err.message.replace(/\s+/g, ' ');
+}
+
+/** Why the gRPC port could not be bound, on one line that names the setting to change. */
+export function grpcBindFailure(host: string, port: number, err: Error): string {
+  return `cannot serve gRPC on ${hostPart(host)}:${port}: ${listenFailureReason(err)}; set BNSERVE_GRPC_PORT to a free port (0 turns gRPC off)`;
+}
+
 /** Serves GRPCInferenceService for the app (whose models are loaded) on host:port (0: a free port). */
 export async function startGrpcServer(app: FastifyInstance, host: string, port: number): Promise<GrpcEndpoint> {
-  // The same size limit as an HTTP body (BNSERVE_BODY_LIMIT_BYTES); grpc-js answers RESOURCE_EXHAUSTED beyond it.
-  const server = new Server({ 'grpc.max_receive_message_length': app.serveConfig.limits.bodyLimit });
+  const server = new Server(grpcServerOptions(app.serveConfig));
   server.addService(inferenceService(), inferenceServiceImplementation(app));
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${hostPart(host)}:${port}`, ServerCredentials.createInsecure(), (err, p) => {
       if (!err) return resolve(p);
       server.forceShutdown();
-      reject(
-        new Error(
-          `cannot serve gRPC on ${hostPart(host)}:${port} (BNSERVE_GRPC_PORT picks another port, 0 turns gRPC off): ${err.message}`,
-        ),
-      );
+      reject(new ConfigError(grpcBindFailure(host, port, err)));
     });
   });
   return {
