@@ -170,7 +170,12 @@ export const SETTINGS = {
   BNSERVE_LOG_LEVEL: setting(oneOf(LOG_LEVELS), 'info', '`info`', LOG_LEVELS.map((l) => `\`${l}\``).join(', ')),
   BNSERVE_ORT_LOG_LEVEL: setting(oneOf(ORT_LOG_LEVELS), 'fatal', '`fatal`', 'onnxruntime’s native logger (`verbose` … `fatal`)'),
   BNSERVE_HEADERS_TIMEOUT_MS: setting(intFrom(100, HOUR_MS), 10_000, '`10000`', 'request headers must arrive within this (408 otherwise)'),
-  BNSERVE_REQUEST_TIMEOUT_MS: setting(intFrom(100, HOUR_MS), 30_000, '`30000`', 'the whole request (headers + body); ≥ headers timeout'),
+  BNSERVE_REQUEST_TIMEOUT_MS: setting(
+    intFrom(100, HOUR_MS),
+    30_000,
+    '`30000`',
+    'the whole request (headers + body; for gRPC: the request message through END_STREAM); ≥ headers timeout',
+  ),
   // Node clients reuse a connection only while more than 1 s of its advertised timeout is left.
   BNSERVE_KEEP_ALIVE_TIMEOUT_MS: setting(
     intFrom(2000, HOUR_MS),
