@@ -53,13 +53,10 @@ function listenError(host: string, port: number): Promise<Error | null> {
  * only after the models load; a gRPC port taken in between fails then with the same line.
  */
 export async function checkServePorts(options: ServeCommandOptions): Promise<void> {
-  const { serveConfigFromEnv } = await import('../serve/index.ts');
+  const { resolveServeConfig } = await import('../serve/index.ts');
   const { grpcBindFailure, listenFailureReason } = await import('../serve/grpc/server.ts');
-  const config = serveConfigFromEnv();
-  const host = options.host ?? config.host;
-  const port = options.port ?? config.port;
-  // As startServer resolves it: with a free HTTP port (0) and no BNSERVE_GRPC_PORT, gRPC takes a free port too.
-  const grpcPort = port === 0 && !process.env.BNSERVE_GRPC_PORT ? 0 : config.grpcPort;
+  // The ports exactly as startServer resolves them (a free HTTP port and no BNSERVE_GRPC_PORT: a free gRPC port).
+  const { host, port, grpcPort } = resolveServeConfig({ host: options.host, port: options.port });
   if (port !== 0) {
     const err = await listenError(host, port);
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -9,7 +9,7 @@ import type { CommandOutput } from './models.ts';
 import { RegistryError, type Registry } from '../registry/types.ts';
 import { MODEL_NAME } from '../registry/validation.ts';
 import type { BatchingOptions } from '../serve/config.ts';
-import type { ProviderName } from '../serve/providers.ts';
+import type { ProviderName } from '../serve/dataplane/providers.ts';
 import { ConfigError } from '../train/config.ts';
 import { ownValue } from '../lib/own-value.ts';
 
@@ -70,7 +70,7 @@ export async function tritonTarget(options: TritonTargetOptions, env: NodeJS.Pro
     const option = options.repoOption ?? '--triton-repo';
     throw new ConfigError(`${option} ${options.repo}: ${problem}; ${option} must be a new folder or a Triton model repository`);
   }
-  // serve/config.ts loads onnxruntime (through providers.ts); the commands may, src/export does not.
+  // serve/config.ts loads onnxruntime (through dataplane/providers.ts); the commands may, src/export does not.
   const { serveConfigFromEnv } = await import('../serve/config.ts');
   const serve = serveConfigFromEnv(env);
   return {

@@ -1,7 +1,7 @@
 /**
  * The one error model. Domain code throws a BnserveError (or a subclass) with a stable `code`;
  * the edges translate: the CLI to an exit code (src/commands/errors.ts), the server to an HTTP
- * status (src/serve/plugins/errors.ts). Anything that is not a BnserveError is a bug.
+ * status (src/serve/http/plugins/errors.ts). Anything that is not a BnserveError is a bug.
  */
 export const ERROR_CODES = {
   /** A training config, a serving setting or a CLI argument is wrong. */

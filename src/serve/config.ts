@@ -1,6 +1,6 @@
 import { ConfigError } from '../lib/errors.ts';
 import { type BatchingOverride, type LogLevel, type OrtLogLevel, readSettings, type SettingName } from '../settings.ts';
-import { parseProviderList, type ProviderName } from './providers.ts';
+import { parseProviderList, type ProviderName } from './dataplane/providers.ts';
 
 export { batchingOverrideSchema, type BatchingOverride, LOG_LEVELS, ORT_LOG_LEVELS, type LogLevel, type OrtLogLevel } from '../settings.ts';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from '../registry/types.ts';
-import { bnserveApp } from './app.ts';
+import { bnserveApp } from './http/app.ts';
 import {
   checkTimeouts,
   serveConfigFromEnv,
@@ -10,15 +10,15 @@ import {
   type ServeConfig,
   type ServeLimits,
 } from './config.ts';
-import { drainConnections } from './drain.ts';
+import { drainConnections } from './http/drain.ts';
 import { type GrpcEndpoint, startGrpcServer } from './grpc/server.ts';
-import { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.ts';
-import { parseProviderList, setOrtLogLevel } from './providers.ts';
-import { serveLoggerOptions } from './request-log.ts';
+import { clientErrorHandler, frameworkErrorHandler } from './http/plugins/errors.ts';
+import { parseProviderList, setOrtLogLevel } from './dataplane/providers.ts';
+import { serveLoggerOptions } from './http/request-log.ts';
 
 export { serveConfigFromEnv, type ServeConfig } from './config.ts';
-export { ModelManager } from './model-manager.ts';
-export { setOrtLogLevel, createSessionWithFallback, parseProviderList, ProviderChain, EXECUTION_PROVIDERS } from './providers.ts';
+export { ModelManager } from './dataplane/model-manager.ts';
+export { setOrtLogLevel, createSessionWithFallback, parseProviderList, ProviderChain, EXECUTION_PROVIDERS } from './dataplane/providers.ts';
 
 export interface BuildAppOptions {
   registry: Registry;
@@ -45,7 +45,9 @@ export interface BuildAppOptions {
   extend?: (app: FastifyInstance) => Promise<void> | void;
 }
 
-export function resolveServeConfig(opts: BuildAppOptions & { host?: string; port?: number; grpcPort?: number | null }): ServeConfig {
+export function resolveServeConfig(
+  opts: Omit<BuildAppOptions, 'registry'> & { host?: string; port?: number; grpcPort?: number | null },
+): ServeConfig {
   const env = opts.env ?? process.env;
   const base = serveConfigFromEnv(env);
   const port = opts.port ?? base.port;
@@ -85,7 +87,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const t = config.timeouts;
   const app = Fastify({
     logger: opts.logger ?? false,
-    // One line per request instead of two, written by the request-log hook (request-log.ts).
+    // One line per request instead of two, written by the request-log hook (http/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.limits.bodyLimit,
     // Slow or silent clients are cut off (408) instead of holding a socket forever; node checks
@@ -148,7 +150,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   let grpc: GrpcEndpoint | null = null;
   if (config.grpcPort !== null) {
     try {
-      grpc = await startGrpcServer(app, config.host, config.grpcPort);
+      grpc = await startGrpcServer(app.dataPlane, config.host, config.grpcPort);
     } catch (err) {
       await app.close();
       throw err;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EXIT_CODES } from '../../src/commands/errors.ts';
 import { ERROR_CODES, type ErrorCode } from '../../src/lib/errors.ts';
-import { HTTP_STATUS } from '../../src/serve/plugins/errors.ts';
+import { HTTP_STATUS } from '../../src/serve/http/plugins/errors.ts';
 
 const readme = readFileSync(path.resolve(import.meta.dirname, '../../docs/cli.md'), 'utf8');
 

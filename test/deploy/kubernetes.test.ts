@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import YAML from 'yaml';
-import { PENDING_REQUESTS_METRIC } from '../../src/serve/metrics.ts';
+import { PENDING_REQUESTS_METRIC } from '../../src/serve/dataplane/metrics.ts';
 import { serveConfigFromEnv } from '../../src/serve/config.ts';
 import { kserveValidator, kubernetesProblems, type K8sObject } from './kubernetes-schemas.ts';
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readCheckpoint, readPreprocessing } from '../../src/checkpoint/index.ts';
 import { ExportError, exportCheckpoint, type ExportResult } from '../../src/export/index.ts';
 import { decodeModel, readMetadata } from '../../src/export/onnx/helpers.ts';
-import { onnxFacts } from '../../src/serve/onnx-facts.ts';
+import { onnxFacts } from '../../src/serve/dashboard/onnx-facts.ts';
 import { measureParity } from '../../src/export/parity.ts';
 import { runOnnx } from '../../src/export/ort-runner.ts';
 import { loadCheckpointModel } from '../../src/train/tfjs-checkpoint.ts';

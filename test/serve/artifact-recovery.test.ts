@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, it } from 'node:test';
 import { openRegistry } from '../../src/registry/index.ts';
-import { ModelManager } from '../../src/serve/model-manager.ts';
-import { ProviderChain } from '../../src/serve/providers.ts';
+import { ModelManager } from '../../src/serve/dataplane/model-manager.ts';
+import { ProviderChain } from '../../src/serve/dataplane/providers.ts';
 import { randomMlp, versionInput } from './fixtures.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bnserve-artifact-recovery-'));

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DynamicBatcher, OverloadedError, type RunOutputs } from '../../src/serve/batcher.ts';
+import { DynamicBatcher, OverloadedError } from '../../src/serve/dataplane/batcher.ts';
 import { DEFAULT_BATCHING, type BatchingOptions } from '../../src/serve/config.ts';
-import type { Feed } from '../../src/serve/model-runner.ts';
-import { ModelUnavailableError } from '../../src/serve/errors.ts';
+import type { Feed, RunOutputs } from '../../src/serve/dataplane/tensors.ts';
+import { ModelUnavailableError } from '../../src/serve/dataplane/errors.ts';
 
 /** An execute() whose runs finish only when the test says so; output = input × 2, one column. */
 function controlledModel() {

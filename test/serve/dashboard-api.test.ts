@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/serve/index.ts';
-import { dashboardStaticRoutes } from '../../src/serve/routes/dashboard-static.ts';
+import { dashboardStaticRoutes } from '../../src/serve/dashboard/static.ts';
 import { FakeRegistry } from './fake-registry.ts';
 import { LABELS, mlpReference, randomMlp, versionInput } from './fixtures.ts';
 import { tempDir } from '../train/helpers.ts';

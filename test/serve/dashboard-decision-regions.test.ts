@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BnserveError } from '../../src/lib/errors.ts';
 import { float32AxisProblem } from '../../src/report/decision-grid.ts';
-import { decisionRegions, type Evaluate, type ModelFacts, summarizeRunData } from '../../src/serve/decision-regions.ts';
+import { decisionRegions, type Evaluate, type ModelFacts, summarizeRunData } from '../../src/serve/dashboard/decision-regions.ts';
 
 const FACTS: ModelFacts = {
   featureNames: ['a', 'b', 'c'],

@@ -1,8 +1,8 @@
 // What anonymous dashboard callers see of server paths, and who counts as anonymous.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { redactConfigPaths, redactPaths } from '../../src/serve/path-redaction.ts';
-import { isLoopbackHost, mayReadRawData, rawDataAudience } from '../../src/serve/raw-data-access.ts';
+import { redactConfigPaths, redactPaths } from '../../src/serve/dashboard/path-redaction.ts';
+import { isLoopbackHost, mayReadRawData, rawDataAudience } from '../../src/serve/dashboard/raw-data-access.ts';
 
 describe('redactPaths', () => {
   it('reduces absolute paths to their last name, wherever they stand in a sentence', () => {

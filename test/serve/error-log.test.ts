@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { boundedText, loggedError } from '../../src/serve/bounded-error.ts';
+import { boundedText, loggedError } from '../../src/serve/http/bounded-error.ts';
 import { buildApp } from '../../src/serve/index.ts';
 import { FakeRegistry } from './fake-registry.ts';
 

@@ -7,11 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { OverloadedError } from '../../src/serve/batcher.ts';
+import { OverloadedError } from '../../src/serve/dataplane/batcher.ts';
 import { serveConfigFromEnv } from '../../src/serve/config.ts';
 import { grpcStatusFor } from '../../src/serve/grpc/status.ts';
-import { HttpError } from '../../src/serve/http-errors.ts';
-import { InvalidInputError, ModelUnavailableError, notFound, unservableOutput } from '../../src/serve/errors.ts';
+import { HttpError } from '../../src/serve/http/http-errors.ts';
+import { InvalidInputError, ModelUnavailableError, notFound, unservableOutput } from '../../src/serve/dataplane/errors.ts';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/serve/index.ts';
 import { RegistryError } from '../../src/registry/types.ts';
 import { FakeRegistry } from './fake-registry.ts';
@@ -565,14 +565,16 @@ describe('gRPC settings', () => {
     }
   });
 
-  it('a gRPC port in use fails startServer with a message that names the setting', async () => {
+  it('a gRPC port in use fails startServer with a configuration error (CLI exit 2) whose one line names the setting', async () => {
     const registry = new FakeRegistry();
     const first = await serve(registry);
     try {
       const port = Number(first.grpcAddress!.split(':')[1]);
-      await assert.rejects(serve(registry, { grpcPort: port }), (err: Error) =>
-        err.message.startsWith(`cannot serve gRPC on 127.0.0.1:${port} (BNSERVE_GRPC_PORT picks another port`),
-      );
+      await assert.rejects(serve(registry, { grpcPort: port }), {
+        name: 'ConfigError',
+        code: 'invalid_config',
+        message: `cannot serve gRPC on 127.0.0.1:${port}: the port is in use; set BNSERVE_GRPC_PORT to a free port (0 turns gRPC off)`,
+      });
     } finally {
       await first.close();
     }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { BnserveError } from '../../src/lib/errors.ts';
-import type { ModelUnavailableError } from '../../src/serve/errors.ts';
-import { HTTP_STATUS } from '../../src/serve/plugins/errors.ts';
+import type { ModelUnavailableError } from '../../src/serve/dataplane/errors.ts';
+import { HTTP_STATUS } from '../../src/serve/http/plugins/errors.ts';
 import { RegistryError } from '../../src/registry/types.ts';
-import { ModelManager, type ManagerLog, type ModelManagerOptions } from '../../src/serve/model-manager.ts';
-import { ProviderChain } from '../../src/serve/providers.ts';
+import { ModelManager, type ManagerLog, type ModelManagerOptions } from '../../src/serve/dataplane/model-manager.ts';
+import { ProviderChain } from '../../src/serve/dataplane/providers.ts';
 import { FakeRegistry } from './fake-registry.ts';
 import { IRIS_ROWS, maxAbsDiff, mlpReference, randomMlp, versionInput } from './fixtures.ts';
 

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/serve/index.ts';
-import { classPredictions } from '../../src/serve/predictions.ts';
-import { defaultTarget, ServedModel } from '../../src/serve/serving-table.ts';
-import { rowsToTensor } from '../../src/serve/tensor-data.ts';
+import { classPredictions } from '../../src/serve/dataplane/predictions.ts';
+import { defaultTarget, ServedModel } from '../../src/serve/dataplane/serving-table.ts';
+import { rowsToTensor } from '../../src/serve/dataplane/tensor-data.ts';
 import { FakeRegistry } from './fake-registry.ts';
 import { FEATURES, IRIS_ROWS, pairVersionInput, randomMlp, versionInput } from './fixtures.ts';
 

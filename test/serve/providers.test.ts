@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { ProviderChain, SessionCreateError, createSessionWithFallback, parseProviderList } from '../../src/serve/providers.ts';
+import { ProviderChain, SessionCreateError, createSessionWithFallback, parseProviderList } from '../../src/serve/dataplane/providers.ts';
 import { cudaLibraryPresent, reluOnnx } from './fixtures.ts';
 
 const noCuda = { skip: cudaLibraryPresent() ? 'the CUDA provider is installed here' : false };

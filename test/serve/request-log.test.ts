@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { buildApp } from '../../src/serve/index.ts';
-import { BufferedStdout, serveLoggerOptions } from '../../src/serve/request-log.ts';
+import { BufferedStdout, serveLoggerOptions } from '../../src/serve/http/request-log.ts';
 import { FakeRegistry } from './fake-registry.ts';
 import { randomMlp, versionInput } from './fixtures.ts';
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertAlias, assertModelName } from '../../src/registry/validation.ts';
-import { aliasName, modelName } from '../../src/serve/schemas.ts';
+import { aliasName, modelName } from '../../src/serve/http/schemas.ts';
 
 const registryAccepts = (check: (v: unknown) => void, value: string) => {
   try {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidInputError } from '../../src/serve/errors.ts';
+import { InvalidInputError } from '../../src/serve/dataplane/errors.ts';
 import { BnserveError } from '../../src/lib/errors.ts';
-import { assertFiniteOutput, classPredictions, regressionPredictions } from '../../src/serve/predictions.ts';
-import { decodeTensorData, rowsToTensor, v2Datatype, type DecodeOptions } from '../../src/serve/tensor-data.ts';
+import { assertFiniteOutput, classPredictions, regressionPredictions } from '../../src/serve/dataplane/predictions.ts';
+import { decodeTensorData, rowsToTensor, v2Datatype, type DecodeOptions } from '../../src/serve/dataplane/tensor-data.ts';
 
 const fp32: DecodeOptions = { datatype: 'FP32', target: 'float32', where: 'data', maxElements: 1000 };
 const rejects = (fn: () => unknown, message: RegExp) =>

@@ -2,10 +2,10 @@
 // REST's JSON body (names, shapes, datatypes, row limit), so both protocols refuse the same input.
 import type { z } from 'zod';
 import type { ServeLimits } from '../config.ts';
-import { InvalidInputError } from '../errors.ts';
-import type { TensorInput, TensorRequest } from '../routes/inference.ts';
-import { inferBody, modelName, versionNumber } from '../schemas.ts';
-import type { InputDatatype } from '../tensor-data.ts';
+import { InvalidInputError } from '../dataplane/errors.ts';
+import type { TensorInput, TensorRequest } from '../dataplane/inference.ts';
+import { inferBody, modelName, versionNumber } from '../dataplane/request-schemas.ts';
+import type { InputDatatype } from '../dataplane/tensor-data.ts';
 import type { ModelInferRequest, ParameterMap } from './messages.ts';
 import { decodeRawContents, decodeTypedContents } from './tensor-contents.ts';
 

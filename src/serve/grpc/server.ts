@@ -1,8 +1,8 @@
 // The gRPC server's lifecycle: bind beside the HTTP listener, drain on shutdown.
 import { Server, ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
-import type { FastifyInstance } from 'fastify';
 import { ConfigError } from '../../lib/errors.ts';
 import type { ServeConfig } from '../config.ts';
+import type { DataPlane } from '../dataplane/data-plane.ts';
 import { IncompleteRequestBudget, incompleteRequestGuard } from './incomplete-requests.ts';
 import { inferenceService } from './proto.ts';
 import { inferenceServiceImplementation } from './service.ts';
@@ -56,10 +56,10 @@ export function grpcBindFailure(host: string, port: number, err: Error): string 
   return `cannot serve gRPC on ${hostPart(host)}:${port}: ${listenFailureReason(err)}; set BNSERVE_GRPC_PORT to a free port (0 turns gRPC off)`;
 }
 
-/** Serves GRPCInferenceService for the app (whose models are loaded) on host:port (0: a free port). */
-export async function startGrpcServer(app: FastifyInstance, host: string, port: number): Promise<GrpcEndpoint> {
-  const server = new Server(grpcServerOptions(app.serveConfig));
-  server.addService(inferenceService(), inferenceServiceImplementation(app));
+/** Serves GRPCInferenceService over the data plane (whose models are loaded) on host:port (0: a free port). */
+export async function startGrpcServer(dataPlane: DataPlane, host: string, port: number): Promise<GrpcEndpoint> {
+  const server = new Server(grpcServerOptions(dataPlane.config));
+  server.addService(inferenceService(), inferenceServiceImplementation(dataPlane));
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${hostPart(host)}:${port}`, ServerCredentials.createInsecure(), (err, p) => {
       if (!err) return resolve(p);

@@ -1,11 +1,9 @@
 // GRPCInferenceService: each RPC answers what its REST twin answers, through the same functions.
 import { type sendUnaryData, type ServerUnaryCall, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { FastifyInstance } from 'fastify';
-import { ModelUnavailableError } from '../errors.ts';
-import type { LoadedVersion } from '../loaded-version.ts';
-import { serverMetadataAnswer, serverReadiness } from '../routes/health.ts';
-import { leaseModel, runTensors, type TensorOutput } from '../routes/inference.ts';
-import { modelReadyAnswer, v2ModelMetadata } from '../routes/v2-models.ts';
+import type { DataPlane } from '../dataplane/data-plane.ts';
+import { ModelUnavailableError } from '../dataplane/errors.ts';
+import type { LoadedVersion } from '../dataplane/loaded-version.ts';
+import type { TensorOutput } from '../dataplane/tensors.ts';
 import { parseInferRequest, parseModelRef } from './infer-request.ts';
 import type { ModelInferRequest, ModelInferResponse, ModelMetadataResponse, ModelRef } from './messages.ts';
 import { SERVICE_NAME } from './proto.ts';
@@ -26,16 +24,16 @@ type Handler<Req, Res> = (request: Req, record: CallRecord) => Promise<Res>;
  * records a request: bnserve_requests_total / _duration_seconds with route = the gRPC method path
  * and status = the gRPC status name, bnserve_unavailable_responses_total, one log line.
  */
-function unary<Req, Res>(app: FastifyInstance, rpc: string, handle: Handler<Req, Res>) {
+function unary<Req, Res>(plane: DataPlane, rpc: string, handle: Handler<Req, Res>) {
   const route = `/${SERVICE_NAME}/${rpc}`;
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     const started = performance.now();
     const record: CallRecord = { model: '', served: null };
     const finish = (code: status) => {
       const ms = performance.now() - started;
-      app.metrics.observeRequest(route, record.served, status[code], ms / 1000);
+      plane.metrics.observeRequest(route, record.served, status[code], ms / 1000);
       const served = record.served ? { model: record.served.model, version: record.served.version } : {};
-      app.log.info({ rpc: route, status: status[code], ms: Math.round(ms * 100) / 100, ...served }, 'request');
+      plane.log.info({ rpc: route, status: status[code], ms: Math.round(ms * 100) / 100, ...served }, 'request');
     };
     handle(call.request, record).then(
       (response) => {
@@ -46,10 +44,10 @@ function unary<Req, Res>(app: FastifyInstance, rpc: string, handle: Handler<Req,
         const answer = grpcStatusFor(err);
         if (answer.code === status.UNAVAILABLE) {
           const reason = err instanceof ModelUnavailableError ? err.reason : 'registry_unavailable';
-          app.metrics.unavailable.inc({ route, model: record.served?.model ?? record.model, reason });
+          plane.metrics.unavailable.inc({ route, model: record.served?.model ?? record.model, reason });
         }
-        if (answer.code === status.INTERNAL) app.log.error({ err, rpc: route }, 'gRPC call failed with an internal error');
-        else app.log.info({ error: answer.details, rpc: route }, 'request rejected');
+        if (answer.code === status.INTERNAL) plane.log.error({ err, rpc: route }, 'gRPC call failed with an internal error');
+        else plane.log.info({ error: answer.details, rpc: route }, 'request rejected');
         finish(answer.code);
         callback({ code: answer.code, details: answer.details });
       },
@@ -58,8 +56,8 @@ function unary<Req, Res>(app: FastifyInstance, rpc: string, handle: Handler<Req,
 }
 
 /** The part of REST's model metadata that the protocol's ModelMetadataResponse has fields for. */
-function modelMetadata(app: FastifyInstance, v: LoadedVersion): ModelMetadataResponse {
-  const m = v2ModelMetadata(app, v);
+function modelMetadata(plane: DataPlane, v: LoadedVersion): ModelMetadataResponse {
+  const m = plane.modelMetadata(v);
   return { name: m.name, versions: m.versions, platform: m.platform, inputs: m.inputs, outputs: m.outputs };
 }
 
@@ -80,35 +78,35 @@ function inferResponse(v: LoadedVersion, id: string, outputs: TensorOutput[], ra
   };
 }
 
-/** The Open Inference Protocol's GRPCInferenceService over the app's models, metrics and settings. */
-export function inferenceServiceImplementation(app: FastifyInstance): UntypedServiceImplementation {
+/** The Open Inference Protocol's GRPCInferenceService over the data plane (the one REST uses too). */
+export function inferenceServiceImplementation(plane: DataPlane): UntypedServiceImplementation {
   const served = (record: CallRecord, v: LoadedVersion) => {
     record.served = { model: v.name, version: v.version };
   };
   return {
-    ServerLive: unary(app, 'ServerLive', async () => ({ live: true })),
-    ServerReady: unary(app, 'ServerReady', async () => ({ ready: serverReadiness(app).ready })),
-    ServerMetadata: unary(app, 'ServerMetadata', async () => serverMetadataAnswer(app)),
-    ModelReady: unary(app, 'ModelReady', async (request: ModelRef, record) => {
+    ServerLive: unary(plane, 'ServerLive', async () => ({ live: true })),
+    ServerReady: unary(plane, 'ServerReady', async () => ({ ready: plane.serverReadiness().ready })),
+    ServerMetadata: unary(plane, 'ServerMetadata', async () => plane.serverMetadata()),
+    ModelReady: unary(plane, 'ModelReady', async (request: ModelRef, record) => {
       const { model, version } = parseModelRef(request.name, request.version);
       record.model = model;
-      const answer = await modelReadyAnswer(app, model, version);
+      const answer = await plane.modelReady(model, version);
       return { ready: answer.code === 200 && answer.body.ready };
     }),
-    ModelMetadata: unary(app, 'ModelMetadata', async (request: ModelRef, record) => {
+    ModelMetadata: unary(plane, 'ModelMetadata', async (request: ModelRef, record) => {
       const { model, version } = parseModelRef(request.name, request.version);
       record.model = model;
-      return leaseModel(app, model, version, false, async (v) => {
+      return plane.lease(model, version, false, async (v) => {
         served(record, v);
-        return modelMetadata(app, v);
+        return modelMetadata(plane, v);
       });
     }),
-    ModelInfer: unary(app, 'ModelInfer', async (request: ModelInferRequest, record) => {
-      const parsed = parseInferRequest(request, app.serveConfig.limits);
+    ModelInfer: unary(plane, 'ModelInfer', async (request: ModelInferRequest, record) => {
+      const parsed = parseInferRequest(request, plane.config.limits);
       record.model = parsed.model;
-      return leaseModel(app, parsed.model, parsed.version, true, async (v) => {
+      return plane.lease(parsed.model, parsed.version, true, async (v) => {
         served(record, v);
-        return runTensors(app, v, parsed.tensors, (outputs) => inferResponse(v, parsed.id, outputs, parsed.raw));
+        return plane.runTensors(v, parsed.tensors, (outputs) => inferResponse(v, parsed.id, outputs, parsed.raw));
       });
     }),
   };

@@ -1,10 +1,10 @@
 // gRPC tensor contents ↔ the typed arrays the inference core uses: typed `contents`
 // (fp32_contents, …) or raw little-endian bytes (raw_input_contents / raw_output_contents), with
 // the same element checks as REST's JSON and binary data.
-import type { OutputTensor } from '../batcher.ts';
-import { decodeBinaryTensor, tensorBytes } from '../binary-tensors.ts';
-import { InvalidInputError } from '../errors.ts';
-import { decodeTensorData, elementCount, type ElementArray, type InputDatatype, type ModelElementType } from '../tensor-data.ts';
+import { InvalidInputError } from '../dataplane/errors.ts';
+import { decodeBinaryTensor, tensorBytes } from '../dataplane/tensor-bytes.ts';
+import { decodeTensorData, elementCount, type ElementArray, type InputDatatype, type ModelElementType } from '../dataplane/tensor-data.ts';
+import type { OutputTensor } from '../dataplane/tensors.ts';
 import type { InferTensorContents } from './messages.ts';
 
 type ContentsField = keyof InferTensorContents;
