@@ -1,7 +1,7 @@
 import { openRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } from '../registry/index.ts';
 import { RegistryError, type Registry } from '../registry/types.ts';
 import { PRODUCTION_ALIAS } from '../registry/validation.ts';
-import { serveRegistry, curlExamples } from './serve.ts';
+import { checkServePorts, serveRegistry, curlExamples } from './serve.ts';
 import type { ServeCommandOptions } from './serve.ts';
 
 /** `npm start`: migrate, train the example if the registry is empty, then serve with a ready curl line. */
@@ -10,6 +10,8 @@ export async function runStartCommand(options: ServeCommandOptions & { config: s
   // the exporter's parity check starts its environment (the level is read only once).
   const { serveConfigFromEnv, setOrtLogLevel } = await import('../serve/index.ts');
   setOrtLogLevel(serveConfigFromEnv().ortLogLevel);
+  // A taken port is found now, not after a training run and a migration.
+  await checkServePorts(options);
   const registry = await openRegistry({ busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS });
   const models = await registry.listModels();
   if (models.length === 0) {

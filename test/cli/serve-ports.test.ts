@@ -55,6 +55,18 @@ describe('bnserve serve when its port is taken', () => {
     assertOneLineExit2(result, /BNSERVE_GRPC_PORT/);
   });
 
+  it('`start` checks its ports before it trains or opens the registry', async () => {
+    const result = await runCli(['start'], {
+      ...registryEnv(dir),
+      HOST: '127.0.0.1',
+      BNSERVE_EXECUTION_PROVIDERS: 'cpu',
+      PORT: '0',
+      BNSERVE_GRPC_PORT: String(held),
+    });
+    assertOneLineExit2(result, /BNSERVE_GRPC_PORT/);
+    assert.doesNotMatch(result.stdout, /training/);
+  });
+
   it('the HTTP port (PORT): exit 2, one line naming PORT', async () => {
     const result = await serve({ PORT: String(held), BNSERVE_GRPC_PORT: '0' });
     assertOneLineExit2(result, /set PORT \(or --port\) to a free port$/);
