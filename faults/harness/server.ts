@@ -47,6 +47,8 @@ export class ServerProcess {
     opts: { env?: Record<string, string>; requireReady?: boolean; timeoutMs?: number; injectLeak?: boolean } = {},
   ): Promise<ServerProcess> {
     const port = await freePort();
+    // Its own gRPC port too: the default 8081 would make two servers of one scenario collide.
+    const grpcPort = await freePort();
     const memoryFile = path.join(os.tmpdir(), `bnserve-faults-memory-${process.pid}-${port}.json`);
     const preload = [MEMORY_PROBE, ...(opts.injectLeak ? [INJECTED_LEAK] : [])].map((url) => `--import=${url}`).join(' ');
     const proc = spawnBnserve(['serve', '--host', '127.0.0.1', '--port', String(port)], {
@@ -55,6 +57,7 @@ export class ServerProcess {
       BNSERVE_REFRESH_MS: '250',
       BNSERVE_EXECUTION_PROVIDERS: 'cpu',
       BNSERVE_LOG_LEVEL: 'warn',
+      BNSERVE_GRPC_PORT: String(grpcPort),
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${preload}`.trim(),
       FAULTS_MEMORY_FILE: memoryFile,
       ...opts.env,
