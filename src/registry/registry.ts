@@ -5,7 +5,6 @@ import type { DatabasePresence } from './database-presence.ts';
 import type { RegistryDb } from './prisma-client.ts';
 import { finiteOrNull, metricsToJson, toEpochInput, toRunRecord, toVersionRecord } from './records.ts';
 import {
-  MAX_LISTED_RUNS,
   RegistryError,
   type EpochMetricInput,
   type ModelSummary,
@@ -22,13 +21,13 @@ import {
   assertRegisterVersionInput,
   assertVersionNumber,
   PRODUCTION_ALIAS,
+  runFilterLimit,
   toJsonValue,
 } from './validation.ts';
 
 /** Retries when another process took the same version number first (unique name+version). */
 const MAX_VERSION_ATTEMPTS = 50;
 const WITH_ALIASES = { aliases: { select: { alias: true } } } as const;
-const RUN_STATUSES: readonly string[] = ['running', 'succeeded', 'failed'];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -146,14 +145,7 @@ export class PrismaRegistry implements Registry {
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
-    if (filter.name !== undefined) assertModelName(filter.name);
-    if (filter.status !== undefined && !RUN_STATUSES.includes(filter.status)) {
-      throw new RegistryError('invalid', `status must be one of ${RUN_STATUSES.join(', ')}, got ${JSON.stringify(filter.status)}`);
-    }
-    const limit = filter.limit ?? MAX_LISTED_RUNS;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LISTED_RUNS) {
-      throw new RegistryError('invalid', `limit must be an integer from 1 to ${MAX_LISTED_RUNS}, got ${limit}`);
-    }
+    const limit = runFilterLimit(filter);
     const rows = await this.db.trainingRun.findMany({
       where: { ...(filter.name ? { name: filter.name } : {}), ...(filter.status ? { status: filter.status } : {}) },
       orderBy: [{ startedAt: 'desc' }, { id: 'asc' }],

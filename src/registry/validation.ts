@@ -1,4 +1,4 @@
-import { RegistryError, type RegisterVersionInput, type TensorSignature } from './types.ts';
+import { MAX_LISTED_RUNS, RegistryError, type RegisterVersionInput, type RunFilter, type TensorSignature } from './types.ts';
 
 /** Same rule as the training config's `name`: safe in URLs, file names and shells. */
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -73,4 +73,19 @@ export function toJsonValue(value: unknown, what: string): unknown {
   } catch (error) {
     invalid(`${what} is not JSON-serialisable: ${(error as Error).message}`);
   }
+}
+
+const RUN_STATUSES: readonly string[] = ['running', 'succeeded', 'failed'];
+
+/** Checks a listRuns filter (every registry implementation the same way); answers the row limit to apply. */
+export function runFilterLimit(filter: RunFilter): number {
+  if (filter.name !== undefined) assertModelName(filter.name);
+  if (filter.status !== undefined && !RUN_STATUSES.includes(filter.status)) {
+    throw new RegistryError('invalid', `status must be one of ${RUN_STATUSES.join(', ')}, got ${JSON.stringify(filter.status)}`);
+  }
+  const limit = filter.limit ?? MAX_LISTED_RUNS;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LISTED_RUNS) {
+    throw new RegistryError('invalid', `limit must be an integer from 1 to ${MAX_LISTED_RUNS}, got ${limit}`);
+  }
+  return limit;
 }

@@ -4,7 +4,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   ArtifactMissingError,
-  MAX_LISTED_RUNS,
   RegistryError,
   type EpochMetricInput,
   type ModelSummary,
@@ -21,6 +20,7 @@ import {
   assertRegisterVersionInput,
   assertVersionNumber,
   PRODUCTION_ALIAS,
+  runFilterLimit,
   toJsonValue,
 } from '../../src/registry/validation.ts';
 
@@ -34,7 +34,6 @@ const WRITES = new Set([
   'registerVersion',
   'promote',
 ]);
-const RUN_STATUSES: readonly string[] = ['running', 'succeeded', 'failed'];
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 /** What a Float column gives back: non-finite values are stored as NULL and read as NaN. */
@@ -166,14 +165,7 @@ export class FakeRegistry implements Registry {
 
   async listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
     this.touch('listRuns');
-    if (filter.name !== undefined) assertModelName(filter.name);
-    if (filter.status !== undefined && !RUN_STATUSES.includes(filter.status)) {
-      throw new RegistryError('invalid', `status must be one of ${RUN_STATUSES.join(', ')}, got ${JSON.stringify(filter.status)}`);
-    }
-    const limit = filter.limit ?? MAX_LISTED_RUNS;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LISTED_RUNS) {
-      throw new RegistryError('invalid', `limit must be an integer from 1 to ${MAX_LISTED_RUNS}, got ${limit}`);
-    }
+    const limit = runFilterLimit(filter);
     return [...this.runs.values()]
       .filter((run) => (!filter.name || run.name === filter.name) && (!filter.status || run.status === filter.status))
       .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
