@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { reportError } from './commands/errors.ts';
-import { PRODUCTION_ALIAS } from './registry/validation.ts';
+import { PRODUCTION_ALIAS } from './lib/names.ts';
 
 function integer(value: string): number {
   const parsed = Number(value);

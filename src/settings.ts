@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './lib/errors.ts';
-import { ALIAS, PRODUCTION_ALIAS } from './registry/validation.ts';
+import { ALIAS, PRODUCTION_ALIAS } from './lib/names.ts';
 
 const shown = (input: unknown) => JSON.stringify(input);
 

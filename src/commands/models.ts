@@ -2,7 +2,7 @@
 // (text) and a JSON object (json); src/cli.ts prints one of them.
 import { formatTable } from './text-table.ts';
 import { RegistryError, type ModelVersionRecord, type Registry } from '../registry/types.ts';
-import { PRODUCTION_ALIAS } from '../registry/validation.ts';
+import { PRODUCTION_ALIAS } from '../lib/names.ts';
 
 export interface CommandOutput {
   text: string;

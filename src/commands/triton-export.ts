@@ -7,7 +7,7 @@ import type { TritonInstanceKind } from '../export/triton-config.ts';
 import type { TritonRepoWriteResult } from '../export/triton-repo.ts';
 import type { CommandOutput } from './models.ts';
 import { RegistryError, type Registry } from '../registry/types.ts';
-import { MODEL_NAME } from '../registry/validation.ts';
+import { MODEL_NAME } from '../lib/names.ts';
 import type { BatchingOptions } from '../serve/config.ts';
 import type { ProviderName } from '../serve/dataplane/providers.ts';
 import { ConfigError } from '../train/config.ts';

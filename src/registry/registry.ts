@@ -1,3 +1,4 @@
+import { PRODUCTION_ALIAS } from '../lib/names.ts';
 import { randomUUID } from 'node:crypto';
 import { JsonNull } from '@prisma/client/runtime/client';
 import type { ArtifactStore } from './artifact-store.ts';
@@ -20,7 +21,6 @@ import {
   assertModelName,
   assertRegisterVersionInput,
   assertVersionNumber,
-  PRODUCTION_ALIAS,
   runFilterLimit,
   toJsonValue,
 } from './validation.ts';

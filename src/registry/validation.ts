@@ -1,11 +1,5 @@
+import { ALIAS, MODEL_NAME } from '../lib/names.ts';
 import { MAX_LISTED_RUNS, RegistryError, type RegisterVersionInput, type RunFilter, type TensorSignature } from './types.ts';
-
-/** Same rule as the training config's `name`: safe in URLs, file names and shells. */
-export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** Starts with a letter so that an alias can never be mistaken for a version number. */
-export const ALIAS = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
-/** The alias promote moves and reads default to (and the server's BNSERVE_DEFAULT_ALIAS default). */
-export const PRODUCTION_ALIAS = 'production';
 
 function invalid(message: string): never {
   throw new RegistryError('invalid', message);

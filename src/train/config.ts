@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { MODEL_NAME } from '../registry/validation.ts';
+import { MODEL_NAME } from '../lib/names.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { readRegularFile } from '../lib/regular-file.ts';
 

@@ -11,7 +11,7 @@ import {
   type Registry,
   type RegistryErrorCode,
 } from '../../src/registry/types.ts';
-import { PRODUCTION_ALIAS } from '../../src/registry/validation.ts';
+import { PRODUCTION_ALIAS } from '../../src/lib/names.ts';
 import { versionInput } from './support/inputs.ts';
 
 /** The time a registry reads (every timestamp it writes, and "now" for stale runs); moved only by the case. */

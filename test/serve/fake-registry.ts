@@ -1,6 +1,7 @@
 // In-memory Registry for serving tests: same contract as src/registry/types.ts, no database.
 // test/registry/contract.test.ts runs the same cases against this fake and the Prisma registry;
 // where they differ, the Prisma registry (src/registry/registry.ts) is the reference.
+import { PRODUCTION_ALIAS } from '../../src/lib/names.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   ArtifactMissingError,
@@ -19,7 +20,6 @@ import {
   assertModelName,
   assertRegisterVersionInput,
   assertVersionNumber,
-  PRODUCTION_ALIAS,
   runFilterLimit,
   toJsonValue,
 } from '../../src/registry/validation.ts';

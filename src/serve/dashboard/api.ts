@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { MAX_LISTED_RUNS, type ModelSummary, type ModelVersionRecord } from '../../registry/types.ts';
-import { MODEL_NAME } from '../../registry/validation.ts';
+import { MODEL_NAME } from '../../lib/names.ts';
 import { bnResiduals, flatEpoch, runSummaryView } from './views.ts';
 import { serverStatus } from './status.ts';
 import { decisionRegions, withOnnxSession } from './decision-regions.ts';

@@ -1,7 +1,7 @@
 // The pure half of model management: which versions a model should serve (aliases → versions),
 // what answers a request, what to keep and what to evict. No I/O, no registry, no sessions loaded here.
 import { ownValue } from '../../lib/own-value.ts';
-import { PRODUCTION_ALIAS } from '../../registry/validation.ts';
+import { PRODUCTION_ALIAS } from '../../lib/names.ts';
 import { ModelUnavailableError, notFound } from './errors.ts';
 import { describeFailure, type LoadFailure } from './load-failure.ts';
 import type { LoadedVersion } from './loaded-version.ts';

@@ -3,7 +3,7 @@
 // dataplane/request-schemas.ts.
 // Only module-level schemas carry a registry id: ids are global and factories run once per app.
 import { z } from 'zod';
-import { PRODUCTION_ALIAS } from '../../registry/validation.ts';
+import { PRODUCTION_ALIAS } from '../../lib/names.ts';
 import { batchingOverrideSchema } from '../../settings.ts';
 import { aliasName, inferBody, modelName, tensorValues, versionNumber } from '../dataplane/request-schemas.ts';
 
