@@ -1,4 +1,4 @@
-import { PRODUCTION_ALIAS } from '../lib/names.ts';
+import { defaultVersion } from '../lib/names.ts';
 import { randomUUID } from 'node:crypto';
 import { JsonNull } from '@prisma/client/runtime/client';
 import type { ArtifactStore } from './artifact-store.ts';
@@ -267,14 +267,12 @@ export class PrismaRegistry implements Registry {
       return alias ? toVersionRecord(alias.modelVersion, this.store.root) : null;
     }
     if (ref !== undefined) throw new RegistryError('invalid', `a version reference is a number or an alias, got ${typeof ref}`);
-    const production = await this.getVersion(name, PRODUCTION_ALIAS);
-    if (production) return production;
-    const latest = await this.db.modelVersion.findFirst({
-      where: { name, bnGuardWarning: null },
-      orderBy: { version: 'desc' },
-      include: WITH_ALIASES,
-    });
-    return latest ? toVersionRecord(latest, this.store.root) : null;
+    const [aliases, latestUnflagged] = await Promise.all([
+      this.db.modelAlias.findMany({ where: { name } }),
+      this.db.modelVersion.findFirst({ where: { name, bnGuardWarning: null }, orderBy: { version: 'desc' }, select: { version: true } }),
+    ]);
+    const version = defaultVersion(Object.fromEntries(aliases.map((a) => [a.alias, a.version])), latestUnflagged?.version ?? 0);
+    return version > 0 ? this.getVersion(name, version) : null;
   }
 
   async promote(name: string, version: number, alias: string, options: { force?: boolean } = {}): Promise<ModelVersionRecord> {

@@ -1,7 +1,7 @@
 // In-memory Registry for serving tests: same contract as src/registry/types.ts, no database.
 // test/registry/contract.test.ts runs the same cases against this fake and the Prisma registry;
 // where they differ, the Prisma registry (src/registry/registry.ts) is the reference.
-import { PRODUCTION_ALIAS } from '../../src/lib/names.ts';
+import { defaultVersion } from '../../src/lib/names.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   ArtifactMissingError,
@@ -285,13 +285,12 @@ export class FakeRegistry implements Registry {
     else if (ref !== undefined) throw new RegistryError('invalid', `a version reference is a number or an alias, got ${typeof ref}`);
     const own = this.own(name);
     const aliases = this.aliases.get(name) ?? new Map<string, number>();
-    // The default rule (as src/registry/registry.ts getVersion): the production alias, else the latest unflagged version.
     const version =
       typeof ref === 'number'
         ? ref
         : typeof ref === 'string'
           ? aliases.get(ref)
-          : (aliases.get(PRODUCTION_ALIAS) ?? own.filter((v) => v.bnGuardWarning === null).at(-1)?.version);
+          : defaultVersion(Object.fromEntries(aliases), own.filter((v) => v.bnGuardWarning === null).at(-1)?.version ?? 0);
     const found = own.find((v) => v.version === version);
     return found ? this.withAliases(found) : null;
   }

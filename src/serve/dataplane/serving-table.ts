@@ -1,7 +1,7 @@
 // The pure half of model management: which versions a model should serve (aliases → versions),
 // what answers a request, what to keep and what to evict. No I/O, no registry, no sessions loaded here.
 import { ownValue } from '../../lib/own-value.ts';
-import { PRODUCTION_ALIAS } from '../../lib/names.ts';
+import { defaultVersion, PRODUCTION_ALIAS } from '../../lib/names.ts';
 import { ModelUnavailableError, notFound } from './errors.ts';
 import { describeFailure, type LoadFailure } from './load-failure.ts';
 import type { LoadedVersion } from './loaded-version.ts';
@@ -50,7 +50,7 @@ export class ServedModel {
 
 /** The version served when none is named: the default alias, else the latest unflagged version (0: none). */
 export function defaultTarget(model: ServedModel): number {
-  return registryTarget(model, model.defaultAlias) ?? model.latestUnflaggedVersion;
+  return defaultVersion(model.registryAliases, model.latestUnflaggedVersion, model.defaultAlias);
 }
 
 /** The version the registry points an alias at; undefined for an alias it does not hold (built-in names included). */
