@@ -5,6 +5,7 @@
  * (`npm run settings-table`) and a test keeps the two equal.
  */
 import { z } from 'zod';
+import { batchingOverrideSchema } from './lib/batching.ts';
 import { ConfigError } from './lib/errors.ts';
 import { ALIAS, PRODUCTION_ALIAS } from './lib/names.ts';
 
@@ -33,20 +34,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const HOUR_MS = 3600 * 1000;
 
-/** Batching knobs that one model may override (what BNSERVE_MODEL_BATCHING and the admin API take). */
-export const batchingOverrideSchema = z
-  .object({
-    enabled: z.boolean(),
-    maxBatchSize: z.number().int().min(1).max(1_000_000),
-    maxQueueDelayMicroseconds: z.number().int().min(0).max(10_000_000),
-    preferredBatchSizes: z.array(z.number().int().min(1).max(1_000_000)).max(32),
-    maxQueueSize: z.number().int().min(1).max(1_000_000),
-    queueTimeoutMicroseconds: z.number().int().min(0).max(3_600_000_000),
-    instanceCount: z.number().int().min(1).max(64),
-  })
-  .partial()
-  .strict();
-export type BatchingOverride = z.infer<typeof batchingOverrideSchema>;
+export { batchingOverrideSchema, type BatchingOverride } from './lib/batching.ts';
 
 const modelBatching = z.string().transform((text, ctx) => {
   let value: unknown;

@@ -1,7 +1,7 @@
 // Triton's model configuration (config.pbtxt, protobuf text format of model_config.proto's
 // ModelConfig) for an exported ONNX model: tensors from the model itself, scheduling from the
 // same BatchingOptions our server uses. Pure functions.
-import type { BatchingOptions } from '../serve/config.ts';
+import type { BatchingOptions } from '../lib/batching.ts';
 import { ExportError } from './errors.ts';
 import { decodeModel } from './onnx/helpers.ts';
 import { onnx, type OnnxTypes } from './onnx/proto.ts';

@@ -1,7 +1,9 @@
+import type { BatchingOptions } from '../lib/batching.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { type BatchingOverride, type LogLevel, type OrtLogLevel, readSettings, type SettingName } from '../settings.ts';
 import { parseProviderList, type ProviderName } from './dataplane/providers.ts';
 
+export type { BatchingOptions } from '../lib/batching.ts';
 export { batchingOverrideSchema, type BatchingOverride, LOG_LEVELS, ORT_LOG_LEVELS, type LogLevel, type OrtLogLevel } from '../settings.ts';
 
 export interface ServeLimits {
@@ -9,26 +11,6 @@ export interface ServeLimits {
   maxRows: number;
   /** Request body size in bytes; larger bodies get 413. */
   bodyLimit: number;
-}
-
-// ---- Dynamic batching and model instances (Triton's dynamic_batching / instance_group) ----
-
-/** Per-model scheduling: server-wide defaults from the environment, overridable per model. */
-export interface BatchingOptions {
-  /** Off: every request runs alone (still through the bounded queue). On: queued requests are merged. */
-  enabled: boolean;
-  /** Upper bound on rows merged into one onnxruntime run. */
-  maxBatchSize: number;
-  /** How long the oldest queued request may wait for company; 0 = never wait (run at once when an instance is free). */
-  maxQueueDelayMicroseconds: number;
-  /** Batch sizes to dispatch at as soon as they are reached (within the delay). Empty: none. */
-  preferredBatchSizes: number[];
-  /** Requests waiting per model version; one more gets 503 with Retry-After. */
-  maxQueueSize: number;
-  /** A queued request not started within this gets 503; 0 = no limit. A request may ask for less (parameters.timeout). */
-  queueTimeoutMicroseconds: number;
-  /** Concurrent onnxruntime runs per model version: 1 runs on the main thread, N > 1 in N worker threads. */
-  instanceCount: number;
 }
 
 export interface ServeConfig {

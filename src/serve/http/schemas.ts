@@ -4,7 +4,7 @@
 // Only module-level schemas carry a registry id: ids are global and factories run once per app.
 import { z } from 'zod';
 import { PRODUCTION_ALIAS } from '../../lib/names.ts';
-import { batchingOverrideSchema } from '../../settings.ts';
+import { batchingOptionsSchema, batchingOverrideSchema } from '../../lib/batching.ts';
 import { aliasName, inferBody, modelName, tensorValues, versionNumber } from '../dataplane/request-schemas.ts';
 
 export const errorBody = z.object({ error: z.string() }).meta({ id: 'Error' });
@@ -100,21 +100,11 @@ export const promoteResponse = z.object({
 
 export const repositoryIndex = z.array(z.object({ name: z.string(), version: z.string(), state: z.string(), reason: z.string() }));
 
-const batchingOptions = z.object({
-  enabled: z.boolean(),
-  maxBatchSize: z.number(),
-  maxQueueDelayMicroseconds: z.number(),
-  preferredBatchSizes: z.array(z.number()),
-  maxQueueSize: z.number(),
-  queueTimeoutMicroseconds: z.number(),
-  instanceCount: z.number(),
-});
-
 export const batchingResponse = z
   .object({
     name: z.string(),
     override: batchingOverrideSchema.describe('What this model sets; the rest comes from the server-wide BNSERVE_* settings.'),
-    effective: batchingOptions.describe('The settings its scheduler uses now.'),
+    effective: batchingOptionsSchema.describe('The settings its scheduler uses now.'),
   })
   .meta({ id: 'ModelBatching' });
 
