@@ -96,6 +96,12 @@ export const SETTINGS = {
     '`10`',
     'memory one gRPC connection (HTTP/2 session) may hold in the HTTP/2 layer before new calls are refused',
   ),
+  BNSERVE_GRPC_INCOMPLETE_REQUESTS_MB: setting(
+    intFrom(1, 65536),
+    undefined,
+    '8 × the body limit',
+    'memory gRPC requests still arriving may hold across the server; a call past it gets `RESOURCE_EXHAUSTED`',
+  ),
   BNSERVE_EXECUTION_PROVIDERS: setting(z.string(), 'cuda,cpu', '`cuda,cpu`', 'onnxruntime providers, in order'),
   BNSERVE_ADMIN_TOKEN: setting(z.string(), undefined, 'unset', 'enables admin routes'),
   BNSERVE_MAX_ROWS: setting(intFrom(1, 1_000_000), 1024, '`1024`', 'rows per request'),

@@ -62,6 +62,8 @@ export interface ServeConfig {
 export interface GrpcLimits {
   maxConcurrentStreams: number;
   maxSessionMemoryMb: number;
+  /** Server-wide bytes (MiB) of requests still arriving; undefined: 8 × the body limit. */
+  incompleteRequestsMb: number | undefined;
 }
 
 /** What a slow or silent client may hold, and how long a shutdown may wait (milliseconds). */
@@ -84,6 +86,7 @@ const SERVE_SETTINGS = [
   'BNSERVE_GRPC_PORT',
   'BNSERVE_GRPC_MAX_CONCURRENT_STREAMS',
   'BNSERVE_GRPC_MAX_SESSION_MEMORY_MB',
+  'BNSERVE_GRPC_INCOMPLETE_REQUESTS_MB',
   'BNSERVE_EXECUTION_PROVIDERS',
   'BNSERVE_ADMIN_TOKEN',
   'BNSERVE_MAX_ROWS',
@@ -149,7 +152,11 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     port: e.PORT,
     // 0 turns gRPC off (PORT=0 means "any free port", which a gRPC port announced to clients cannot be).
     grpcPort: e.BNSERVE_GRPC_PORT === 0 ? null : e.BNSERVE_GRPC_PORT,
-    grpc: { maxConcurrentStreams: e.BNSERVE_GRPC_MAX_CONCURRENT_STREAMS, maxSessionMemoryMb: e.BNSERVE_GRPC_MAX_SESSION_MEMORY_MB },
+    grpc: {
+      maxConcurrentStreams: e.BNSERVE_GRPC_MAX_CONCURRENT_STREAMS,
+      maxSessionMemoryMb: e.BNSERVE_GRPC_MAX_SESSION_MEMORY_MB,
+      incompleteRequestsMb: e.BNSERVE_GRPC_INCOMPLETE_REQUESTS_MB,
+    },
     providers: providersFromEnv(e.BNSERVE_EXECUTION_PROVIDERS),
     adminToken: e.BNSERVE_ADMIN_TOKEN,
     limits: { maxRows: e.BNSERVE_MAX_ROWS, bodyLimit: e.BNSERVE_BODY_LIMIT_BYTES },

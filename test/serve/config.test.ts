@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { reportError } from '../../src/commands/errors.ts';
 import { DEFAULT_SERVE_CONFIG, ortSessionOptions, serveConfigFromEnv } from '../../src/serve/config.ts';
+import { incompleteRequestBudgetBytes } from '../../src/serve/grpc/server.ts';
 import { startServer } from '../../src/serve/index.ts';
 import { FakeRegistry } from './fake-registry.ts';
 import { randomMlp, versionInput } from './fixtures.ts';
@@ -72,6 +73,16 @@ describe('serveConfigFromEnv', () => {
       shutdownMs: 15_000,
     });
     assert.equal(DEFAULT_SERVE_CONFIG.strictInputNames, false);
+  });
+
+  it('sizes the gRPC budget for requests still arriving: 8 bodies by default, BNSERVE_GRPC_INCOMPLETE_REQUESTS_MB when set', () => {
+    assert.equal(incompleteRequestBudgetBytes(serveConfigFromEnv({})), 8 * 4 * 1024 * 1024);
+    assert.equal(incompleteRequestBudgetBytes(serveConfigFromEnv({ BNSERVE_BODY_LIMIT_BYTES: '1048576' })), 8 * 1048576);
+    assert.equal(incompleteRequestBudgetBytes(serveConfigFromEnv({ BNSERVE_GRPC_INCOMPLETE_REQUESTS_MB: '64' })), 64 * 1024 * 1024);
+    assert.throws(
+      () => serveConfigFromEnv({ BNSERVE_GRPC_INCOMPLETE_REQUESTS_MB: '0' }),
+      /BNSERVE_GRPC_INCOMPLETE_REQUESTS_MB: must be at least 1/,
+    );
   });
 
   it('reads the default alias (a canary serves "candidate"), production unless set', () => {

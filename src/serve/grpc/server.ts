@@ -21,12 +21,19 @@ export interface GrpcEndpoint {
 const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
 /**
- * Server-wide room for requests still arriving, in requests of the largest size
- * (BNSERVE_BODY_LIMIT_BYTES): 32 MiB by default. Node frees what a cut request held only at its
- * next garbage collection, which it lets external memory grow by about 64 MiB before running, so
- * the peak an attack can cause is about this budget + 64 MiB.
+ * Server-wide room for requests still arriving, by default in requests of the largest size
+ * (BNSERVE_BODY_LIMIT_BYTES): 32 MiB. Node frees what a cut request held only at its next garbage
+ * collection, which it lets external memory grow by about 64 MiB before running, so the peak an
+ * attack can cause is about this budget + 64 MiB (BNSERVE_GRPC_INCOMPLETE_REQUESTS_MB sets it).
  */
 const INCOMPLETE_REQUEST_BUDGET_IN_BODIES = 8;
+
+export function incompleteRequestBudgetBytes(config: Pick<ServeConfig, 'grpc' | 'limits'>): number {
+  const { incompleteRequestsMb } = config.grpc;
+  return incompleteRequestsMb !== undefined
+    ? incompleteRequestsMb * 2 ** 20
+    : INCOMPLETE_REQUEST_BUDGET_IN_BODIES * config.limits.bodyLimit;
+}
 
 /**
  * What clients may hold, as the HTTP side bounds it: a message at most the body limit (grpc-js
@@ -35,7 +42,7 @@ const INCOMPLETE_REQUEST_BUDGET_IN_BODIES = 8;
  * the request timeout and fit the server-wide budget (incomplete-requests.ts).
  */
 export function grpcServerOptions(config: ServeConfig): ServerOptions {
-  const budget = new IncompleteRequestBudget(INCOMPLETE_REQUEST_BUDGET_IN_BODIES * config.limits.bodyLimit);
+  const budget = new IncompleteRequestBudget(incompleteRequestBudgetBytes(config));
   return {
     'grpc.max_receive_message_length': config.limits.bodyLimit,
     'grpc.max_concurrent_streams': config.grpc.maxConcurrentStreams,
