@@ -34,6 +34,8 @@ export class ServerProcess {
   private constructor(
     readonly proc: Spawned,
     readonly url: string,
+    /** host:port of its gRPC server. */
+    readonly grpcAddress: string,
     private readonly memoryFile: string,
   ) {}
 
@@ -62,7 +64,7 @@ export class ServerProcess {
       FAULTS_MEMORY_FILE: memoryFile,
       ...opts.env,
     });
-    const server = new ServerProcess(proc, `http://127.0.0.1:${port}`, memoryFile);
+    const server = new ServerProcess(proc, `http://127.0.0.1:${port}`, `127.0.0.1:${opts.env?.BNSERVE_GRPC_PORT ?? grpcPort}`, memoryFile);
     const requireReady = opts.requireReady ?? true;
     const probePath = requireReady ? '/v2/health/ready' : '/v2/health/live';
     const took = await waitUntil(

@@ -7,13 +7,12 @@
 // REST and gRPC answer correctly during and after it with no 5xx, and what survives a full GC is back
 // near the warm baseline.
 import http2 from 'node:http2';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import type { Scenario } from '../harness/context.ts';
 import { cloneGolden, MODEL } from '../harness/fixtures.ts';
+import { InferenceClient, rawConnection, stalledCall } from '../harness/grpc-client.ts';
 import { IRIS_ROW, inferSpec, predictSpec, request } from '../harness/http.ts';
-import { freePort, ROOT, sleep } from '../harness/processes.ts';
+import { sleep } from '../harness/processes.ts';
 import { Checks } from '../harness/report.ts';
 import { type MemoryAfterGc, ServerProcess } from '../harness/server.ts';
 
@@ -22,23 +21,13 @@ const SENT = 3_900_000;
 const MAX_GROWTH_KB = 150 * 1024;
 /** The server's default BNSERVE_REQUEST_TIMEOUT_MS: the longest a stalled call may be held. */
 const REQUEST_TIMEOUT_MS = 30_000;
-const MODEL_INFER = '/inference.GRPCInferenceService/ModelInfer';
 const mib = (kb: number) => `${(kb / 1024).toFixed(0)} MiB`;
 const mibBytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const retainedBytes = (m: MemoryAfterGc) => m.heapUsed + m.external;
 
-const definition = loadSync(path.join(ROOT, 'proto', 'grpc_predict_v2.proto'), {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-});
-const Service = (grpc.loadPackageDefinition(definition).inference as grpc.GrpcObject).GRPCInferenceService as grpc.ServiceClientConstructor;
-
 /** One ModelInfer of IRIS_ROW on a channel of its own: null when it answered a sane Iris answer, else what went wrong. */
 function grpcInferProblem(address: string): Promise<string | null> {
-  const client = new Service(address, grpc.credentials.createInsecure());
+  const client = new InferenceClient(address, grpc.credentials.createInsecure());
   const request = {
     model_name: MODEL,
     inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: IRIS_ROW } }],
@@ -78,36 +67,11 @@ async function legitProblems(url: string, grpcAddress: string): Promise<{ proble
 }
 
 /** One stalled stream: how the server ended it, or 'left open' when it had not by giveUpAt. */
-function stalledStream(session: http2.ClientHttp2Session, payload: Buffer, giveUpAt: number): Promise<string> {
-  const prefix = Buffer.alloc(5);
-  prefix.writeUInt32BE(DECLARED, 1);
-  const stream = session.request({ ':method': 'POST', ':path': MODEL_INFER, 'content-type': 'application/grpc', te: 'trailers' });
-  let grpcStatus: string | undefined;
-  const readStatus = (headers: http2.IncomingHttpHeaders) => {
-    if (headers['grpc-status'] !== undefined) grpcStatus = grpc.status[Number(headers['grpc-status'])];
-  };
-  stream.on('response', readStatus);
-  stream.on('trailers', readStatus);
-  stream.on('error', () => {});
-  stream.resume();
-  stream.write(prefix);
-  stream.write(payload);
-  let leftOpen = false;
-  const giveUp = setTimeout(
-    () => {
-      leftOpen = true;
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-    },
-    Math.max(0, giveUpAt - Date.now()),
-  );
-  return new Promise((resolve) => {
-    stream.on('close', () => {
-      clearTimeout(giveUp);
-      if (leftOpen) resolve('left open');
-      else if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) resolve('REFUSED_STREAM');
-      else resolve(grpcStatus ?? `closed without a status (RST_STREAM ${stream.rstCode})`);
-    });
-  });
+async function stalledStream(session: http2.ClientHttp2Session, payload: Buffer, giveUpAt: number): Promise<string> {
+  const end = await stalledCall(session, DECLARED, payload, { giveUpMs: Math.max(0, giveUpAt - Date.now()) });
+  if (!end.closedByServer) return 'left open';
+  if (end.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return 'REFUSED_STREAM';
+  return end.grpcStatus !== null ? grpc.status[end.grpcStatus] : `closed without a status (RST_STREAM ${end.rstCode})`;
 }
 
 interface Wave {
@@ -133,13 +97,7 @@ async function runWave(server: ServerProcess, grpcAddress: string, wave: Wave, r
   const sampler = setInterval(() => {
     rssPeakKb = Math.max(rssPeakKb, server.rssKb() ?? 0);
   }, 100);
-  // The attacker's own session memory is raised: what it queues counts there, and past node's default
-  // 10 MB the client would refuse the server's answers.
-  const sessions = Array.from({ length: wave.connections }, () => {
-    const session = http2.connect(`http://${grpcAddress}`, { maxSessionMemory: 8192 });
-    session.on('error', () => {});
-    return session;
-  });
+  const sessions = Array.from({ length: wave.connections }, () => rawConnection(grpcAddress));
   const payload = Buffer.alloc(SENT, 1);
   const giveUpAt = Date.now() + 3 * REQUEST_TIMEOUT_MS;
   const streams = sessions.flatMap((session) => Array.from({ length: wave.streamsEach }, () => stalledStream(session, payload, giveUpAt)));
@@ -177,9 +135,8 @@ export const grpcStall: Scenario = {
     const checks = new Checks();
     const golden = await ctx.golden();
     const location = cloneGolden(golden, ctx.work, 'grpc-stall');
-    const grpcPort = await freePort();
-    const grpcAddress = `127.0.0.1:${grpcPort}`;
-    const server = await ServerProcess.start(location, { env: { BNSERVE_GRPC_PORT: String(grpcPort) } });
+    const server = await ServerProcess.start(location);
+    const { grpcAddress } = server;
     try {
       // Warm: the first uses of both protocols are not the attack's growth.
       for (let i = 0; i < 20; i++) await legitProblems(server.url, grpcAddress);

@@ -1,21 +1,14 @@
-// gRPC calls for the limit tests: ModelInfer as a client of its own sends it, and calls as a
-// hostile client sends them over raw HTTP/2, a request message declared, partly sent and never
-// finished, on a stream that is never ended.
-import http2 from 'node:http2';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+// gRPC calls for the limit tests: ModelInfer as a client of its own sends it; the hostile calls over
+// raw HTTP/2 are the fault suite's (faults/harness/grpc-client.ts).
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { InferenceClient } from '../../faults/harness/grpc-client.ts';
 import { IRIS_ROWS } from './fixtures.ts';
 
-const PROTO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto/grpc_predict_v2.proto');
-const definition = loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-const Service = (grpc.loadPackageDefinition(definition).inference as grpc.GrpcObject).GRPCInferenceService as grpc.ServiceClientConstructor;
 type UnaryMethod = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null) => void) => void;
 
 /** ModelInfer of `rows` Iris rows (raw FP32) to model iris on its own channel: the status code (0 = OK). */
 export function modelInfer(address: string, rows: number): Promise<grpc.status> {
-  const client = new Service(address, grpc.credentials.createInsecure());
+  const client = new InferenceClient(address, grpc.credentials.createInsecure());
   const data = Buffer.from(new Float32Array(Array.from({ length: rows }, (_, i) => IRIS_ROWS[i % IRIS_ROWS.length]).flat()).buffer);
   const request = { model_name: 'iris', inputs: [{ name: 'input', datatype: 'FP32', shape: [rows, 4] }], raw_input_contents: [data] };
   return new Promise((resolve) => {
@@ -26,61 +19,4 @@ export function modelInfer(address: string, rows: number): Promise<grpc.status> 
   });
 }
 
-export const MODEL_INFER = '/inference.GRPCInferenceService/ModelInfer';
-
-export interface StalledCallEnd {
-  /** false when the test gave up waiting and closed the stream itself. */
-  closedByServer: boolean;
-  /** grpc-status of the server's answer; null when the stream was closed without one. */
-  grpcStatus: number | null;
-  /** RST_STREAM code: 0 after an answer, 7 (REFUSED_STREAM) for a stream over max_concurrent_streams. */
-  rstCode: number;
-  ms: number;
-}
-
-/**
- * One HTTP/2 connection. Its session memory is raised because what the test queues to send counts
- * there, and past node's default 10 MB the client would refuse the server's answers.
- */
-export function rawConnection(address: string): http2.ClientHttp2Session {
-  const session = http2.connect(`http://${address}`, { maxSessionMemory: 8192 });
-  session.on('error', () => {});
-  return session;
-}
-
-/**
- * A call whose 5-byte gRPC prefix declares `declared` bytes, followed by `payload` and nothing
- * more, END_STREAM never sent; resolves when the server closes the stream, or after giveUpMs.
- */
-export function stalledCall(
-  session: http2.ClientHttp2Session,
-  declared: number,
-  payload: Buffer,
-  { path = MODEL_INFER, giveUpMs = 60_000 } = {},
-): Promise<StalledCallEnd> {
-  const started = performance.now();
-  const prefix = Buffer.alloc(5);
-  prefix.writeUInt32BE(declared, 1);
-  const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
-  let grpcStatus: number | null = null;
-  const readStatus = (headers: http2.IncomingHttpHeaders) => {
-    if (headers['grpc-status'] !== undefined) grpcStatus = Number(headers['grpc-status']);
-  };
-  stream.on('response', readStatus);
-  stream.on('trailers', readStatus);
-  stream.on('error', () => {});
-  stream.resume();
-  stream.write(prefix);
-  stream.write(payload);
-  let closedByServer = true;
-  const giveUp = setTimeout(() => {
-    closedByServer = false;
-    stream.close(http2.constants.NGHTTP2_CANCEL);
-  }, giveUpMs);
-  return new Promise((resolve) => {
-    stream.on('close', () => {
-      clearTimeout(giveUp);
-      resolve({ closedByServer, grpcStatus, rstCode: stream.rstCode ?? 0, ms: performance.now() - started });
-    });
-  });
-}
+export { MODEL_INFER, rawConnection, type StalledCallEnd, stalledCall } from '../../faults/harness/grpc-client.ts';

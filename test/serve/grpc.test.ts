@@ -2,11 +2,8 @@
 // against a real server (startServer): every RPC, typed and raw contents, answers identical to
 // REST, status codes, metrics, and a shutdown that drains.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import { OverloadedError } from '../../src/serve/dataplane/batcher.ts';
 import { serveConfigFromEnv } from '../../src/serve/config.ts';
 import { grpcStatusFor } from '../../src/serve/grpc/status.ts';
@@ -14,19 +11,17 @@ import { HttpError } from '../../src/serve/http/http-errors.ts';
 import { InvalidInputError, ModelUnavailableError, notFound, unservableOutput } from '../../src/serve/dataplane/errors.ts';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/serve/index.ts';
 import { RegistryError } from '../../src/registry/types.ts';
+import { InferenceClient } from '../../faults/harness/grpc-client.ts';
 import { FakeRegistry } from './fake-registry.ts';
 import { IRIS_ROWS, pairVersionInput, randomMlp, versionInput } from './fixtures.ts';
 
-const PROTO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto/grpc_predict_v2.proto');
 const TOKEN = 'grpc-test-token';
 type Json = Record<string, any>;
 
 // What a client of its own would write: the published .proto, snake_case fields, int64 as strings.
-const definition = loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-const Service = (grpc.loadPackageDefinition(definition).inference as grpc.GrpcObject).GRPCInferenceService as grpc.ServiceClientConstructor;
 
 function client(address: string): grpc.Client {
-  return new Service(address, grpc.credentials.createInsecure());
+  return new InferenceClient(address, grpc.credentials.createInsecure());
 }
 
 type UnaryMethod = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res: Json) => void) => void;
