@@ -40,12 +40,8 @@ function cannotRead(file: string, error: unknown): DataError {
   return new DataError(`cannot read ${file}: ${reason}`);
 }
 
-/**
- * Opens `file` for reading once it is known to be a regular file within the limit: checked by path
- * before opening, and again on the open handle (the path may have been swapped meanwhile; the open
- * is non-blocking so that a FIFO swapped in cannot block it). The caller closes the handle.
- */
-export async function openRegularFile(file: string, limit: ReadLimit): Promise<{ handle: FileHandle; size: number }> {
+/** Throws a DataError unless `file` is, by path, a regular file within the limit; opens nothing. */
+export async function checkRegularFile(file: string, limit: ReadLimit): Promise<void> {
   let info: Stats;
   try {
     info = await stat(file);
@@ -53,6 +49,15 @@ export async function openRegularFile(file: string, limit: ReadLimit): Promise<{
     throw cannotRead(file, error);
   }
   assertReadable(file, info, limit);
+}
+
+/**
+ * Opens `file` for reading once it is known to be a regular file within the limit: checked by path
+ * before opening, and again on the open handle (the path may have been swapped meanwhile; the open
+ * is non-blocking so that a FIFO swapped in cannot block it). The caller closes the handle.
+ */
+export async function openRegularFile(file: string, limit: ReadLimit): Promise<{ handle: FileHandle; size: number }> {
+  await checkRegularFile(file, limit);
   let handle: FileHandle;
   try {
     handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);

@@ -4,8 +4,9 @@
 // to it, and a few such reads stall every file read of the process), one read at a time server-wide
 // (at most one thread could ever be held), once per run (concurrent requests share it), and a request
 // waits a bounded time for it. What is kept is a small summary, for a few runs.
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { DataError } from '../../lib/data-error.ts';
+import { checkRegularFile } from '../../lib/regular-file.ts';
 import type { TrainConfig } from '../../train/config.ts';
 import type { Dataset } from '../../train/dataset.ts';
 import { type RunDataSummary, summarizeRunData } from './decision-regions.ts';
@@ -35,8 +36,13 @@ export async function readRunRows(config: unknown, options: { maxBytes?: number;
   const source = (config as { data?: { kind?: unknown; path?: unknown } } | null)?.data;
   if (source?.kind === 'csv') {
     if (typeof source.path !== 'string') return null;
-    const file = await stat(path.resolve(source.path));
-    if (!file.isFile() || file.size > maxBytes) return null;
+    // The loader's own rule, checked first so that a file that fails it is never handed to the loader.
+    try {
+      await checkRegularFile(path.resolve(source.path), { maxBytes });
+    } catch (error) {
+      if (error instanceof DataError) return null;
+      throw error;
+    }
   } else if (source?.kind !== 'iris' && source?.kind !== 'synthetic') {
     return null;
   }
