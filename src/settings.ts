@@ -5,7 +5,7 @@
  * (`npm run settings-table`) and a test keeps the two equal.
  */
 import { z } from 'zod';
-import { batchingOverrideSchema } from './lib/batching.ts';
+import { BATCHING_DEFAULTS, batchingOptionsSchema, batchingOverrideSchema } from './lib/batching.ts';
 import { ConfigError } from './lib/errors.ts';
 import { ALIAS, PRODUCTION_ALIAS } from './lib/names.ts';
 
@@ -18,6 +18,12 @@ export const intFrom = (min: number, max: number) =>
     .regex(/^-?\d+$/, { error: (i) => `must be a whole number from ${min} to ${max} (got ${shown(i.input)})` })
     .transform(Number)
     .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+/** A whole number within the bounds a zod number schema (one owner's field) sets. */
+const intWithin = (schema: z.ZodNumber) => {
+  if (schema.minValue === null || schema.maxValue === null) throw new Error('intWithin needs a schema with a min and a max');
+  return intFrom(schema.minValue, schema.maxValue);
+};
 
 export const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: (i) => `must be one of ${values.join(', ')} (got ${shown(i.input)})` });
@@ -33,6 +39,11 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const HOUR_MS = 3600 * 1000;
+
+/** Ranges of the batching knobs (their owner: src/lib/batching.ts), and how the table shows defaults. */
+const BATCHING = batchingOptionsSchema.shape;
+const code = (value: number | string) => `\`${value}\``;
+const onOff = (value: boolean) => (value ? 'on' : 'off');
 
 export { batchingOverrideSchema, type BatchingOverride } from './lib/batching.ts';
 
@@ -106,39 +117,50 @@ export const SETTINGS = {
   BNSERVE_ADMIN_TOKEN: setting(z.string(), undefined, 'unset', 'enables admin routes'),
   BNSERVE_MAX_ROWS: setting(intFrom(1, 1_000_000), 1024, '`1024`', 'rows per request'),
   BNSERVE_BODY_LIMIT_BYTES: setting(intFrom(1024, 1024 * 1024 * 1024), 4 * 1024 * 1024, '`4194304`', 'larger bodies get 413'),
-  BNSERVE_BATCHING: setting(flag, true, 'on', 'dynamic batching (`off`: every request runs alone, still through the bounded queue)'),
-  BNSERVE_BATCH_MAX_ROWS: setting(intFrom(1, 1_000_000), 512, '`512`', 'max rows per onnxruntime run (Triton’s `max_batch_size`)'),
+  BNSERVE_BATCHING: setting(
+    flag,
+    BATCHING_DEFAULTS.enabled,
+    onOff(BATCHING_DEFAULTS.enabled),
+    'dynamic batching (`off`: every request runs alone, still through the bounded queue)',
+  ),
+  BNSERVE_BATCH_MAX_ROWS: setting(
+    intWithin(BATCHING.maxBatchSize),
+    BATCHING_DEFAULTS.maxBatchSize,
+    code(BATCHING_DEFAULTS.maxBatchSize),
+    'max rows per onnxruntime run (Triton’s `max_batch_size`)',
+  ),
   BNSERVE_BATCH_MAX_QUEUE_DELAY_US: setting(
-    intFrom(0, 10_000_000),
-    0,
-    '`0`',
+    intWithin(BATCHING.maxQueueDelayMicroseconds),
+    BATCHING_DEFAULTS.maxQueueDelayMicroseconds,
+    code(BATCHING_DEFAULTS.maxQueueDelayMicroseconds),
     'wait for company up to this; 0 = never wait when an instance is free',
   ),
   BNSERVE_BATCH_PREFERRED_SIZES: setting(
     z
       .string()
       .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'a comma-separated list of positive integers')
-      .transform((s) => s.split(',').map(Number)),
-    [],
-    'none',
+      .transform((s) => s.split(',').map(Number))
+      .pipe(BATCHING.preferredBatchSizes),
+    [...BATCHING_DEFAULTS.preferredBatchSizes],
+    BATCHING_DEFAULTS.preferredBatchSizes.length === 0 ? 'none' : code(BATCHING_DEFAULTS.preferredBatchSizes.join(',')),
     'e.g. `32,64`: dispatch as soon as the queue reaches one',
   ),
   BNSERVE_MAX_QUEUE_SIZE: setting(
-    intFrom(1, 1_000_000),
-    1024,
-    '`1024`',
+    intWithin(BATCHING.maxQueueSize),
+    BATCHING_DEFAULTS.maxQueueSize,
+    code(BATCHING_DEFAULTS.maxQueueSize),
     'requests waiting per model version; one more → 503 + `Retry-After: 1`',
   ),
   BNSERVE_QUEUE_TIMEOUT_US: setting(
-    intFrom(0, 3_600_000_000),
-    0,
-    '`0` (none)',
+    intWithin(BATCHING.queueTimeoutMicroseconds),
+    BATCHING_DEFAULTS.queueTimeoutMicroseconds,
+    `${code(BATCHING_DEFAULTS.queueTimeoutMicroseconds)}${BATCHING_DEFAULTS.queueTimeoutMicroseconds === 0 ? ' (none)' : ''}`,
     'queued longer → 503 + `Retry-After`; a request may ask for less with `parameters.timeout` (µs)',
   ),
   BNSERVE_INSTANCE_COUNT: setting(
-    intFrom(1, 64),
-    1,
-    '`1`',
+    intWithin(BATCHING.instanceCount),
+    BATCHING_DEFAULTS.instanceCount,
+    code(BATCHING_DEFAULTS.instanceCount),
     'onnxruntime runs at once per version: 1 on the main thread, N > 1 in N worker threads',
   ),
   BNSERVE_MODEL_BATCHING: setting(

@@ -1,4 +1,5 @@
 // The layers of a tfjs Sequential topology, typed, with their weights taken from the weight table.
+import { BN_LAYER_DEFAULTS } from '../lib/bn.ts';
 import { ownValue } from '../lib/own-value.ts';
 import { CheckpointError } from './errors.ts';
 import type { LayerJson } from './schemas.ts';
@@ -135,7 +136,7 @@ export function parseLayer(layer: LayerJson, weights: WeightTable): CheckpointLa
     case 'BatchNormalization': {
       const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
       if (axis !== -1 && !(Number.isInteger(axis) && (axis as number) > 0)) fail(`axis ${JSON.stringify(c.axis)} is not supported`);
-      const epsilon = Number(c.epsilon ?? 1e-3);
+      const epsilon = Number(c.epsilon ?? BN_LAYER_DEFAULTS.epsilon);
       if (!(epsilon >= 0)) fail(`invalid epsilon ${String(c.epsilon)}`);
       const movingMean = takeWeight(weights, name, 'moving_mean', null);
       const n = movingMean.length;

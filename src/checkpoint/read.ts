@@ -2,7 +2,7 @@
 // layer list with its weights in float64 for the exporter.
 import path from 'node:path';
 import { z } from 'zod';
-import type { TrainConfig } from '../train/config.ts';
+import type { TrainConfig } from '../lib/train-config-schema.ts';
 import { CheckpointError } from './errors.ts';
 import { CONFIG_FILE, MARKER_FILE, METRICS_FILE, MODEL_FILE, PREPROCESSING_FILE } from './files.ts';
 import { type CheckpointLayer, parseLayer } from './layers.ts';

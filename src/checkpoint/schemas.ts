@@ -1,6 +1,6 @@
 // The JSON files of a checkpoint folder, as zod schemas: what the writer writes and the reader accepts.
 import { z } from 'zod';
-import { trainConfigSchema } from '../train/config.ts';
+import { trainConfigSchema } from '../lib/train-config-schema.ts';
 
 /** Finite numbers only: JSON can spell 1e999 (Infinity), and zod 4's z.number() refuses it. */
 const numberArray = (message: string) => z.array(z.number({ error: message }), { error: message });

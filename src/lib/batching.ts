@@ -1,5 +1,6 @@
 // Dynamic batching and model instances (Triton's dynamic_batching / instance_group): the one
-// definition of the knobs. The settings parse the server-wide defaults into it, the admin API and
+// definition of the knobs, their ranges and their defaults. The settings (BNSERVE_BATCH_* and the
+// rest) take their bounds and defaults from here and parse the server-wide values into it, the admin API and
 // BNSERVE_MODEL_BATCHING take per-model overrides of it, the server schedules by it, and the Triton
 // config generator writes it out.
 import { z } from 'zod';
@@ -22,6 +23,19 @@ export const batchingOptionsSchema = z.object({
   instanceCount: z.number().int().min(1).max(64),
 });
 export type BatchingOptions = z.infer<typeof batchingOptionsSchema>;
+
+/** What the server batches with when nothing is set (the settings' defaults; checked against the schema). */
+export const BATCHING_DEFAULTS: Readonly<BatchingOptions> = Object.freeze(
+  batchingOptionsSchema.parse({
+    enabled: true,
+    maxBatchSize: 512,
+    maxQueueDelayMicroseconds: 0,
+    preferredBatchSizes: [],
+    maxQueueSize: 1024,
+    queueTimeoutMicroseconds: 0,
+    instanceCount: 1,
+  }),
+);
 
 /** Batching knobs that one model may override (what BNSERVE_MODEL_BATCHING and the admin API take). */
 export const batchingOverrideSchema = batchingOptionsSchema.partial().strict();

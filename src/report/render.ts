@@ -1,7 +1,7 @@
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import { ConfigError } from '../train/config.ts';
+import { ConfigError } from '../lib/errors.ts';
 
 /** Renders a Vega-Lite spec to an SVG string, headless (no canvas needed for SVG). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {

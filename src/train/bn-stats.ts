@@ -1,9 +1,5 @@
+import { type BnGuardLimits, bnResidual } from '../lib/bn.ts';
 import type { BnLayerCheck } from './bn-check.ts';
-
-/** Fraction of the initial moving value (0 or 1) still left after `steps` updates: momentum^steps. */
-export function bnResidual(momentum: number, steps: number): number {
-  return momentum ** steps;
-}
 
 /** Closed form of `steps` updates towards a constant batch statistic: d^k·m0 + (1−d^k)·batch. */
 export function movingStatAfter(initial: number, batchStat: number, momentum: number, steps: number): number {
@@ -14,12 +10,6 @@ export function movingStatAfter(initial: number, batchStat: number, momentum: nu
 export interface BnLayerState {
   name: string;
   momentum: number;
-}
-
-export interface BnGuardLimits {
-  maxResidual: number;
-  maxMeanGap: number;
-  maxVarianceRatio: number;
 }
 
 export interface BnGuard {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { BATCHING_DEFAULTS, batchingOptionsSchema } from '../../src/lib/batching.ts';
 import { ConfigError } from '../../src/lib/errors.ts';
+import { DEFAULT_BATCHING } from '../../src/serve/config.ts';
 import { replaceSettingsTable, SETTINGS_TABLE_FILE, TABLE_START } from '../../src/settings-readme.ts';
 import { readSettings, SETTINGS } from '../../src/settings.ts';
 
@@ -62,5 +64,29 @@ describe('settings: one module owns the environment', () => {
   it('BNSERVE_WASM_KERNELS takes only fast or original', () => {
     assert.equal(readSettings(['BNSERVE_WASM_KERNELS'], { BNSERVE_WASM_KERNELS: 'original' }).BNSERVE_WASM_KERNELS, 'original');
     assert.throws(() => readSettings(['BNSERVE_WASM_KERNELS'], { BNSERVE_WASM_KERNELS: 'orignal' }), ConfigError);
+  });
+
+  it('the batching settings take their ranges and defaults from src/lib/batching.ts (their one owner)', () => {
+    const fields = {
+      BNSERVE_BATCH_MAX_ROWS: 'maxBatchSize',
+      BNSERVE_BATCH_MAX_QUEUE_DELAY_US: 'maxQueueDelayMicroseconds',
+      BNSERVE_MAX_QUEUE_SIZE: 'maxQueueSize',
+      BNSERVE_QUEUE_TIMEOUT_US: 'queueTimeoutMicroseconds',
+      BNSERVE_INSTANCE_COUNT: 'instanceCount',
+    } as const;
+    for (const [name, field] of Object.entries(fields) as [keyof typeof fields, (typeof fields)[keyof typeof fields]][]) {
+      const { minValue, maxValue } = batchingOptionsSchema.shape[field];
+      assert.ok(minValue !== null && maxValue !== null, field);
+      const read = (value: number) => readSettings([name], { [name]: String(value) })[name];
+      assert.equal(read(minValue), minValue, name);
+      assert.equal(read(maxValue), maxValue, name);
+      assert.throws(() => read(minValue - 1), ConfigError, name);
+      assert.throws(() => read(maxValue + 1), ConfigError, name);
+    }
+    const sizes = (value: string) => readSettings(['BNSERVE_BATCH_PREFERRED_SIZES'], { BNSERVE_BATCH_PREFERRED_SIZES: value });
+    assert.deepEqual(sizes('32, 64').BNSERVE_BATCH_PREFERRED_SIZES, [32, 64]);
+    assert.throws(() => sizes('0,4'), /BNSERVE_BATCH_PREFERRED_SIZES: .*>=1/, 'sizes start at 1, as the schema says');
+    assert.throws(() => sizes(Array.from({ length: 33 }, (_, i) => i + 1).join(',')), ConfigError, 'at most 32 sizes');
+    assert.deepEqual(DEFAULT_BATCHING, BATCHING_DEFAULTS, 'an empty environment batches with the owner’s defaults');
   });
 });

@@ -15,7 +15,7 @@ function controlledModel() {
       runs.push({
         rows,
         input,
-        finish: () => resolve({ y: { type: 'float32', dims: [rows, 1], data: Float32Array.from(input.map((x) => 2 * x)) } }),
+        finish: () => resolve({ y: { name: 'y', datatype: 'FP32', shape: [rows, 1], data: Float32Array.from(input.map((x) => 2 * x)) } }),
         fail: reject,
       });
     });
@@ -56,7 +56,7 @@ describe('DynamicBatcher', () => {
     model.runs[1].finish();
     const [rb, rc] = await Promise.all([b, c]);
     assert.deepEqual([...rb.outputs.y.data], [4, 6]);
-    assert.deepEqual(rb.outputs.y.dims, [2, 1]);
+    assert.deepEqual(rb.outputs.y.shape, [2, 1]);
     assert.deepEqual([...rc.outputs.y.data], [8]);
     assert.equal(rc.batchRows, 3);
   });

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { BN_GUARD_DEFAULTS } from '../../src/lib/bn.ts';
 import { buildApp } from '../../src/serve/index.ts';
 import { dashboardStaticRoutes } from '../../src/serve/dashboard/static.ts';
 import { FakeRegistry } from './fake-registry.ts';
@@ -129,6 +130,7 @@ describe('GET /api/runs/:id', () => {
       [[1, 0.99]],
     );
     assert.ok(json.bnGuardDetails.layers[0].residual < 1e-4);
+    assert.deepEqual(json.bnGuardDetails.limits, BN_GUARD_DEFAULTS, 'a config without bnGuard was checked against the defaults');
   });
 
   it('keeps a diverged run’s non-finite epochs as null', async () => {

@@ -190,7 +190,7 @@ describe('ModelManager', () => {
 
       assert.equal(inflight.version.isReleased, false, 'the old session stays while a request uses it');
       const result = await inflight.version.runRows(Float32Array.from(IRIS_ROWS[0]), 1);
-      assert.equal(result.outputs.probabilities.dims[0], 1);
+      assert.equal(result.outputs.probabilities.shape[0], 1);
       inflight.release();
       await new Promise((r) => setImmediate(r));
       assert.equal(inflight.version.isReleased, true, 'released once its last request ended');

@@ -160,7 +160,7 @@ describe('prototype names in the serving state', () => {
   });
 
   it('class labels named like built-ins ("__proto__", "constructor") are answered as labels', () => {
-    const [p] = classPredictions({ dims: [1, 3], data: [0.2, 0.5, 0.3] }, ['__proto__', 'constructor', 'x']);
+    const [p] = classPredictions({ shape: [1, 3], data: [0.2, 0.5, 0.3] }, ['__proto__', 'constructor', 'x']);
     assert.equal(p.label, 'constructor');
     assert.ok(Object.hasOwn(p.probabilities, '__proto__'), 'own "__proto__" key');
     assert.equal(Object.getPrototypeOf(p.probabilities), Object.prototype);

@@ -4,6 +4,8 @@ import { InvalidInputError } from '../../src/serve/dataplane/errors.ts';
 import { BnserveError } from '../../src/lib/errors.ts';
 import { assertFiniteOutput, classPredictions, regressionPredictions } from '../../src/serve/dataplane/predictions.ts';
 import { decodeTensorData, rowsToTensor, v2Datatype, type DecodeOptions } from '../../src/serve/dataplane/tensor-data.ts';
+import { sliceRows } from '../../src/serve/dataplane/batcher.ts';
+import { toOutputs } from '../../src/serve/dataplane/model-runner.ts';
 
 const fp32: DecodeOptions = { datatype: 'FP32', target: 'float32', where: 'data', maxElements: 1000 };
 const rejects = (fn: () => unknown, message: RegExp) =>
@@ -122,7 +124,7 @@ describe('rowsToTensor', () => {
 
 describe('predictions', () => {
   it('labels each row with the arg max and its probabilities', () => {
-    const out = { dims: [2, 3], data: Float32Array.from([0.1, 0.7, 0.2, 0.5, 0.2, 0.3]) };
+    const out = { shape: [2, 3], data: Float32Array.from([0.1, 0.7, 0.2, 0.5, 0.2, 0.3]) };
     const p = classPredictions(out, ['a', 'b', 'c']);
     assert.deepEqual(
       p.map((r) => r.label),
@@ -137,24 +139,46 @@ describe('predictions', () => {
   });
 
   it('gives a number per row for [batch, 1] regression outputs, arrays otherwise', () => {
-    assert.deepEqual(regressionPredictions({ dims: [2, 1], data: Float32Array.from([1.5, -2]) }), [
+    assert.deepEqual(regressionPredictions({ shape: [2, 1], data: Float32Array.from([1.5, -2]) }), [
       { prediction: 1.5 },
       { prediction: -2 },
     ]);
-    assert.deepEqual(regressionPredictions({ dims: [1, 2], data: Float32Array.from([1, 2]) }), [{ prediction: [1, 2] }]);
+    assert.deepEqual(regressionPredictions({ shape: [1, 2], data: Float32Array.from([1, 2]) }), [{ prediction: [1, 2] }]);
   });
 
   it('rejects non-finite outputs with a 422 naming the row', () => {
     assert.throws(
-      () => assertFiniteOutput('probabilities', { dims: [2, 2], data: Float32Array.from([0.5, 0.5, NaN, 1]) }),
+      () => assertFiniteOutput('probabilities', { shape: [2, 2], data: Float32Array.from([0.5, 0.5, NaN, 1]) }),
       (err: unknown) => err instanceof BnserveError && err.code === 'unservable_output' && /row 1/.test(err.message),
     );
-    assert.doesNotThrow(() => assertFiniteOutput('p', { dims: [1, 2], data: Float32Array.from([0.5, 0.5]) }));
+    assert.doesNotThrow(() => assertFiniteOutput('p', { shape: [1, 2], data: Float32Array.from([0.5, 0.5]) }));
   });
 
   it('maps onnxruntime types to protocol datatypes', () => {
     assert.equal(v2Datatype('float32'), 'FP32');
     assert.equal(v2Datatype('int64'), 'INT64');
     assert.equal(v2Datatype('string'), 'BYTES');
+  });
+});
+
+describe('output tensors (one type, dataplane/tensors.ts OutputTensor, from the run to the answer)', () => {
+  it('leave the runner named, with protocol datatypes and a shape of their own', () => {
+    const data = Float32Array.from([0.1, 0.9, 0.4, 0.6]);
+    const dims = [2, 2];
+    const outputs = toOutputs({
+      probabilities: { type: 'float32', dims, data },
+      ids: { type: 'int64', dims: [2], data: new BigInt64Array(2) },
+    });
+    assert.deepEqual(Object.keys(outputs.probabilities).sort(), ['data', 'datatype', 'name', 'shape'], 'the fields OutputTensor declares');
+    assert.deepEqual(outputs.probabilities, { name: 'probabilities', datatype: 'FP32', shape: [2, 2], data });
+    assert.notEqual(outputs.probabilities.shape, dims, 'a copy: onnxruntime keeps its dims');
+    assert.equal(outputs.ids.datatype, 'INT64');
+  });
+
+  it('keep their name and datatype when the scheduler splits a merged batch by rows', () => {
+    const merged = toOutputs({ y: { type: 'float32', dims: [3, 2], data: Float32Array.from([1, 2, 3, 4, 5, 6]) } });
+    const part = sliceRows(merged, 1, 2, 3).y;
+    assert.deepEqual({ ...part, data: [...part.data] }, { name: 'y', datatype: 'FP32', shape: [2, 2], data: [3, 4, 5, 6] });
+    assert.throws(() => sliceRows(merged, 0, 1, 4), /output y has no batch dimension \(shape \[3, 2\]\)/);
   });
 });

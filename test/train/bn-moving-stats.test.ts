@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { parseTrainConfig } from '../../src/train/config.ts';
 import { train } from '../../src/train/trainer.ts';
 import { loadDataset, splitDataset } from '../../src/train/data.ts';
-import { movingStatAfter, bnGuard, bnResidual } from '../../src/train/bn-stats.ts';
+import { bnResidual } from '../../src/lib/bn.ts';
+import { movingStatAfter, bnGuard } from '../../src/train/bn-stats.ts';
 import { channelMoments, checkBnStatistics } from '../../src/train/bn-check.ts';
 
 const limits = { maxResidual: 0.05, maxMeanGap: 1, maxVarianceRatio: 2.5 };

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { MAX_LISTED_RUNS, type ModelSummary, type ModelVersionRecord } from '../../registry/types.ts';
 import { MODEL_NAME } from '../../lib/names.ts';
-import { bnResiduals, flatEpoch, runSummaryView } from './views.ts';
+import { bnGuardLimitsOf, bnResiduals, flatEpoch, runSummaryView } from './views.ts';
 import { serverStatus } from './status.ts';
 import { decisionRegions, withOnnxSession } from './decision-regions.ts';
 import { invalidInput, notFound } from '../dataplane/errors.ts';
@@ -12,130 +12,20 @@ import { OnnxFactsCache } from './onnx-facts.ts';
 import { redactConfigPaths, redactPaths } from './path-redaction.ts';
 import { mayReadRawData, rawDataAudience, rawDataHiddenReason } from './raw-data-access.ts';
 import { RunRowsCache, signClassesOfConfig } from './run-rows.ts';
-import { errorBody, modelParams, tensorMetadata, versionParams } from '../http/schemas.ts';
+import { errorBody, modelParams, versionParams } from '../http/schemas.ts';
 import { FLOAT32_MAX, isFiniteWithin } from '../dataplane/tensor-data.ts';
-
-const metricValues = z.record(z.string(), z.number().nullable());
-const bnGuardVerdict = z.object({ verdict: z.enum(['ok', 'flagged', 'no-bn', 'unchecked']), detail: z.string().nullable() });
-
-const runSummary = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    status: z.enum(['running', 'succeeded', 'failed']),
-    diverged: z.boolean(),
-    backend: z.string(),
-    seed: z.number().nullable(),
-    epochs: z.number(),
-    startedAt: z.string(),
-    finishedAt: z.string().nullable(),
-    durationSeconds: z.number().nullable(),
-    error: z.string().nullable(),
-    finalMetrics: metricValues.nullable(),
-    bnGuard: bnGuardVerdict,
-    versions: z.array(z.object({ name: z.string(), version: z.number() })),
-  })
-  .meta({ id: 'DashboardRunSummary' });
-
-const versionView = z
-  .object({
-    name: z.string(),
-    version: z.number(),
-    runId: z.string().nullable(),
-    sha256: z.string(),
-    size: z.number(),
-    opset: z.number(),
-    task: z.enum(['classification', 'regression']),
-    classLabels: z.array(z.string()),
-    featureNames: z.array(z.string()),
-    inputs: z.array(tensorMetadata),
-    outputs: z.array(tensorMetadata),
-    parityMaxAbsDiff: z.number(),
-    folded: z.boolean(),
-    bnGuardWarning: z.string().nullable(),
-    createdAt: z.string(),
-    aliases: z.array(z.string()),
-  })
-  .meta({ id: 'DashboardVersion' });
-
-const bnLayerCheck = z.object({ name: z.string(), meanGap: z.number(), varianceRatio: z.number() });
-
-const runDetail = runSummary
-  .extend({
-    config: z.unknown(),
-    epochMetrics: z.array(metricValues),
-    registeredVersions: z.array(versionView),
-    bnGuardDetails: z.object({
-      steps: z.number().nullable(),
-      layers: z.array(z.object({ index: z.number(), momentum: z.number(), residual: z.number().nullable() })),
-      /** The guard's comparison of each layer's moving statistics with the data (from the exported graph). */
-      checks: z.array(bnLayerCheck).nullable(),
-    }),
-  })
-  .meta({ id: 'DashboardRunDetail' });
-
-const modelView = z.object({
-  name: z.string(),
-  latestVersion: z.number(),
-  /** null when the BN guard flagged every version. */
-  latestUnflaggedVersion: z.number().nullable(),
-  aliases: z.record(z.string(), z.number()),
-  served: z.object({ defaultVersion: z.number().nullable(), loadedVersions: z.array(z.number()), unloaded: z.boolean() }).nullable(),
-  versions: z.array(versionView),
-});
-
-const histogram = z.object({
-  name: z.string(),
-  help: z.string(),
-  buckets: z.array(z.object({ le: z.string(), count: z.number() })),
-  count: z.number(),
-  sum: z.number(),
-});
-
-const serverView = z.object({
-  time: z.string(),
-  uptimeSeconds: z.number(),
-  ready: z.boolean(),
-  registryAvailable: z.boolean(),
-  configuredProviders: z.array(z.string()),
-  adminEnabled: z.boolean(),
-  queueDepth: z.number(),
-  models: z.array(
-    z.object({
-      name: z.string(),
-      unloaded: z.boolean(),
-      defaultVersion: z.number().nullable(),
-      aliases: z.record(z.string(), z.number()),
-      loaded: z.array(
-        z.object({
-          version: z.number(),
-          executionProvider: z.string(),
-          inflight: z.number(),
-          queued: z.number(),
-          runningBatches: z.number(),
-          loadedAt: z.string(),
-        }),
-      ),
-      failures: z.array(z.object({ version: z.number(), reason: z.string(), retrying: z.boolean() })),
-    }),
-  ),
-  requestsByStatus: z.record(z.string(), z.number()),
-  histograms: z.array(histogram),
-});
-
-const regionsView = z.object({
-  features: z.tuple([z.string(), z.string()]),
-  classes: z.array(z.string()),
-  xRange: z.tuple([z.number(), z.number()]),
-  yRange: z.tuple([z.number(), z.number()]),
-  resolution: z.number(),
-  heldAt: z.record(z.string(), z.number()),
-  cells: z.array(z.number()),
-  confidence: z.array(z.number()),
-  points: z.array(z.object({ x: z.number(), y: z.number(), label: z.number() })),
-  /** Why `points` is empty for this caller (training rows are shown to admins only); null when they are shown. */
-  pointsHidden: z.string().nullable(),
-});
+import {
+  type BnLayerCheck,
+  modelList,
+  modelView,
+  regionsView,
+  runDetail,
+  runList,
+  type RunDetail,
+  serverView,
+  versionMetadata,
+  type VersionView,
+} from './api-schemas.ts';
 
 /** An empty query value ("xMin=") is refused, not read as 0 as z.coerce would. */
 function refuseEmpty(value: unknown, ctx: z.RefinementCtx): unknown {
@@ -168,7 +58,7 @@ const runsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_LISTED_RUNS).optional(),
 });
 
-function versionJson(v: ModelVersionRecord) {
+function versionJson(v: ModelVersionRecord): VersionView {
   return {
     name: v.name,
     version: v.version,
@@ -235,7 +125,7 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
         description:
           'Training runs, newest first, with their last epoch\'s metrics and BN guard verdict. status "diverged" selects failed runs that diverged.',
         querystring: runsQuery,
-        response: { 200: z.object({ runs: z.array(runSummary) }), ...errors },
+        response: { 200: runList, ...errors },
       },
     },
     async (request, reply) => {
@@ -274,7 +164,7 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
         lastEpoch: last ?? null,
         versions: versions.map((v) => ({ name: v.name, version: v.version, bnGuardWarning: v.bnGuardWarning })),
       });
-      let checks: z.infer<typeof bnLayerCheck>[] | null = null;
+      let checks: BnLayerCheck[] | null = null;
       if (versions.length > 0) {
         try {
           const guard = JSON.parse((await factsOf(versions.at(-1)!)).metadata.bn_guard ?? 'null');
@@ -284,14 +174,20 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
         }
       }
       const raw = rawAccess(request, reply);
-      return {
+      const detail: RunDetail = {
         ...summary,
         error: shownError(summary.error, raw),
         config: raw ? run.config : redactConfigPaths(run.config),
         epochMetrics: run.epochs.map(flatEpoch),
         registeredVersions: versions.map(versionJson),
-        bnGuardDetails: { steps: run.bnSteps, layers: bnResiduals(run.config, run.bnSteps), checks },
+        bnGuardDetails: {
+          steps: run.bnSteps,
+          layers: bnResiduals(run.config, run.bnSteps),
+          checks,
+          limits: bnGuardLimitsOf(run.config),
+        },
       };
+      return detail;
     },
   );
 
@@ -301,7 +197,7 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         description: 'Every model with its versions (sha256, parity, folded, metadata, aliases) and what the server serves of it.',
-        response: { 200: z.object({ models: z.array(modelView) }), ...errors },
+        response: { 200: modelList, ...errors },
       },
     },
     async () => ({ models: await Promise.all((await app.registry.listModels()).map(modelJson)) }),
@@ -360,7 +256,7 @@ export const dashboardApiRoutes: FastifyPluginAsyncZod = async (app) => {
         description:
           "The ONNX graph's metadata_props (producer, run id, class labels, feature names, folded, parity, the BN guard's per-layer checks), read from the stored artifact after its sha256 check.",
         params: versionParams,
-        response: { 200: z.object({ name: z.string(), version: z.number(), metadata: z.record(z.string(), z.string()) }), ...errors },
+        response: { 200: versionMetadata, ...errors },
       },
     },
     async (request) => {

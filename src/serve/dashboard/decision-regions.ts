@@ -4,6 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import { float32AxisProblem, gridRows, paddedRange, type GridSpec } from '../../report/decision-grid.ts';
 import { invalidInput, unservableOutput } from '../dataplane/errors.ts';
+import type { DecisionRegionsView } from './api-schemas.ts';
 
 /** Rows per run, so that one run's output stays small. */
 const CHUNK_ROWS = 1024;
@@ -32,21 +33,8 @@ export interface RegionsRequest {
   yRange?: [number, number];
 }
 
-export interface DecisionRegions {
-  features: [string, string];
-  classes: string[];
-  xRange: [number, number];
-  yRange: [number, number];
-  resolution: number;
-  /** Other features held at their mean over the run's data. */
-  heldAt: Record<string, number>;
-  /** Row-major from (xMin, yMin): class index of each grid point. */
-  cells: number[];
-  /** The winning class's probability (|output| for a sign classifier). */
-  confidence: number[];
-  /** The run's data (at most MAX_POINTS rows): the two features and the class index. */
-  points: { x: number; y: number; label: number }[];
-}
+/** The answer's grid and points (at most MAX_POINTS rows of the run's data); the route adds pointsHidden. */
+export type DecisionRegions = Omit<DecisionRegionsView, 'pointsHidden'>;
 
 const MAX_POINTS = 2000;
 

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { DataError } from '../../lib/data-error.ts';
 import { checkRegularFile } from '../../lib/regular-file.ts';
-import type { TrainConfig } from '../../train/config.ts';
+import type { TrainConfig } from '../../lib/train-config-schema.ts';
 import type { Dataset } from '../../train/dataset.ts';
 import { type RunDataSummary, summarizeRunData } from './decision-regions.ts';
 

@@ -1,6 +1,7 @@
 // The server's own state for the dashboard: what is loaded where, queues, and the histograms the
 // Prometheus registry already keeps (summed over their labels).
 import type { FastifyInstance } from 'fastify';
+import type { Histogram } from './api-schemas.ts';
 
 const HISTOGRAMS = ['bnserve_request_duration_seconds', 'bnserve_batch_size', 'bnserve_batch_rows', 'bnserve_queue_duration_seconds'];
 
@@ -10,16 +11,7 @@ interface MetricValue {
   metricName?: string;
 }
 
-export interface HistogramView {
-  name: string;
-  help: string;
-  /** Upper bounds ("+Inf" last) with the count of observations in each bucket (not cumulative). */
-  buckets: { le: string; count: number }[];
-  count: number;
-  sum: number;
-}
-
-function histogramView(name: string, help: string, values: MetricValue[]): HistogramView {
+function histogramView(name: string, help: string, values: MetricValue[]): Histogram {
   const cumulative = new Map<string, number>();
   let count = 0;
   let sum = 0;

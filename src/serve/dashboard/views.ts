@@ -1,13 +1,9 @@
 // What the dashboard shows of registry records: plain functions, no HTTP, no tfjs.
+import { BN_GUARD_DEFAULTS, BN_LAYER_DEFAULTS, type BnGuardLimits, type BnVerdict, bnResidual } from '../../lib/bn.ts';
 import type { EpochMetricInput, RunSummary, TrainingRunRecord } from '../../registry/types.ts';
 
 /** The trainer's divergence errors all start this way (src/train/divergence.ts). */
 const DIVERGED = /^training diverged\b/;
-
-/** The BN guard's default limit on momentum^steps (src/train/config.ts bnGuard.maxResidual). */
-const DEFAULT_MAX_RESIDUAL = 0.05;
-
-export type BnVerdict = 'ok' | 'flagged' | 'no-bn' | 'unchecked';
 
 export interface BnLayerResidual {
   index: number;
@@ -27,16 +23,25 @@ export function bnLayersOf(config: unknown): { index: number; momentum: number }
   return layers
     .map((layer, index) => ({ layer: layer as { type?: unknown; momentum?: unknown }, index }))
     .filter(({ layer }) => layer?.type === 'batchNormalization')
-    .map(({ layer, index }) => ({ index, momentum: typeof layer.momentum === 'number' ? layer.momentum : 0.99 }));
+    .map(({ layer, index }) => ({ index, momentum: typeof layer.momentum === 'number' ? layer.momentum : BN_LAYER_DEFAULTS.momentum }));
 }
 
 export function bnResiduals(config: unknown, steps: number | null): BnLayerResidual[] {
-  return bnLayersOf(config).map(({ index, momentum }) => ({ index, momentum, residual: steps === null ? null : momentum ** steps }));
+  return bnLayersOf(config).map(({ index, momentum }) => ({
+    index,
+    momentum,
+    residual: steps === null ? null : bnResidual(momentum, steps),
+  }));
 }
 
-function maxResidualLimit(config: unknown): number {
-  const limit = (config as { bnGuard?: { maxResidual?: unknown } } | null)?.bnGuard?.maxResidual;
-  return typeof limit === 'number' ? limit : DEFAULT_MAX_RESIDUAL;
+/** The guard's limits a stored (resolved) config was trained with; the defaults for any it lacks. */
+export function bnGuardLimitsOf(config: unknown): BnGuardLimits {
+  const given = (config as { bnGuard?: Partial<Record<keyof BnGuardLimits, unknown>> } | null)?.bnGuard ?? {};
+  const limit = (key: keyof BnGuardLimits) => {
+    const value = given[key];
+    return typeof value === 'number' ? value : BN_GUARD_DEFAULTS[key];
+  };
+  return { maxResidual: limit('maxResidual'), maxMeanGap: limit('maxMeanGap'), maxVarianceRatio: limit('maxVarianceRatio') };
 }
 
 /**
@@ -54,7 +59,7 @@ export function bnVerdict(
   const warning = versions.find((v) => v.bnGuardWarning !== null)?.bnGuardWarning;
   if (warning) return { verdict: 'flagged', detail: warning };
   if (versions.length > 0) return { verdict: 'ok', detail: null };
-  const limit = maxResidualLimit(run.config);
+  const limit = bnGuardLimitsOf(run.config).maxResidual;
   const stale = layers.filter((l) => l.residual !== null && l.residual > limit);
   if (stale.length > 0) {
     return {

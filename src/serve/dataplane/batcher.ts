@@ -290,10 +290,10 @@ export function concatRows(parts: readonly ElementArray[]): ElementArray {
 export function sliceRows(outputs: RunOutputs, start: number, rows: number, totalRows: number): RunOutputs {
   const result: RunOutputs = {};
   for (const [name, t] of Object.entries(outputs)) {
-    if (t.dims[0] !== totalRows)
-      throw new Error(`output ${name} has no batch dimension (dims [${t.dims.join(', ')}]); cannot split a merged batch`);
-    const perRow = elementCount(t.dims.slice(1));
-    result[name] = { type: t.type, dims: [rows, ...t.dims.slice(1)], data: t.data.subarray(start * perRow, (start + rows) * perRow) };
+    if (t.shape[0] !== totalRows)
+      throw new Error(`output ${name} has no batch dimension (shape [${t.shape.join(', ')}]); cannot split a merged batch`);
+    const perRow = elementCount(t.shape.slice(1));
+    result[name] = { ...t, shape: [rows, ...t.shape.slice(1)], data: t.data.subarray(start * perRow, (start + rows) * perRow) };
   }
   return result;
 }

@@ -25,7 +25,8 @@ import { describeFailure, type Lease, type ManagerLog, ModelManager } from './mo
 import { assertFiniteOutput, classPredictions, regressionPredictions } from './predictions.ts';
 import { ProviderChain } from './providers.ts';
 import { rowsToTensor, v2Datatype, type ElementArray, type ModelElementType } from './tensor-data.ts';
-import type { TensorOutput } from './tensors.ts';
+import type { OutputTensor } from './tensors.ts';
+import type { TensorMetadata } from './tensor-metadata.ts';
 
 export const SERVER_NAME = 'bnserve';
 export const SERVER_VERSION = BNSERVE_VERSION;
@@ -46,7 +47,7 @@ export interface DataPlaneParts {
   log: ManagerLog;
 }
 
-const tensorMeta = (t: TensorInfo) => ({ name: t.name, datatype: v2Datatype(t.type), shape: t.shape });
+const tensorMeta = (t: TensorInfo): TensorMetadata => ({ name: t.name, datatype: v2Datatype(t.type), shape: t.shape });
 
 export class DataPlane {
   readonly registry: Registry;
@@ -135,7 +136,7 @@ export class DataPlane {
    * decodes them, runs them through the model's scheduler (batching), checks the outputs, and hands
    * them to `encode`; records metrics and statistics. Errors are domain errors for the caller's edge.
    */
-  async runTensors<R>(v: LoadedVersion, request: TensorRequest, encode: (outputs: TensorOutput[]) => R): Promise<R> {
+  async runTensors<R>(v: LoadedVersion, request: TensorRequest, encode: (outputs: OutputTensor[]) => R): Promise<R> {
     const wanted = wantedOutputs(v, request.outputs);
     const started = performance.now();
     const opts = submitOptions(request.parameters);
@@ -156,10 +157,10 @@ export class DataPlane {
     });
     const ran = performance.now();
     this.metrics.observeInference(v.name, v.version, result);
-    const outputs = wanted.map((name): TensorOutput => {
+    const outputs = wanted.map((name) => {
       const t = result.outputs[name];
       assertFiniteOutput(name, t);
-      return { name, shape: [...t.dims], datatype: v2Datatype(t.type), data: t.data };
+      return t;
     });
     const answer = encode(outputs);
     this.recordSuccess(v, feeds[v.inputs[0].name].dims[0] ?? 1, result, started, decoded, ran);

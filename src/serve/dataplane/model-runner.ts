@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { ElementArray, ModelElementType } from './tensor-data.ts';
-import type { Feed, OutputTensor, RunOutputs } from './tensors.ts';
+import { type ElementArray, type ModelElementType, v2Datatype } from './tensor-data.ts';
+import type { Feed, OutputData, RunOutputs } from './tensors.ts';
 
 export interface ModelRunner {
   /** Feeds in the model's input order. At most `instances` calls may be in flight. */
@@ -20,10 +20,18 @@ export interface InputSpec {
   type: ModelElementType;
 }
 
-export function toOutputs(results: ort.InferenceSession.ReturnType): RunOutputs {
+/** An output as onnxruntime hands it over (in this thread, or posted back by a worker). */
+interface OrtOutput {
+  type: string;
+  dims: readonly number[];
+  data: unknown;
+}
+
+/** onnxruntime's outputs as the data plane's OutputTensors (Open Inference Protocol datatypes). */
+export function toOutputs(results: Readonly<Record<string, OrtOutput>>): RunOutputs {
   const out: RunOutputs = {};
   for (const [name, value] of Object.entries(results)) {
-    out[name] = { type: value.type, dims: value.dims, data: value.data as OutputTensor['data'] };
+    out[name] = { name, datatype: v2Datatype(value.type), shape: [...value.dims], data: value.data as OutputData };
   }
   return out;
 }
@@ -87,7 +95,7 @@ parentPort.on('message', async (msg) => {
 interface Reply {
   id: number;
   ok: boolean;
-  outputs?: RunOutputs;
+  outputs?: Record<string, OrtOutput>;
   message?: string;
 }
 
@@ -189,7 +197,7 @@ export class WorkerPoolRunner implements ModelRunner {
         { kind: 'run', feeds: sent },
         sent.map((f) => f.data.buffer as ArrayBuffer),
       );
-      return reply.outputs!;
+      return toOutputs(reply.outputs!);
     } finally {
       this.idle.push(worker);
     }

@@ -1,11 +1,10 @@
 // Pure formatting of model outputs into TF-Serving style predictions.
 import { unservableOutput } from './errors.ts';
 import { elementCount, firstNonFinite } from './tensor-data.ts';
+import type { OutputTensor } from './tensors.ts';
 
-export interface OutputValues {
-  dims: readonly number[];
-  data: ArrayLike<number | bigint>;
-}
+/** What these functions read of an output tensor (tests pass plain arrays as data). */
+export type OutputValues = Pick<OutputTensor, 'shape'> & { data: ArrayLike<number | bigint> };
 
 export interface ClassPrediction {
   label: string;
@@ -20,7 +19,7 @@ export interface RegressionPrediction {
 export function assertFiniteOutput(name: string, out: OutputValues): void {
   const i = firstNonFinite(out.data);
   if (i < 0) return;
-  const perRow = Math.max(1, elementCount(out.dims.slice(1)));
+  const perRow = Math.max(1, elementCount(out.shape.slice(1)));
   throw unservableOutput(
     `the model produced a non-finite value in output "${name}" for row ${Math.floor(i / perRow)}; check that the inputs are on the scale the model was trained on`,
   );
@@ -28,8 +27,8 @@ export function assertFiniteOutput(name: string, out: OutputValues): void {
 
 /** One {label, probabilities} per row, label = arg max; labels default to class indices. */
 export function classPredictions(out: OutputValues, labels: readonly string[]): ClassPrediction[] {
-  const rows = out.dims[0];
-  const classes = elementCount(out.dims.slice(1));
+  const rows = out.shape[0];
+  const classes = elementCount(out.shape.slice(1));
   const names = labels.length === classes ? labels : Array.from({ length: classes }, (_, k) => String(k));
   const result: ClassPrediction[] = [];
   for (let r = 0; r < rows; r++) {
@@ -48,8 +47,8 @@ export function classPredictions(out: OutputValues, labels: readonly string[]): 
 
 /** One {prediction} per row: a number for [batch, 1] outputs, else the row's values. */
 export function regressionPredictions(out: OutputValues): RegressionPrediction[] {
-  const rows = out.dims[0];
-  const width = elementCount(out.dims.slice(1));
+  const rows = out.shape[0];
+  const width = elementCount(out.shape.slice(1));
   const result: RegressionPrediction[] = [];
   for (let r = 0; r < rows; r++) {
     if (width === 1) result.push({ prediction: Number(out.data[r]) });

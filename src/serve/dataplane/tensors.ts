@@ -8,31 +8,32 @@ export interface Feed {
   dims: readonly number[];
 }
 
-/** One output tensor as onnxruntime returns it (type: onnxruntime's element type name). */
+/** The elements of an output tensor, flat, row-major. */
+export type OutputData =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | BigUint64Array;
+
+/**
+ * One output tensor, from the run to the answer: named, typed and shaped as the Open Inference
+ * Protocol names them. The runners make it from onnxruntime's tensors (toOutputs), the scheduler
+ * splits it by rows, REST, gRPC and `:predict` encode it.
+ */
 export interface OutputTensor {
-  type: string;
-  dims: readonly number[];
-  data:
-    | Float32Array
-    | Float64Array
-    | Int32Array
-    | BigInt64Array
-    | Uint8Array
-    | Int8Array
-    | Uint16Array
-    | Int16Array
-    | Uint32Array
-    | BigUint64Array;
+  name: string;
+  /** Open Inference Protocol datatype ("FP32", "INT64", …). */
+  datatype: string;
+  /** [rows, ...] for a batched output. */
+  shape: number[];
+  data: OutputData;
 }
 
 /** A run's outputs by output name. */
 export type RunOutputs = Record<string, OutputTensor>;
-
-/** One output of an answered inference, named and typed as the Open Inference Protocol names it. */
-export interface TensorOutput {
-  name: string;
-  shape: number[];
-  /** Open Inference Protocol datatype ("FP32", …). */
-  datatype: string;
-  data: OutputTensor['data'];
-}

@@ -1,5 +1,6 @@
 // The messages of proto/grpc_predict_v2.proto as grpc-js hands them over and takes them back
 // (see LOADER_OPTIONS in proto.ts: snake_case names, int64 as strings, defaults filled in).
+import type { TensorMetadata } from '../dataplane/tensor-metadata.ts';
 
 /** int64 fields: decimal strings when read; numbers or strings when written. */
 export type Int64 = string | number;
@@ -61,12 +62,6 @@ export interface ModelInferResponse {
 export interface ModelRef {
   name: string;
   version: string;
-}
-
-export interface TensorMetadata {
-  name: string;
-  datatype: string;
-  shape: number[];
 }
 
 export interface ModelMetadataResponse {

@@ -3,7 +3,7 @@ import { type sendUnaryData, type ServerUnaryCall, status, type UntypedServiceIm
 import type { DataPlane } from '../dataplane/data-plane.ts';
 import { ModelUnavailableError } from '../dataplane/errors.ts';
 import type { LoadedVersion } from '../dataplane/loaded-version.ts';
-import type { TensorOutput } from '../dataplane/tensors.ts';
+import type { OutputTensor } from '../dataplane/tensors.ts';
 import { parseInferRequest, parseModelRef } from './infer-request.ts';
 import type { ModelInferRequest, ModelInferResponse, ModelMetadataResponse, ModelRef } from './messages.ts';
 import { SERVICE_NAME } from './proto.ts';
@@ -62,7 +62,7 @@ function modelMetadata(plane: DataPlane, v: LoadedVersion): ModelMetadataRespons
 }
 
 /** Outputs as typed contents, or as raw bytes when the inputs came raw (or a datatype has no typed field). */
-function inferResponse(v: LoadedVersion, id: string, outputs: TensorOutput[], raw: boolean): ModelInferResponse {
+function inferResponse(v: LoadedVersion, id: string, outputs: OutputTensor[], raw: boolean): ModelInferResponse {
   const asRaw = raw || !typedContentsCanCarry(outputs.map((o) => o.datatype));
   return {
     model_name: v.name,

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { PRODUCTION_ALIAS } from '../../lib/names.ts';
 import { batchingOptionsSchema, batchingOverrideSchema } from '../../lib/batching.ts';
 import { aliasName, inferBody, modelName, tensorValues, versionNumber } from '../dataplane/request-schemas.ts';
+import { tensorMetadata } from '../dataplane/tensor-metadata.ts';
 
 export const errorBody = z.object({ error: z.string() }).meta({ id: 'Error' });
 
@@ -32,7 +33,6 @@ export const inferResponse = z
   })
   .meta({ id: 'InferenceResponse' });
 
-export const tensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number()) });
 /** Public: a short reason only ("artifact missing", "sha256 mismatch"); the detail is in the server log. */
 const loadError = z.object({ version: z.number(), error: z.string(), at: z.string(), retrying: z.boolean() });
 /** Admin answers (authenticated) add the full detail. */

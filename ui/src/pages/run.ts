@@ -26,24 +26,16 @@ function keysMatching(epochs: MetricValues[], pattern: RegExp): [string, string]
   return [...keys].sort().map((k) => [k, k]);
 }
 
-/** The guard's limits: the config's bnGuard, else the trainer's defaults. */
-function guardLimits(config: unknown) {
-  const given = (config as { bnGuard?: Record<string, unknown> } | null)?.bnGuard ?? {};
-  const num = (key: string, fallback: number) => (typeof given[key] === 'number' ? (given[key] as number) : fallback);
-  return { maxResidual: num('maxResidual', 0.05), maxMeanGap: num('maxMeanGap', 1), maxVarianceRatio: num('maxVarianceRatio', 2.5) };
-}
-
 /** A number cell, marked (class and text for screen readers) when it is over the guard's limit. */
 function limitCell(text: string, over: boolean): HTMLElement {
   return h('td', { class: over ? 'num over' : 'num' }, text, over ? h('span', { class: 'sr-only' }, ' (over the limit)') : null);
 }
 
 function bnSection(run: RunDetail): HTMLElement {
-  const { steps, layers, checks } = run.bnGuardDetails;
+  const { steps, layers, checks, limits } = run.bnGuardDetails;
   const heading = h('h2', { id: 'bn-h' }, 'BN guard');
   if (layers.length === 0)
     return h('section', { 'aria-labelledby': 'bn-h' }, heading, h('p', {}, 'No BatchNormalization layer: nothing to check.'));
-  const limits = guardLimits(run.config);
   const detail = run.bnGuard.detail ? `${run.bnGuard.detail[0].toUpperCase()}${run.bnGuard.detail.slice(1)}` : '';
   return h(
     'section',

@@ -34,7 +34,7 @@ async function predictColumns(app: FastifyInstance, v: LoadedVersion, inputs: No
   const tensors = v.outputs.map((o) => {
     const t = result.outputs[o.name];
     assertFiniteOutput(o.name, t);
-    return [o.name, nest(t.data, t.dims)] as const;
+    return [o.name, nest(t.data, t.shape)] as const;
   });
   return { outputs: tensors.length === 1 ? tensors[0][1] : Object.fromEntries(tensors), model_version: v.version };
 }
