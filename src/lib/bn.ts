@@ -33,3 +33,45 @@ export type BnVerdict = (typeof BN_VERDICTS)[number];
 export function bnResidual(momentum: number, steps: number): number {
   return momentum ** steps;
 }
+
+/** How far a BN layer's frozen statistics are from those of what reaches it (the BN guard's per-layer check). */
+export interface BnLayerCheck {
+  name: string;
+  /** max over channels of |moving_mean − data mean| / √(data variance + ε). */
+  meanGap: number;
+  /** max over channels of max(moving_var/data var, data var/moving_var). */
+  varianceRatio: number;
+}
+
+/**
+ * Per-channel mean and biased variance over every axis but the channel axis, in float64. `inner` is
+ * the number of elements after the channel axis: 1 for channels last (tfjs), H·W for NCHW (ONNX).
+ */
+export function channelMoments(values: ArrayLike<number>, channels: number, inner = 1): { mean: Float64Array; variance: Float64Array } {
+  const count = values.length / channels;
+  const channelOf = (i: number) => Math.floor(i / inner) % channels;
+  const mean = new Float64Array(channels);
+  const variance = new Float64Array(channels);
+  for (let i = 0; i < values.length; i++) mean[channelOf(i)] += values[i];
+  for (let c = 0; c < channels; c++) mean[c] /= count;
+  for (let i = 0; i < values.length; i++) variance[channelOf(i)] += (values[i] - mean[channelOf(i)]) ** 2;
+  for (let c = 0; c < channels; c++) variance[c] /= count;
+  return { mean, variance };
+}
+
+export function compareMoments(
+  name: string,
+  moving: { mean: ArrayLike<number>; variance: ArrayLike<number> },
+  data: { mean: ArrayLike<number>; variance: ArrayLike<number> },
+  epsilon: number,
+): BnLayerCheck {
+  let meanGap = 0;
+  let varianceRatio = 1;
+  for (let c = 0; c < data.mean.length; c++) {
+    meanGap = Math.max(meanGap, Math.abs(moving.mean[c] - data.mean[c]) / Math.sqrt(data.variance[c] + epsilon));
+    const a = moving.variance[c] + epsilon;
+    const b = data.variance[c] + epsilon;
+    varianceRatio = Math.max(varianceRatio, a / b, b / a);
+  }
+  return { name, meanGap, varianceRatio };
+}

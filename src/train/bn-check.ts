@@ -1,41 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-
-export interface BnLayerCheck {
-  name: string;
-  /** max over channels of |moving_mean − data mean| / √(data variance + ε). */
-  meanGap: number;
-  /** max over channels of max(moving_var/data var, data var/moving_var). */
-  varianceRatio: number;
-}
-
-/** Per-channel mean and biased variance over every axis but the last, in float64. */
-export function channelMoments(values: ArrayLike<number>, channels: number): { mean: Float64Array; variance: Float64Array } {
-  const count = values.length / channels;
-  const mean = new Float64Array(channels);
-  const variance = new Float64Array(channels);
-  for (let i = 0; i < values.length; i++) mean[i % channels] += values[i];
-  for (let c = 0; c < channels; c++) mean[c] /= count;
-  for (let i = 0; i < values.length; i++) variance[i % channels] += (values[i] - mean[i % channels]) ** 2;
-  for (let c = 0; c < channels; c++) variance[c] /= count;
-  return { mean, variance };
-}
-
-export function compareMoments(
-  name: string,
-  moving: { mean: ArrayLike<number>; variance: ArrayLike<number> },
-  data: { mean: ArrayLike<number>; variance: ArrayLike<number> },
-  epsilon: number,
-): BnLayerCheck {
-  let meanGap = 0;
-  let varianceRatio = 1;
-  for (let c = 0; c < data.mean.length; c++) {
-    meanGap = Math.max(meanGap, Math.abs(moving.mean[c] - data.mean[c]) / Math.sqrt(data.variance[c] + epsilon));
-    const a = moving.variance[c] + epsilon;
-    const b = data.variance[c] + epsilon;
-    varianceRatio = Math.max(varianceRatio, a / b, b / a);
-  }
-  return { name, meanGap, varianceRatio };
-}
+import { type BnLayerCheck, channelMoments, compareMoments } from '../lib/bn.ts';
 
 /**
  * Measures, for every BatchNormalization layer, how far its frozen moving statistics are from the

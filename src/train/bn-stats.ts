@@ -1,5 +1,5 @@
 import { type BnGuardLimits, bnResidual } from '../lib/bn.ts';
-import type { BnLayerCheck } from './bn-check.ts';
+import type { BnLayerCheck } from '../lib/bn.ts';
 
 /** Closed form of `steps` updates towards a constant batch statistic: d^k·m0 + (1−d^k)·batch. */
 export function movingStatAfter(initial: number, batchStat: number, momentum: number, steps: number): number {

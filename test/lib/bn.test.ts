@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BN_GUARD_DEFAULTS, BN_LAYER_DEFAULTS, BN_VERDICTS } from '../../src/lib/bn.ts';
+import { BN_GUARD_DEFAULTS, BN_LAYER_DEFAULTS, BN_VERDICTS, channelMoments, compareMoments } from '../../src/lib/bn.ts';
 import { runDetail, runSummary } from '../../src/serve/dashboard/api-schemas.ts';
 import { bnGuardLimitsOf, bnLayersOf } from '../../src/serve/dashboard/views.ts';
 import { parseTrainConfig } from '../../src/train/config.ts';
@@ -82,5 +82,24 @@ describe('BN defaults and verdicts (src/lib/bn.ts)', () => {
       'x.ts:5 (the verdict list)',
       'x.ts:6 (the verdict list)',
     ]);
+  });
+});
+
+describe('channel moments (src/lib/bn.ts)', () => {
+  it('channels last (tfjs) and on axis 1 with spatial positions after them (ONNX NCHW) give the same moments', () => {
+    // Two rows, 2 channels, 3 positions: NCHW [2, 2, 3] and the same values channels-last [2, 3, 2].
+    const nchw = [1, 2, 3, 10, 20, 30, 4, 5, 6, 40, 50, 60];
+    const nhwc = [1, 10, 2, 20, 3, 30, 4, 40, 5, 50, 6, 60];
+    const a = channelMoments(nchw, 2, 3);
+    const b = channelMoments(nhwc, 2);
+    assert.deepEqual([...a.mean], [3.5, 35]);
+    assert.deepEqual([...a.mean], [...b.mean]);
+    assert.deepEqual([...a.variance], [...b.variance]);
+    assert.ok(Math.abs(a.variance[0] - 35 / 12) < 1e-12);
+  });
+
+  it('compareMoments measures the mean gap in data std and the variance ratio both ways', () => {
+    const check = compareMoments('bn', { mean: [2, 0], variance: [4, 1] }, { mean: [0, 0], variance: [1, 1] }, 0);
+    assert.deepEqual(check, { name: 'bn', meanGap: 2, varianceRatio: 4 });
   });
 });

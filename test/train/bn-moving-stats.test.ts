@@ -6,7 +6,8 @@ import { train } from '../../src/train/trainer.ts';
 import { loadDataset, splitDataset } from '../../src/train/data.ts';
 import { bnResidual } from '../../src/lib/bn.ts';
 import { movingStatAfter, bnGuard } from '../../src/train/bn-stats.ts';
-import { channelMoments, checkBnStatistics } from '../../src/train/bn-check.ts';
+import { channelMoments } from '../../src/lib/bn.ts';
+import { checkBnStatistics } from '../../src/train/bn-check.ts';
 
 const limits = { maxResidual: 0.05, maxMeanGap: 1, maxVarianceRatio: 2.5 };
 
