@@ -3,8 +3,10 @@
 // same BatchingOptions our server uses. Pure functions.
 import type { BatchingOptions } from '../lib/batching.ts';
 import { ExportError } from './errors.ts';
-import { decodeModel } from './onnx/helpers.ts';
-import { onnx, type OnnxTypes } from './onnx/proto.ts';
+import type { TensorDatatype } from '../registry/types.ts';
+import type { OnnxSignature, OnnxTensorInfo } from './onnx/signature.ts';
+
+export { onnxSignature } from './onnx/signature.ts';
 
 export type TritonDataType =
   | 'TYPE_BOOL'
@@ -22,61 +24,9 @@ export type TritonDataType =
   | 'TYPE_STRING'
   | 'TYPE_BF16';
 
-const T = onnx.TensorProto.DataType;
-const TRITON_TYPE_OF_ONNX = new Map<number, TritonDataType>([
-  [T.FLOAT, 'TYPE_FP32'],
-  [T.UINT8, 'TYPE_UINT8'],
-  [T.INT8, 'TYPE_INT8'],
-  [T.UINT16, 'TYPE_UINT16'],
-  [T.INT16, 'TYPE_INT16'],
-  [T.INT32, 'TYPE_INT32'],
-  [T.INT64, 'TYPE_INT64'],
-  [T.STRING, 'TYPE_STRING'],
-  [T.BOOL, 'TYPE_BOOL'],
-  [T.FLOAT16, 'TYPE_FP16'],
-  [T.DOUBLE, 'TYPE_FP64'],
-  [T.UINT32, 'TYPE_UINT32'],
-  [T.UINT64, 'TYPE_UINT64'],
-  [T.BFLOAT16, 'TYPE_BF16'],
-]);
-
-/** One graph input or output as the ONNX model declares it; -1 marks a dynamic (symbolic or unknown) dimension. */
-export interface OnnxTensorInfo {
-  name: string;
-  dataType: TritonDataType;
-  shape: number[];
-}
-
-export interface OnnxSignature {
-  inputs: OnnxTensorInfo[];
-  outputs: OnnxTensorInfo[];
-}
-
-function tensorInfo(value: OnnxTypes.IValueInfoProto, where: string): OnnxTensorInfo {
-  const name = value.name ?? '';
-  const tensor = value.type?.tensorType;
-  if (!name || !tensor) throw new ExportError(`ONNX ${where} ${JSON.stringify(name)} is not a named tensor`);
-  const dataType = TRITON_TYPE_OF_ONNX.get(tensor.elemType ?? 0);
-  if (!dataType) throw new ExportError(`ONNX ${where} ${name}: element type ${tensor.elemType} has no Triton data type`);
-  if (!tensor.shape) throw new ExportError(`ONNX ${where} ${name} has no shape (Triton needs its rank)`);
-  // A dimension is fixed when it has a positive dim_value; a dim_param or nothing is dynamic.
-  const shape = (tensor.shape.dim ?? []).map((d) => {
-    const value = d.dimParam ? 0 : Number(String(d.dimValue ?? 0));
-    return value > 0 ? value : -1;
-  });
-  return { name, dataType, shape };
-}
-
-/** The graph's real inputs (initializers listed as inputs are weights, not inputs) and outputs. */
-export function onnxSignature(model: Uint8Array): OnnxSignature {
-  const graph = decodeModel(model).graph;
-  if (!graph) throw new ExportError('the ONNX model has no graph');
-  const weights = new Set((graph.initializer ?? []).map((t) => t.name));
-  return {
-    inputs: (graph.input ?? []).filter((v) => !weights.has(v.name ?? '')).map((v) => tensorInfo(v, 'input')),
-    outputs: (graph.output ?? []).map((v) => tensorInfo(v, 'output')),
-  };
-}
+/** Triton's name for an Open Inference Protocol datatype: TYPE_ + the name, strings are TYPE_STRING. */
+export const tritonDataType = (datatype: TensorDatatype): TritonDataType =>
+  (datatype === 'BYTES' ? 'TYPE_STRING' : `TYPE_${datatype}`) as TritonDataType;
 
 export type TritonInstanceKind = 'KIND_AUTO' | 'KIND_CPU' | 'KIND_GPU';
 
@@ -119,11 +69,11 @@ export function hasBatchDimension(signature: OnnxSignature): boolean {
 }
 
 function tritonTensor(info: OnnxTensorInfo, batched: boolean): TritonTensor {
-  if (!batched) return { name: info.name, dataType: info.dataType, dims: [...info.shape] };
+  if (!batched) return { name: info.name, dataType: tritonDataType(info.datatype), dims: [...info.shape] };
   const dims = info.shape.slice(1);
   return dims.length > 0
-    ? { name: info.name, dataType: info.dataType, dims }
-    : { name: info.name, dataType: info.dataType, dims: [1], reshapeToScalar: true };
+    ? { name: info.name, dataType: tritonDataType(info.datatype), dims }
+    : { name: info.name, dataType: tritonDataType(info.datatype), dims: [1], reshapeToScalar: true };
 }
 
 /**

@@ -5,9 +5,28 @@ import { BnserveError } from '../lib/errors.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
+/** Open Inference Protocol element datatypes a registered graph may declare (ONNX's tensor types). */
+export const TENSOR_DATATYPES = [
+  'FP32',
+  'FP64',
+  'FP16',
+  'BF16',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'BOOL',
+  'BYTES',
+] as const;
+export type TensorDatatype = (typeof TENSOR_DATATYPES)[number];
+
 export interface TensorSignature {
   name: string;
-  datatype: 'FP32';
+  datatype: TensorDatatype;
   /** -1 marks the dynamic batch dimension. */
   shape: number[];
 }

@@ -1,5 +1,13 @@
 import { ALIAS, MODEL_NAME } from '../lib/names.ts';
-import { MAX_LISTED_RUNS, RegistryError, type RegisterVersionInput, type RunFilter, type TensorSignature } from './types.ts';
+import {
+  MAX_LISTED_RUNS,
+  RegistryError,
+  type RegisterVersionInput,
+  type RunFilter,
+  TENSOR_DATATYPES,
+  type TensorDatatype,
+  type TensorSignature,
+} from './types.ts';
 
 function invalid(message: string): never {
   throw new RegistryError('invalid', message);
@@ -32,8 +40,8 @@ function assertSignatures(value: unknown, what: string): asserts value is Tensor
   for (const sig of value as unknown[]) {
     const s = sig as Partial<TensorSignature> | null;
     const okShape = Array.isArray(s?.shape) && s.shape.every((d) => Number.isInteger(d) && (d === -1 || d > 0));
-    if (!s || typeof s.name !== 'string' || s.name === '' || s.datatype !== 'FP32' || !okShape) {
-      invalid(`${what}: each signature needs a name, datatype "FP32" and a shape of positive integers or -1`);
+    if (!s || typeof s.name !== 'string' || s.name === '' || !TENSOR_DATATYPES.includes(s.datatype as TensorDatatype) || !okShape) {
+      invalid(`${what}: each signature needs a name, a datatype (${TENSOR_DATATYPES.join(', ')}) and a shape of positive integers or -1`);
     }
   }
 }

@@ -244,7 +244,7 @@ describe('config.pbtxt from the ONNX graph', () => {
 
   test('dynamic dims are -1; a model without a leading batch dimension gets max_batch_size 0, full dims, no dynamic_batching', () => {
     const fixed = onnxSignature(identityModel([2, 'n'], [2, 'n']));
-    assert.deepEqual(fixed.inputs, [{ name: 'x', dataType: 'TYPE_FP32', shape: [2, -1] }]);
+    assert.deepEqual(fixed.inputs, [{ name: 'x', datatype: 'FP32', shape: [2, -1] }]);
     const config = parsePbtxt(formatConfigPbtxt(tritonModelConfig('m', fixed, DEFAULT_BATCHING, 'KIND_CPU')));
     assert.equal(one(config, 'max_batch_size'), 0);
     assert.deepEqual((config.input as PbMessage[])[0].dims, [2, -1]);
@@ -265,8 +265,8 @@ describe('config.pbtxt from the ONNX graph', () => {
 
   test('names with quotes and backslashes survive the round trip', () => {
     const signature = {
-      inputs: [{ name: 'a "b"\\c\n', dataType: 'TYPE_FP32' as const, shape: [-1, 3] }],
-      outputs: [{ name: 'y', dataType: 'TYPE_FP32' as const, shape: [-1, 1] }],
+      inputs: [{ name: 'a "b"\\c\n', datatype: 'FP32' as const, shape: [-1, 3] }],
+      outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [-1, 1] }],
     };
     const config = parsePbtxt(formatConfigPbtxt(tritonModelConfig('m', signature, DEFAULT_BATCHING, 'KIND_CPU')));
     assert.equal(one((config.input as PbMessage[])[0], 'name'), 'a "b"\\c\n');
