@@ -62,13 +62,23 @@ export function standardizationAsScaleShift(mean: Float64Array, std: Float64Arra
   return { scale, shift };
 }
 
+/** Every weight times the scale of the output channel it feeds: W′[i] = W[i]·s[channelOf(i)]. */
+export function scaleWeights(kernel: Float64Array, channelOf: (index: number) => number, ss: ScaleShift): Float64Array {
+  const folded = new Float64Array(kernel.length);
+  for (let i = 0; i < kernel.length; i++) folded[i] = kernel[i] * ss.scale[channelOf(i)];
+  return folded;
+}
+
+/** b′ = b·s + t per output channel, i.e. (b − μ)·s + β for a BN; b = 0 for a layer without bias. */
+export function shiftBias(bias: ArrayLike<number> | null, ss: ScaleShift): Float64Array {
+  const folded = new Float64Array(ss.scale.length);
+  for (let o = 0; o < folded.length; o++) folded[o] = (bias ? bias[o] : 0) * ss.scale[o] + ss.shift[o];
+  return folded;
+}
+
 /** Applies an affine map on the output channels of a layer whose kernel's last axis is the output channel. */
 function scaleOutputChannels(kernel: Float64Array, bias: Float64Array | null, outChannels: number, ss: ScaleShift): AffineResult {
-  const folded = new Float64Array(kernel.length);
-  for (let i = 0; i < kernel.length; i++) folded[i] = kernel[i] * ss.scale[i % outChannels];
-  const foldedBias = new Float64Array(outChannels);
-  for (let o = 0; o < outChannels; o++) foldedBias[o] = (bias ? bias[o] : 0) * ss.scale[o] + ss.shift[o];
-  return { kernel: folded, bias: foldedBias };
+  return { kernel: scaleWeights(kernel, (i) => i % outChannels, ss), bias: shiftBias(bias, ss) };
 }
 
 /** Dense → BN: W′[:, j] = W[:, j]·s_j, b′ = (b − μ)·s + β (b = 0 without bias). */
