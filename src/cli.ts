@@ -126,6 +126,29 @@ program
   });
 
 program
+  .command('import')
+  .description(
+    'register an ONNX model exported from PyTorch or Keras: refuse training-mode BN, flag untrained statistics, fold every BN, prove parity',
+  )
+  .argument('<model>', 'the .onnx file (opset 13–21, every tensor inside the file)')
+  .requiredOption('--name <name>', 'model name to register a new version of')
+  .option(
+    '--sample <file>',
+    'real inputs (.npy, .csv or .json) for the parity check and the BN drift check (default: 16 seeded random rows)',
+  )
+  .option('--tolerance <x>', 'largest allowed |folded − original| relative to max(1, |output|) (default 1e-4)', positiveNumber)
+  .addOption(new Option('--task <task>', 'how :predict presents the first output').choices(['regression', 'classification']))
+  .option('--labels <list>', 'comma-separated class labels (with --task classification)', (v: string) => v.split(','))
+  .option('--alias <alias>', 'move this alias to the new version')
+  .option('--force', 'move --alias even to a version the BN guard flagged')
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (model, options) => {
+    const { describeImport, runImportCommand } = await import('./commands/import.ts');
+    const result = await withRegistry((registry) => runImportCommand({ ...options, model }, registry));
+    print(options.json, result, describeImport(result));
+  });
+
+program
   .command('report')
   .description('plot cost per epoch and, for 2-feature classifiers (Adaline included), decision regions; or compare runs')
   .option('--checkpoint <dir>', 'checkpoint (or diverged run) folder written by `bnserve train`')

@@ -117,6 +117,12 @@ export const SETTINGS = {
   BNSERVE_ADMIN_TOKEN: setting(z.string(), undefined, 'unset', 'enables admin routes'),
   BNSERVE_MAX_ROWS: setting(intFrom(1, 1_000_000), 1024, '`1024`', 'rows per request'),
   BNSERVE_BODY_LIMIT_BYTES: setting(intFrom(1024, 1024 * 1024 * 1024), 4 * 1024 * 1024, '`4194304`', 'larger bodies get 413'),
+  BNSERVE_MAX_IMPORT_MB: setting(
+    intFrom(1, 2048),
+    256,
+    '`256`',
+    'largest ONNX file `POST /admin/models/{model}/import` accepts, in MiB (a larger body gets 413)',
+  ),
   BNSERVE_BATCHING: setting(
     flag,
     BATCHING_DEFAULTS.enabled,

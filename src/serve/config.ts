@@ -11,6 +11,8 @@ export interface ServeLimits {
   maxRows: number;
   /** Request body size in bytes; larger bodies get 413. */
   bodyLimit: number;
+  /** Body size of an admin model import (an ONNX file), in bytes. */
+  importLimit: number;
 }
 
 export interface ServeConfig {
@@ -91,6 +93,7 @@ const SERVE_SETTINGS = [
   'BNSERVE_ADMIN_TOKEN',
   'BNSERVE_MAX_ROWS',
   'BNSERVE_BODY_LIMIT_BYTES',
+  'BNSERVE_MAX_IMPORT_MB',
   'BNSERVE_BATCHING',
   'BNSERVE_BATCH_MAX_ROWS',
   'BNSERVE_BATCH_MAX_QUEUE_DELAY_US',
@@ -159,7 +162,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     },
     providers: providersFromEnv(e.BNSERVE_EXECUTION_PROVIDERS),
     adminToken: e.BNSERVE_ADMIN_TOKEN,
-    limits: { maxRows: e.BNSERVE_MAX_ROWS, bodyLimit: e.BNSERVE_BODY_LIMIT_BYTES },
+    limits: { maxRows: e.BNSERVE_MAX_ROWS, bodyLimit: e.BNSERVE_BODY_LIMIT_BYTES, importLimit: e.BNSERVE_MAX_IMPORT_MB * 1024 * 1024 },
     batching: {
       enabled: e.BNSERVE_BATCHING,
       maxBatchSize: e.BNSERVE_BATCH_MAX_ROWS,

@@ -7,6 +7,7 @@ import { errorHandling } from './plugins/errors.ts';
 import { externalPlugins } from './plugins/external.ts';
 import { loadShedding } from './plugins/load-shedding.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { adminImportRoutes } from './routes/admin-import.ts';
 import { dashboardApiRoutes } from '../dashboard/api.ts';
 import { dashboardStaticRoutes } from '../dashboard/static.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -37,6 +38,7 @@ export const bnserveApp = fp<AppPluginOptions>(
     await app.register(tritonExtensionRoutes);
     await app.register(predictRoutes);
     await app.register(adminRoutes);
+    await app.register(adminImportRoutes);
     await app.register(dashboardApiRoutes);
     await app.register(dashboardStaticRoutes);
     if (opts.extend) await opts.extend(app);

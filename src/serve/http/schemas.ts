@@ -51,6 +51,11 @@ export const modelMetadata = z
     task: z.enum(['classification', 'regression']),
     labels: z.array(z.string()),
     feature_names: z.array(z.string()),
+    /** BN statistics folded into the weights (trained or imported), and the parity gate's measurement. */
+    folded: z.boolean(),
+    parity_max_abs_diff: z.number(),
+    /** The BN guard's finding when it flagged this version (served only by number or a forced alias); null otherwise. */
+    bn_guard_warning: z.string().nullable(),
     aliases: z.record(z.string(), z.number()),
     load_errors: z.array(loadError),
     /** Why the model is not ready (a default or alias target failed to load); empty when it is. */

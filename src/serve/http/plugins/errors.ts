@@ -37,7 +37,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   overloaded: 503,
   integrity: 500,
   checkpoint_invalid: 500,
-  export_failed: 500,
+  // Only an admin import reaches it in the server: the folded graph failed the parity gate.
+  export_failed: 422,
   training_diverged: 500,
 };
 

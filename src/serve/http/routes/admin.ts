@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { HttpError } from '../http-errors.ts';
 import type { ModelManager, ModelStatus } from '../../dataplane/model-manager.ts';
@@ -22,6 +23,18 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
   return match !== null && timingSafeEqual(digest(match[1].trim()), digest(token));
+}
+
+/** Every route of the calling plugin answers 403 without BNSERVE_ADMIN_TOKEN set, 401 without the token. */
+export function requireAdminToken(app: FastifyInstance): void {
+  const token = app.serveConfig.adminToken;
+  app.addHook('onRequest', async (request, reply) => {
+    if (!token) throw new HttpError(403, 'admin routes are disabled: set BNSERVE_ADMIN_TOKEN to enable them');
+    if (!bearerMatches(request.headers.authorization, token)) {
+      reply.header('www-authenticate', 'Bearer');
+      throw new HttpError(401, 'missing or wrong admin token (send "Authorization: Bearer $BNSERVE_ADMIN_TOKEN")');
+    }
+  });
 }
 
 /** READY only when the model serves a default version and every alias target it should (see modelReadiness). */
@@ -50,15 +63,7 @@ function statusBody(models: ModelManager, s: ModelStatus) {
  * client gets a clear 403 rather than a bare 404 when no BNSERVE_ADMIN_TOKEN is configured.
  */
 export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
-  const token = app.serveConfig.adminToken;
-
-  app.addHook('onRequest', async (request, reply) => {
-    if (!token) throw new HttpError(403, 'admin routes are disabled: set BNSERVE_ADMIN_TOKEN to enable them');
-    if (!bearerMatches(request.headers.authorization, token)) {
-      reply.header('www-authenticate', 'Bearer');
-      throw new HttpError(401, 'missing or wrong admin token (send "Authorization: Bearer $BNSERVE_ADMIN_TOKEN")');
-    }
-  });
+  requireAdminToken(app);
 
   const security = [{ adminToken: [] }];
   const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody, 503: errorBody };
