@@ -9,13 +9,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ROOT, registryEnv } from '../cli/run-cli.ts';
+import { ROOT, registryEnv, runCli } from '../cli/run-cli.ts';
 
 interface Curl {
   source: string;
   method?: string;
   path: string;
   body?: string;
+  /** `--data-binary @FILE`: the body is that file's bytes. */
+  file?: string;
   headers: Record<string, string>;
 }
 
@@ -69,7 +71,8 @@ export function curlCommands(markdown: string, env: Record<string, string> = {})
       if (w[0] !== 'curl') continue;
       const curl: Curl = { source: line.trim(), path: '', headers: {} };
       for (let i = 1; i < w.length; i++) {
-        if (['-d', '--data', '--data-raw', '--data-binary'].includes(w[i])) curl.body = w[++i];
+        if (w[i] === '--data-binary' && w[i + 1]?.startsWith('@')) curl.file = w[++i].slice(1);
+        else if (['-d', '--data', '--data-raw', '--data-binary'].includes(w[i])) curl.body = w[++i];
         else if (w[i] === '-X' || w[i] === '--request') curl.method = w[++i];
         else if (w[i] === '-H' || w[i] === '--header') {
           const [k, ...v] = w[++i].split(':');
@@ -81,6 +84,12 @@ export function curlCommands(markdown: string, env: Record<string, string> = {})
   }
   return commands;
 }
+
+/**
+ * Files the documentation's examples write with tools the suite does not run (PyTorch), mapped to the
+ * fixtures those tools made: docs/import.md exports `bn_mlp.onnx` exactly as make_fixtures.py's BnMlp.
+ */
+const DOCUMENTED_FILES: Record<string, string> = { 'bn_mlp.onnx': 'test/fixtures/pytorch/mlp_eval.onnx' };
 
 /** README.md and every page under docs/, as paths relative to the repository root. */
 export function documentationPages(): string[] {
@@ -126,13 +135,27 @@ after(async () => {
 async function send(c: Curl) {
   // What curl sends: -d without -H content-type is application/x-www-form-urlencoded.
   const hasType = Object.keys(c.headers).some((k) => k.toLowerCase() === 'content-type');
-  const headers = c.body !== undefined && !hasType ? { ...c.headers, 'content-type': 'application/x-www-form-urlencoded' } : c.headers;
+  const headers =
+    (c.body !== undefined || c.file !== undefined) && !hasType
+      ? { ...c.headers, 'content-type': 'application/x-www-form-urlencoded' }
+      : c.headers;
+  const body = c.file === undefined ? c.body : await readFile(path.join(ROOT, DOCUMENTED_FILES[c.file] ?? c.file));
   const response = await fetch(url + c.path, {
-    method: c.method ?? (c.body === undefined ? 'GET' : 'POST'),
+    method: c.method ?? (body === undefined ? 'GET' : 'POST'),
     headers,
-    ...(c.body === undefined ? {} : { body: c.body }),
+    ...(body === undefined ? {} : { body }),
   });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+/** docs/import.md's `bnserve import bn_mlp.onnx --name bn-mlp --sample sample.npy`, then the server has loaded it. */
+async function importDocumentedModel(): Promise<void> {
+  const imported = await runCli(['import', DOCUMENTED_FILES['bn_mlp.onnx'], '--name', 'bn-mlp'], registryEnv(dir));
+  assert.equal(imported.code, 0, imported.stderr);
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+    if ((await fetch(`${url}/v2/models/bn-mlp/ready`)).status === 200) return;
+  }
+  assert.fail('the server did not load the imported bn-mlp within 30 s');
 }
 
 test('npm start on a fresh registry trains Iris and points production at it', () => {
@@ -149,6 +172,7 @@ test('curl lines are read from every shell block, with -X, headers, $VARIABLES a
     '```bash',
     'kubectl get pods',
     'curl -s http://127.0.0.1:8080/c?d=1',
+    "curl -s -X POST localhost:8080/e -H 'content-type: application/octet-stream' --data-binary @bn_mlp.onnx",
     '```',
     '```python',
     'curl = 1',
@@ -164,6 +188,13 @@ test('curl lines are read from every shell block, with -X, headers, $VARIABLES a
     },
     { source: 'curl -s localhost:8080/b | head -1', path: '/b', headers: {} },
     { source: 'curl -s http://127.0.0.1:8080/c?d=1', path: '/c?d=1', headers: {} },
+    {
+      source: "curl -s -X POST localhost:8080/e -H 'content-type: application/octet-stream' --data-binary @bn_mlp.onnx",
+      method: 'POST',
+      path: '/e',
+      headers: { 'content-type': 'application/octet-stream' },
+      file: 'bn_mlp.onnx',
+    },
   ]);
 });
 
@@ -175,6 +206,8 @@ test('every curl line of README.md and docs/*.md answers 2xx with JSON', { timeo
   }
   assert.ok(commands.length > 0, `no curl line found in ${documentationPages().join(', ')}`);
   assert.ok(commands.some((c) => c.path.includes('/labels/production:predict')));
+  assert.ok(commands.some((c) => c.path.includes('/bn-mlp:predict')));
+  await importDocumentedModel();
   for (const c of commands) {
     const r = await send(c);
     assert.ok(r.status >= 200 && r.status < 300, `${c.page}: ${c.source}\n→ ${r.status} ${JSON.stringify(r.json)}`);
