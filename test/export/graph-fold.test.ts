@@ -272,6 +272,20 @@ describe('import refusals and flags', () => {
     await assert.rejects(importOnnx({ onnx: g.model(['n', 3], out, 12), driftLimits: LIMITS }), /opset 12/);
   });
 
+  test('weights kept in an external data file are refused with how to inline them', async () => {
+    const g = new G();
+    const out = g.node('Gemm', ['x', g.constant('w', [3, 4])], 'y');
+    Object.assign(g.inits[0], {
+      rawData: new Uint8Array(0),
+      dataLocation: 1,
+      externalData: [{ key: 'location', value: 'model.onnx.data' }],
+    });
+    await assert.rejects(
+      importOnnx({ onnx: g.model(['n', 3], out) }),
+      /tensor w is stored in an external data file.*save_as_external_data=False/,
+    );
+  });
+
   test('bytes that are not ONNX are refused', async () => {
     await assert.rejects(importOnnx({ onnx: new TextEncoder().encode('{"not": "onnx"}'), driftLimits: LIMITS }), /not an ONNX model/);
   });

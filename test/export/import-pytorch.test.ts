@@ -77,6 +77,21 @@ describe('importing PyTorch exports', () => {
     }
   });
 
+  test('the parity gate refuses a fold that differs from the original by more than the tolerance', async () => {
+    // Folding changes float32 rounding a little; a tolerance of 0 leaves no room for it.
+    await assert.rejects(
+      importOnnx({ onnx: bytes('cnn_eval_unfolded.onnx'), sample: feedsOf(expected.cnn), tolerance: 0 }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'export_failed');
+        assert.match(
+          e.message,
+          /parity check failed: the folded graph differs from the original by up to .* on 16 rows; the tolerance is 0/,
+        );
+        return true;
+      },
+    );
+  });
+
   test('the training-mode export is refused, naming its BN nodes', async () => {
     await assert.rejects(importOnnx({ onnx: bytes('cnn_training.onnx'), driftLimits: LIMITS }), (e: Error) => {
       assert.match(e.message, /training mode: BatchNormalization \/features\/features\.1\/BatchNormalization/);

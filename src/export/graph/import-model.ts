@@ -19,6 +19,7 @@ import {
   trainingModeBatchNorms,
 } from './fold-graph.ts';
 import { GraphIndex } from './graph-index.ts';
+import { assertInline } from './tensor-values.ts';
 import { exposeTensors, type Feeds, inputSpecs, randomFeeds, runGraph, type TensorData } from './run-graph.ts';
 import { graphSignature } from '../onnx/signature.ts';
 
@@ -62,6 +63,7 @@ export async function importOnnx(options: ImportOptions): Promise<ImportResult> 
   const model = decode(options.onnx);
   const opset = checkOpset(model);
   const graph = model.graph!;
+  for (const t of graph.initializer ?? []) assertInline(t);
   const refusedBns = trainingModeBatchNorms(graph);
   if (refusedBns.length > 0) {
     throw new ImportError(

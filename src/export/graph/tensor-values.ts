@@ -19,14 +19,19 @@ export const toNumber = (v: LongLike) => (typeof v === 'number' ? v : v.toNumber
 
 export const elementCount = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
-/** The tensor's numbers, or null for an element type a fold does not handle. */
-export function readTensor(t: OnnxTypes.ITensorProto): TensorValue | null {
+/** Refuses a tensor whose values live in a separate file: an import reads one file. */
+export function assertInline(t: OnnxTypes.ITensorProto): void {
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     throw new ImportError(
       `tensor ${t.name} is stored in an external data file; save the model with every tensor inside the .onnx ` +
         '(onnx.save_model(model, path, save_as_external_data=False)) and import that file',
     );
   }
+}
+
+/** The tensor's numbers, or null for an element type a fold does not handle. */
+export function readTensor(t: OnnxTypes.ITensorProto): TensorValue | null {
+  assertInline(t);
   const dims = (t.dims ?? []).map((d) => toNumber(d as LongLike));
   const dataType = t.dataType ?? 0;
   const count = elementCount(dims);
