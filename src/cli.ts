@@ -174,6 +174,8 @@ program
   .description('serve registered models over HTTP (Open Inference Protocol v2 and :predict)')
   .addOption(hostOption())
   .addOption(portOption())
+  .option('--model-name <name>', 'KServe-native mode: the name to serve the --model-dir model under (no registry database)')
+  .option('--model-dir <dir>', 'KServe-native mode: model.onnx, or <name>/<version>/model.onnx (default KServe path: /mnt/models)')
   .action(async (options) => {
     const { runServeCommand } = await import('./commands/serve.ts');
     await runServeCommand(options);

@@ -225,6 +225,18 @@ export const SETTINGS = {
     'largest training data file (`data.path`, `--data`) read, in MiB; a larger one is refused with this limit in the message',
   ),
   BNSERVE_STRICT_INPUT_NAMES: setting(flag, false, 'off', 'OIP input names must match exactly, single-input models too'),
+  BNSERVE_STRICT_READINESS: setting(
+    flag,
+    true,
+    'on',
+    '`/v2/health/ready` as Triton’s strict readiness (every default and alias target served, registry reachable); `off`: ready while every model’s default and aliases have some version serving (for load balancers; alert on the strict one)',
+  ),
+  BNSERVE_MIGRATE_ON_START: setting(
+    flag,
+    true,
+    'on',
+    '`serve` applies pending registry migrations before it starts; `off`: it never changes the schema (run `bnserve migrate` as a release step)',
+  ),
   BNSERVE_DEFAULT_ALIAS: setting(
     z.string().regex(ALIAS, 'must start with a letter, then letters, digits, ".", "_" or "-" (at most 64 characters)'),
     PRODUCTION_ALIAS,

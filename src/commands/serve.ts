@@ -2,12 +2,17 @@ import { createServer } from 'node:net';
 import { ConfigError } from '../lib/errors.ts';
 import type { Registry } from '../registry/types.ts';
 import { staleRunMs } from '../registry/index.ts';
+import { assertModelName } from '../registry/validation.ts';
+import { readSettings } from '../settings.ts';
 
 export interface ServeCommandOptions {
   /** Default: the HOST setting. */
   host?: string;
   /** Default: the PORT setting. */
   port?: number;
+  /** KServe-native mode: serve the ONNX model(s) of this folder under modelName, no registry database. */
+  modelDir?: string;
+  modelName?: string;
 }
 
 /** Ready-to-paste requests; the alias line only when the model has that alias (a 404 otherwise). */
@@ -68,24 +73,47 @@ export async function checkServePorts(options: ServeCommandOptions): Promise<voi
   }
 }
 
-export async function runServeCommand(options: ServeCommandOptions): Promise<void> {
+/** The registry a server reads: the model folder in KServe-native mode, else the database. */
+async function openServedRegistry(options: ServeCommandOptions, migrate: boolean, worker: boolean): Promise<Registry> {
+  if (options.modelDir !== undefined || options.modelName !== undefined) {
+    if (options.modelDir === undefined || options.modelName === undefined) {
+      throw new ConfigError(
+        '--model-dir and --model-name go together (KServe passes both: --model-name={{.Name}} --model-dir=/mnt/models)',
+      );
+    }
+    try {
+      assertModelName(options.modelName);
+    } catch (error) {
+      throw new ConfigError(`--model-name: ${(error as Error).message}`);
+    }
+    const { openModelDirectory } = await import('../model-dir/model-directory.ts');
+    return openModelDirectory({ dir: options.modelDir, modelName: options.modelName });
+  }
   const { openRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } = await import('../registry/index.ts');
+  // Without BNSERVE_MIGRATE_ON_START the server never changes the schema, nor creates a database.
+  return openRegistry({
+    busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS,
+    migrate: migrate && !worker,
+    createDatabase: worker || !migrate ? 'never' : undefined,
+  });
+}
+
+export async function runServeCommand(options: ServeCommandOptions): Promise<void> {
+  const { openRegistry } = await import('../registry/index.ts');
   const { serveConfigFromEnv } = await import('../serve/index.ts');
   const { workers } = serveConfigFromEnv(); // a bad setting is reported before the registry is opened or migrated
   const { isClusterWorker, leaveClusterAfterFailure, runServePrimary } = await import('./serve-cluster.ts');
   // The primary checks for the workers, which share its ports.
   if (!isClusterWorker()) await checkServePorts(options);
+  const migrate = readSettings(['BNSERVE_MIGRATE_ON_START']).BNSERVE_MIGRATE_ON_START;
   if (workers > 1 && !isClusterWorker()) {
     // Migrate once here, so that the workers only open the registry.
-    await (await openRegistry()).close();
+    if (migrate && options.modelDir === undefined) await (await openRegistry()).close();
     await runServePrimary(workers, (line) => process.stdout.write(`${line}\n`));
     return;
   }
   try {
-    const registry = await openRegistry({
-      busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS,
-      createDatabase: isClusterWorker() ? 'never' : undefined,
-    });
+    const registry = await openServedRegistry(options, migrate, isClusterWorker());
     await serveRegistry(
       registry,
       options,

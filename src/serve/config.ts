@@ -52,6 +52,8 @@ export interface ServeConfig {
    * default: a single-input model takes its one input under any name, as KServe's runtimes do.
    */
   strictInputNames: boolean;
+  /** Triton's strict readiness (true), or ready while every model serves some version for its default and aliases. */
+  strictReadiness: boolean;
   /** Registry alias served when a request names no version or alias (BNSERVE_DEFAULT_ALIAS); unset alias: the latest version. */
   defaultAlias: string;
   /** Serving processes sharing the port (BNSERVE_WORKERS; `bnserve serve` forks them with node:cluster). */
@@ -114,6 +116,7 @@ const SERVE_SETTINGS = [
   'BNSERVE_CONNECTION_TIMEOUT_MS',
   'BNSERVE_SHUTDOWN_TIMEOUT_MS',
   'BNSERVE_STRICT_INPUT_NAMES',
+  'BNSERVE_STRICT_READINESS',
   'BNSERVE_DEFAULT_ALIAS',
   'BNSERVE_WORKERS',
   'BNSERVE_DASHBOARD_RAW_DATA',
@@ -181,6 +184,7 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     logLevel: e.BNSERVE_LOG_LEVEL,
     timeouts,
     strictInputNames: e.BNSERVE_STRICT_INPUT_NAMES,
+    strictReadiness: e.BNSERVE_STRICT_READINESS,
     defaultAlias: e.BNSERVE_DEFAULT_ALIAS,
     workers: e.BNSERVE_WORKERS,
     dashboardRawData: e.BNSERVE_DASHBOARD_RAW_DATA,

@@ -40,9 +40,16 @@ export interface BuildAppOptions {
   staleRunMs?: number;
   timeouts?: Partial<ServeConfig['timeouts']>;
   strictInputNames?: boolean;
+  /** Default: BNSERVE_STRICT_READINESS (true). */
+  strictReadiness?: boolean;
   /** Environment that supplies defaults (default process.env); tests pass {}. */
   env?: NodeJS.ProcessEnv;
   extend?: (app: FastifyInstance) => Promise<void> | void;
+  /**
+   * Load and warm the models in `app.ready()` (default true: an app built for inject is ready to
+   * answer). startServer sets false: it listens first and loads after, so liveness answers at once.
+   */
+  loadModelsOnReady?: boolean;
 }
 
 export function resolveServeConfig(
@@ -70,6 +77,7 @@ export function resolveServeConfig(
     logLevel: base.logLevel,
     timeouts: { ...base.timeouts, ...opts.timeouts },
     strictInputNames: opts.strictInputNames ?? base.strictInputNames,
+    strictReadiness: opts.strictReadiness ?? base.strictReadiness,
     defaultAlias: base.defaultAlias,
     workers: base.workers,
     dashboardRawData: base.dashboardRawData,
@@ -107,7 +115,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });
-  await app.register(bnserveApp, { registry: opts.registry, config, extend: opts.extend });
+  await app.register(bnserveApp, {
+    registry: opts.registry,
+    config,
+    extend: opts.extend,
+    loadModelsOnReady: opts.loadModelsOnReady ?? true,
+  });
   return app;
 }
 
@@ -119,6 +132,8 @@ export interface StartServerOptions extends BuildAppOptions {
    * 0 here binds a free port (as does leaving it unset with `port: 0`), null turns gRPC off.
    */
   grpcPort?: number | null;
+  /** Called once HTTP (and gRPC) listen, before the models are loaded: liveness answers from then on, readiness once they are. */
+  onListening?: (server: { url: string; grpcAddress: string | null }) => void;
 }
 
 export interface RunningServer {
@@ -134,10 +149,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Builds the app, loads and warms the models, and listens (HOST/PORT, default 127.0.0.1:8080). */
+/**
+ * Builds the app, listens (HOST/PORT, default 127.0.0.1:8080; and gRPC), then loads and warms the
+ * models: `/v2/health/live` answers while they load, `/v2/health/ready` once they are served.
+ * Resolves when the first load is done.
+ */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const config = resolveServeConfig(opts);
-  const app = await buildApp({ ...opts, logger: opts.logger ?? serveLoggerOptions(config.logLevel) });
+  const app = await buildApp({ ...opts, logger: opts.logger ?? serveLoggerOptions(config.logLevel), loadModelsOnReady: false });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
@@ -158,12 +177,20 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     app.log.info({ address: grpc.address }, 'gRPC (Open Inference Protocol) listening');
   }
   let closing: Promise<void> | null = null;
-  return {
+  const server: RunningServer = {
     app,
     url: `http://${host}:${port}`,
     grpcAddress: grpc?.address ?? null,
     close: () => (closing ??= drainThenClose(app, grpc, config.timeouts.shutdownMs)),
   };
+  opts.onListening?.({ url: server.url, grpcAddress: server.grpcAddress });
+  try {
+    await app.dataPlane.start();
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return server;
 }
 
 async function drainThenClose(app: FastifyInstance, grpc: GrpcEndpoint | null, timeoutMs: number): Promise<void> {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/serve/index.ts';
+import { RegistryError } from '../../src/registry/types.ts';
 import { FakeRegistry } from './fake-registry.ts';
 import { IRIS_ROWS, randomMlp, versionInput } from './fixtures.ts';
 
@@ -33,6 +34,48 @@ async function call(app: FastifyInstance, method: 'GET' | 'POST', url: string, p
 }
 
 const rows = { instances: [IRIS_ROWS[0]] };
+
+describe('lenient readiness (BNSERVE_STRICT_READINESS=false)', () => {
+  it('stays ready while a failed alias target has an older version serving and while the registry is down; strict does not', async () => {
+    const registry = await twoVersions();
+    await registry.promote('iris', 1, 'production');
+    const lenient = await appFor(registry, { env: { BNSERVE_STRICT_READINESS: 'false' } });
+    const strict = await appFor(registry);
+    try {
+      await registry.promote('iris', 2, 'production');
+      registry.removeArtifact('iris', 2);
+      await lenient.models.poll();
+      await strict.models.poll();
+      assert.equal((await call(strict, 'GET', '/v2/health/ready')).status, 503);
+      assert.deepEqual((await call(lenient, 'GET', '/v2/health/ready')).json, { ready: true });
+      assert.equal((await call(lenient, 'GET', '/v2/models/iris/ready')).status, 200);
+
+      registry.failWith = new RegistryError('unavailable', 'database down');
+      await lenient.models.poll();
+      await strict.models.poll();
+      assert.match(JSON.stringify((await call(strict, 'GET', '/v2/health/ready')).json), /registry is unavailable/);
+      assert.deepEqual((await call(lenient, 'GET', '/v2/health/ready')).json, { ready: true });
+      assert.equal((await call(lenient, 'POST', '/v1/models/iris:predict', rows)).json.model_version, 1);
+    } finally {
+      registry.failWith = null;
+      await lenient.close();
+      await strict.close();
+    }
+  });
+
+  it('is not ready while a model has nothing serving its default', async () => {
+    const registry = await twoVersions();
+    registry.removeArtifact('iris', 2);
+    const lenient = await appFor(registry, { env: { BNSERVE_STRICT_READINESS: 'false' } });
+    try {
+      const ready = await call(lenient, 'GET', '/v2/health/ready');
+      assert.equal(ready.status, 503);
+      assert.deepEqual(ready.json.reasons, ['model "iris" default: no version serving yet (version 2 failed to load)']);
+    } finally {
+      await lenient.close();
+    }
+  });
+});
 
 describe('readiness and failed versions', () => {
   it('a default/alias target that failed to load: 503 ready with the reason, previous version serving, no paths shown', async () => {

@@ -86,13 +86,15 @@ export class DataPlane {
       onLoadFailure: (name) => metrics.loadFailures.inc({ model: name }),
       staleRunMs: config.staleRunMs,
       defaultAlias: config.defaultAlias,
+      strictReadiness: config.strictReadiness,
     });
     return new DataPlane({ registry, models, metrics, batching, config, lifecycle: { draining: false }, log });
   }
 
   /**
-   * Loads and warms the models before the server listens; a registry that cannot be read leaves
-   * the server live but not ready, and polling retries.
+   * Reads the registry, loads and warms the models it says to serve, then polls it. startServer
+   * calls it after listening; a registry that cannot be read leaves the server live but not ready,
+   * and polling retries.
    */
   async start(): Promise<void> {
     if (await this.models.checkRegistry()) {

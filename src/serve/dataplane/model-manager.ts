@@ -21,6 +21,7 @@ import {
   resolveLoaded,
   ServedModel,
   servingProblems,
+  unservedRefs,
   tableFor,
   wantedVersions,
   type ServingTable,
@@ -84,6 +85,8 @@ export interface ModelManagerOptions {
   now?: () => number;
   /** The alias served when a request names no version or alias (default "production"); unset alias: the latest version. */
   defaultAlias?: string;
+  /** False: ready while every model's default and aliases have some version serving (default true: Triton's rule). */
+  strictReadiness?: boolean;
 }
 
 type VersionRef = number | string | undefined;
@@ -154,16 +157,28 @@ export class ModelManager {
     const reasons: string[] = [];
     if (this.closed) reasons.push('shutting down');
     if (!this.refreshedOnce) reasons.push('the model registry has not been read yet');
-    if (!this.registryAvailable) reasons.push('the model registry is unavailable');
-    for (const name of [...this.models.keys()].sort()) reasons.push(...servingProblems(this.models.get(name)!));
+    if (this.strict && !this.registryAvailable) reasons.push('the model registry is unavailable');
+    for (const name of [...this.models.keys()].sort()) reasons.push(...this.problemsOf(this.models.get(name)!));
     return { ready: reasons.length === 0, reasons };
+  }
+
+  /**
+   * Strict: what servingProblems says (a failed default or alias target, even with an older version
+   * serving in its place). Lenient: only a default or alias with nothing serving at all.
+   */
+  private problemsOf(model: ServedModel): string[] {
+    return this.strict ? servingProblems(model) : unservedRefs(model);
+  }
+
+  private get strict(): boolean {
+    return this.opts.strictReadiness ?? true;
   }
 
   /** A model's readiness: the same rule as the server's, for this model only. */
   modelReadiness(name: string): Readiness {
     const model = this.models.get(name);
     if (!model) throw notFound(`model "${name}" not found`);
-    const reasons = servingProblems(model);
+    const reasons = this.problemsOf(model);
     if (!model.unloaded && reasons.length === 0 && model.table.defaultVersion === null)
       reasons.push(`model "${name}" has no version ready`);
     return { ready: reasons.length === 0, reasons };

@@ -131,6 +131,25 @@ export function servingProblems(model: ServedModel): string[] {
   return problems;
 }
 
+/** The lenient readiness rule: the default and each alias of a model with versions must have some version serving. */
+export function unservedRefs(model: ServedModel): string[] {
+  if (model.unloaded || model.latestVersion === 0) return [];
+  const refs = [
+    { label: 'default', served: model.table.defaultVersion, version: defaultTarget(model) },
+    ...Object.entries(model.registryAliases).map(([alias, version]) => ({
+      label: `alias "${alias}"`,
+      served: model.table.aliases.get(alias) ?? null,
+      version,
+    })),
+  ];
+  return refs
+    .filter((r) => r.served === null && r.version > 0)
+    .map(
+      (r) =>
+        `model "${model.name}" ${r.label}: no version serving yet (version ${r.version} ${model.failures.has(r.version) ? 'failed to load' : 'is loading'})`,
+    );
+}
+
 /** Forgets the least recently used on-demand versions beyond MAX_ON_DEMAND_VERSIONS (tableFor then drops them). */
 export function evictOnDemand(model: ServedModel, justLoaded: number): void {
   const candidates = [...model.onDemand].filter((v) => v !== justLoaded);

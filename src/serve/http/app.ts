@@ -18,6 +18,8 @@ import { v2ModelRoutes } from './routes/v2-models.ts';
 export interface AppPluginOptions extends Record<string, unknown> {
   registry: Registry;
   config: ServeConfig;
+  /** Load and warm the models in app.ready() (see BuildAppOptions.loadModelsOnReady). */
+  loadModelsOnReady: boolean;
   /** Registers extra routes or hooks after the built-in ones, before the server is ready. */
   extend?: (app: FastifyInstance) => Promise<void> | void;
 }
@@ -29,7 +31,7 @@ export interface AppPluginOptions extends Record<string, unknown> {
 export const bnserveApp = fp<AppPluginOptions>(
   async (app, opts) => {
     await app.register(externalPlugins);
-    await app.register(domainPlugins, { registry: opts.registry, config: opts.config });
+    await app.register(domainPlugins, { registry: opts.registry, config: opts.config, loadModelsOnReady: opts.loadModelsOnReady });
     await app.register(errorHandling);
     await app.register(loadShedding);
 

@@ -27,6 +27,8 @@ declare module 'fastify' {
 export interface DomainOptions {
   registry: Registry;
   config: ServeConfig;
+  /** False: the caller starts the data plane after listening (startServer). */
+  loadModelsOnReady: boolean;
   [key: string]: unknown;
 }
 
@@ -35,7 +37,7 @@ export interface DomainOptions {
  * settings, lifecycle), decorated on the instance, with the hooks that tie them to the app's life.
  */
 export const domainPlugins = fp<DomainOptions>(
-  async (app, { registry, config }) => {
+  async (app, { registry, config, loadModelsOnReady }) => {
     const dataPlane = DataPlane.create({ registry, config, log: app.log });
     const { models, metrics, lifecycle } = dataPlane;
 
@@ -66,11 +68,14 @@ export const domainPlugins = fp<DomainOptions>(
       done(null, payload);
     });
 
-    // Models are loaded and warmed before the server listens; a registry that cannot be read
-    // leaves the server live but not ready, and polling retries.
-    app.addHook('onReady', async () => {
-      await dataPlane.start();
-    });
+    // An app built for inject loads and warms its models in ready(); startServer listens first and
+    // starts the data plane after. A registry that cannot be read leaves the server live but not
+    // ready, and polling retries.
+    if (loadModelsOnReady) {
+      app.addHook('onReady', async () => {
+        await dataPlane.start();
+      });
+    }
     app.addHook('onClose', async () => {
       await dataPlane.close();
     });
