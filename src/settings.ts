@@ -237,6 +237,23 @@ export const SETTINGS = {
     'on',
     '`serve` applies pending registry migrations before it starts; `off`: it never changes the schema (run `bnserve migrate` as a release step)',
   ),
+  BNSERVE_RESPONSE_CACHE_MB: setting(
+    intFrom(0, 1024 * 1024),
+    0,
+    '`0` (off)',
+    'response cache (Triton’s `response_cache`): answers by the exact input bytes, per version, least recently used evicted; for the models in `BNSERVE_RESPONSE_CACHE_MODELS`',
+  ),
+  BNSERVE_RESPONSE_CACHE_MODELS: setting(
+    z
+      .string()
+      .regex(
+        /^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63}(,[A-Za-z0-9][A-Za-z0-9._-]{0,63})*)?$/,
+        'must be `*` or model names separated by commas',
+      ),
+    '',
+    'none',
+    'models that opt in to the response cache: names separated by commas, or `*` for every model',
+  ),
   BNSERVE_DEFAULT_ALIAS: setting(
     z.string().regex(ALIAS, 'must start with a letter, then letters, digits, ".", "_" or "-" (at most 64 characters)'),
     PRODUCTION_ALIAS,

@@ -56,6 +56,8 @@ export interface ServeConfig {
   strictReadiness: boolean;
   /** Registry alias served when a request names no version or alias (BNSERVE_DEFAULT_ALIAS); unset alias: the latest version. */
   defaultAlias: string;
+  /** Response cache size in bytes (0: off) and the models that use it (null: every model). */
+  responseCache: { maxBytes: number; models: string[] | null };
   /** Serving processes sharing the port (BNSERVE_WORKERS; `bnserve serve` forks them with node:cluster). */
   workers: number;
   /** Who may read training rows and server paths through the dashboard API (BNSERVE_DASHBOARD_RAW_DATA; auto: by HOST). */
@@ -118,6 +120,8 @@ const SERVE_SETTINGS = [
   'BNSERVE_STRICT_INPUT_NAMES',
   'BNSERVE_STRICT_READINESS',
   'BNSERVE_DEFAULT_ALIAS',
+  'BNSERVE_RESPONSE_CACHE_MB',
+  'BNSERVE_RESPONSE_CACHE_MODELS',
   'BNSERVE_WORKERS',
   'BNSERVE_DASHBOARD_RAW_DATA',
 ] as const satisfies readonly SettingName[];
@@ -186,6 +190,10 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     strictInputNames: e.BNSERVE_STRICT_INPUT_NAMES,
     strictReadiness: e.BNSERVE_STRICT_READINESS,
     defaultAlias: e.BNSERVE_DEFAULT_ALIAS,
+    responseCache: {
+      maxBytes: e.BNSERVE_RESPONSE_CACHE_MB * 1024 * 1024,
+      models: e.BNSERVE_RESPONSE_CACHE_MODELS === '*' ? null : e.BNSERVE_RESPONSE_CACHE_MODELS.split(',').filter(Boolean),
+    },
     workers: e.BNSERVE_WORKERS,
     dashboardRawData: e.BNSERVE_DASHBOARD_RAW_DATA,
   };

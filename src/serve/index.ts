@@ -42,6 +42,8 @@ export interface BuildAppOptions {
   strictInputNames?: boolean;
   /** Default: BNSERVE_STRICT_READINESS (true). */
   strictReadiness?: boolean;
+  /** Default: BNSERVE_RESPONSE_CACHE_MB and BNSERVE_RESPONSE_CACHE_MODELS (off). */
+  responseCache?: ServeConfig['responseCache'];
   /** Environment that supplies defaults (default process.env); tests pass {}. */
   env?: NodeJS.ProcessEnv;
   extend?: (app: FastifyInstance) => Promise<void> | void;
@@ -79,6 +81,7 @@ export function resolveServeConfig(
     strictInputNames: opts.strictInputNames ?? base.strictInputNames,
     strictReadiness: opts.strictReadiness ?? base.strictReadiness,
     defaultAlias: base.defaultAlias,
+    responseCache: opts.responseCache ?? base.responseCache,
     workers: base.workers,
     dashboardRawData: base.dashboardRawData,
   };

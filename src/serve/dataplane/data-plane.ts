@@ -2,6 +2,7 @@
 // transport: leases on the version that should answer, inference (tensors in, tensors out), the
 // :predict rows path, and the health and metadata answers. As KServe's DataPlane
 // (kserve/protocol/dataplane.py): built once, handed to each server.
+import { ResponseCache, responseCacheKey } from './response-cache.ts';
 import { BnserveError } from '../../lib/errors.ts';
 import { BNSERVE_VERSION } from '../../lib/version.ts';
 import type { Registry } from '../../registry/types.ts';
@@ -58,6 +59,8 @@ export class DataPlane {
   readonly config: ServeConfig;
   readonly lifecycle: Lifecycle;
   readonly log: ManagerLog;
+  /** Triton's response cache, for the models that opt in (BNSERVE_RESPONSE_CACHE_MB / _MODELS). */
+  readonly responseCache: ResponseCache;
 
   constructor(parts: DataPlaneParts) {
     this.registry = parts.registry;
@@ -67,6 +70,12 @@ export class DataPlane {
     this.config = parts.config;
     this.lifecycle = parts.lifecycle;
     this.log = parts.log;
+    this.responseCache = new ResponseCache(parts.config.responseCache.maxBytes);
+  }
+
+  private cachesFor(model: string): boolean {
+    const { maxBytes, models } = this.config.responseCache;
+    return maxBytes > 0 && (models === null || models.includes(model));
   }
 
   /** The model manager over the registry, its metrics and batching settings, as the server runs them. */
@@ -152,6 +161,16 @@ export class DataPlane {
     }
     request.afterDecode?.();
     const decoded = performance.now();
+    const rows = feeds[v.inputs[0].name].dims[0] ?? 1;
+    const cacheKey = this.cachesFor(v.name) ? responseCacheKey(v.name, v.version, wanted, feeds) : null;
+    const cached = cacheKey ? this.responseCache.get(cacheKey) : undefined;
+    const lookupNs = (performance.now() - decoded) * 1e6;
+    if (cached) {
+      const answer = encode(cached);
+      this.metrics.observeCache(v.name, 'hit');
+      this.metrics.stats.cacheHit(v.name, v.version, rows, lookupNs, (performance.now() - started) * 1e6);
+      return answer;
+    }
     const result = await v.runFeeds(feeds, opts).catch((err: unknown) => {
       // Row models are fully checked above; several inputs can still disagree (e.g. batch sizes).
       if (v.takesRows || err instanceof BnserveError) throw err;
@@ -164,8 +183,14 @@ export class DataPlane {
       assertFiniteOutput(name, t);
       return t;
     });
+    if (cacheKey) {
+      const storing = performance.now();
+      this.responseCache.set(cacheKey, outputs);
+      this.metrics.observeCache(v.name, 'miss');
+      this.metrics.stats.cacheMiss(v.name, v.version, lookupNs + (performance.now() - storing) * 1e6);
+    }
     const answer = encode(outputs);
-    this.recordSuccess(v, feeds[v.inputs[0].name].dims[0] ?? 1, result, started, decoded, ran);
+    this.recordSuccess(v, rows, result, started, decoded, ran);
     return answer;
   }
 

@@ -40,6 +40,9 @@ export interface VersionStats {
   compute_input: Duration;
   compute_infer: Duration;
   compute_output: Duration;
+  /** Response cache lookups that answered (Triton: cache_hit), and those that did not (cache_miss: lookup + insert). */
+  cache_hit: Duration;
+  cache_miss: Duration;
   batches: Map<number, BatchStats>;
 }
 
@@ -60,6 +63,8 @@ function empty(): VersionStats {
     compute_input: zero(),
     compute_infer: zero(),
     compute_output: zero(),
+    cache_hit: zero(),
+    cache_miss: zero(),
     batches: new Map(),
   };
 }
@@ -87,6 +92,20 @@ export class InferenceStats {
     add(s.compute_input, t.inputNs);
     add(s.compute_infer, t.inferNs);
     add(s.compute_output, t.outputNs);
+  }
+
+  /** A request answered from the response cache: a success that ran nothing (Triton counts it so too). */
+  cacheHit(model: string, version: number, rows: number, lookupNs: number, totalNs: number, now = Date.now()): void {
+    const s = this.entry(model, version);
+    s.last_inference = now;
+    s.inference_count += rows;
+    add(s.success, totalNs);
+    add(s.cache_hit, lookupNs);
+  }
+
+  /** A response cache lookup that found nothing, with the time to store the answer afterwards. */
+  cacheMiss(model: string, version: number, ns: number): void {
+    add(this.entry(model, version).cache_miss, ns);
   }
 
   /** A request that reached a model version and was answered with an error (bad input, overload, failed run). */
@@ -134,8 +153,8 @@ export class InferenceStats {
         compute_input: { ...s.compute_input },
         compute_infer: { ...s.compute_infer },
         compute_output: { ...s.compute_output },
-        cache_hit: zero(),
-        cache_miss: zero(),
+        cache_hit: { ...s.cache_hit },
+        cache_miss: { ...s.cache_miss },
       },
       batch_stats: [...s.batches.entries()]
         .sort((a, b) => a[0] - b[0])

@@ -106,6 +106,13 @@ export class ServeMetrics {
     registers: [this.registry],
   });
 
+  readonly responseCache = new Counter({
+    name: 'bnserve_response_cache_total',
+    help: 'Response cache lookups by result (hit: answered without running the model; miss: ran and stored).',
+    labelNames: ['model', 'result'] as const,
+    registers: [this.registry],
+  });
+
   private readonly requestChildren = memo((key) => {
     const [url, model, version, status] = key.split('\0');
     const route = routeLabel(url === '' ? undefined : url);
@@ -242,5 +249,9 @@ export class ServeMetrics {
 
   observeRejection(model: string, version: number, reason: string): void {
     this.queueRejections.inc({ model, version: String(version), reason });
+  }
+
+  observeCache(model: string, result: 'hit' | 'miss'): void {
+    this.responseCache.inc({ model, result });
   }
 }
