@@ -3,8 +3,9 @@
 #   1. docker-compose.yml resolves with Debian's docker-compose (v1.29, offline `config`), for the
 #      default services and with the `train` and `gpu` profiles;
 #   2. the Dockerfile passes dockerfilelint (rules in .dockerfilelintrc);
-#   3. the Kustomize base and overlays under deploy/kubernetes render (`kubectl kustomize`, offline;
-#      skipped with a message where kubectl is not installed);
+#   3. the Kustomize base under deploy/kubernetes renders, and each overlay renders once its storage
+#      class is set and not before (`kubectl kustomize`, offline; skipped with a message where kubectl
+#      is not installed);
 #   4. with --tests, also the test/deploy suites (Dockerfile targets, runtime dependency sets without
 #      tfjs, tsx or esbuild, compose topology, the server CMD run end to end). `npm test` runs them anyway;
 #   5. with --images, the images themselves: scripts/build-images.sh builds the trainer and server
@@ -85,10 +86,23 @@ npx --no-install dockerfilelint Dockerfile
 
 section "kubectl kustomize"
 if command -v kubectl >/dev/null 2>&1; then
-  for dir in deploy/kubernetes/base deploy/kubernetes/overlays/*/; do
-    kubectl kustomize "$dir" >/dev/null
-    echo "renders: $dir"
+  kubectl kustomize deploy/kubernetes/base >/dev/null
+  echo "renders: deploy/kubernetes/base"
+  # The shipped overlays stop until their ReadWriteMany storage class is set (deploy/kubernetes/README.md);
+  # a copy with one set must render.
+  k8s_copy=$(mktemp -d)
+  cp -r deploy/kubernetes/. "$k8s_copy"
+  for dir in deploy/kubernetes/overlays/*/; do
+    if kubectl kustomize "$dir" >/dev/null 2>&1; then
+      echo "FAIL: $dir renders without rwxStorageClass" >&2
+      exit 1
+    fi
+    overlay="$k8s_copy/overlays/$(basename "$dir")"
+    sed -i 's/# - rwxStorageClass=.*/- rwxStorageClass=ci-rwx/' "$overlay/kustomization.yaml"
+    kubectl kustomize "$overlay" >/dev/null
+    echo "renders once rwxStorageClass is set (and not before): $dir"
   done
+  rm -rf "$k8s_copy"
 else
   echo "SKIP: kubectl is not installed: Kustomize overlays not rendered (test/deploy/kubernetes.test.ts skips them too)"
 fi

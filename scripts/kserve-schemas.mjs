@@ -6,6 +6,7 @@
 // `git show` (a bare mirror works). Descriptions and status are dropped, and so are the subtrees our
 // manifests do not use (listed in each file's $comment): the test treats every field not in the
 // schema as unknown, so a manifest that starts using a dropped field fails until it is re-vendored.
+// A key `[]` in a drop path steps into an array's items (spec.canary[].predictor...).
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,8 +35,9 @@ const CRDS = [
       ['status'],
       ['spec', 'explainer'],
       ['spec', 'transformer'],
-      ['spec', 'canary'],
+      // spec.canary (v0.20, Standard mode) is kept: deploy/kserve/inferenceservice-standard.yaml uses it.
       ...[...UNUSED_POD_FIELDS, ...FRAMEWORKS].map((f) => ['spec', 'predictor', f]),
+      ...[...UNUSED_POD_FIELDS, ...FRAMEWORKS].map((f) => ['spec', 'canary', '[]', 'predictor', f]),
     ],
   },
 ];
@@ -48,7 +50,7 @@ function withoutDescriptions(node) {
 
 function dropProperty(schema, keys) {
   let node = schema;
-  for (const key of keys.slice(0, -1)) node = node?.properties?.[key];
+  for (const key of keys.slice(0, -1)) node = key === '[]' ? node?.items : node?.properties?.[key];
   const last = keys.at(-1);
   if (!node?.properties?.[last]) throw new Error(`${keys.join('.')} is not in the schema: update the drop list`);
   delete node.properties[last];
@@ -70,7 +72,7 @@ for (const crd of CRDS) {
   const vendored = {
     $comment:
       `openAPIV3Schema of ${doc.spec.names.kind} ${doc.spec.group}/${crd.version} from github.com/kserve/kserve ${ref} (${commit}), ` +
-      `${source}; written by scripts/kserve-schemas.mjs without descriptions and without: ${crd.drop.map((k) => k.join('.')).join(', ')}`,
+      `${source}; written by scripts/kserve-schemas.mjs without descriptions and without: ${crd.drop.map((k) => k.join('.').replaceAll('.[]', '[]')).join(', ')}`,
     ...schema,
   };
   const out = path.join(OUT_DIR, crd.out);

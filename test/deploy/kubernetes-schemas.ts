@@ -77,8 +77,9 @@ function describeError(e: ErrorObject): string {
 /** A validator for KServe objects; it answers the list of problems (empty when valid). */
 export function kserveValidator(schemaDir = path.resolve(import.meta.dirname, '..', '..', 'deploy', 'kserve', 'schemas')) {
   // Kubernetes' schema extensions and formats (int32, int64, ...) carry no JSON Schema meaning here;
-  // CEL rules (x-kubernetes-validations) are not evaluated.
-  const ajv = new Ajv({ allErrors: true, strictSchema: false, validateFormats: false });
+  // CEL rules (x-kubernetes-validations) are not evaluated. Quantities are int-or-string with a
+  // pattern and no type, which ajv's strictTypes would log about for every one.
+  const ajv = new Ajv({ allErrors: true, strictSchema: false, strictTypes: false, validateFormats: false });
   const validators = Object.fromEntries(
     Object.entries(KSERVE_SCHEMAS).map(([kind, file]) => {
       const { $comment: _source, ...schema } = JSON.parse(readFileSync(path.join(schemaDir, file), 'utf8'));
