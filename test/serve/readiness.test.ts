@@ -49,6 +49,8 @@ describe('lenient readiness (BNSERVE_STRICT_READINESS=false)', () => {
       assert.equal((await call(strict, 'GET', '/v2/health/ready')).status, 503);
       assert.deepEqual((await call(lenient, 'GET', '/v2/health/ready')).json, { ready: true });
       assert.equal((await call(lenient, 'GET', '/v2/models/iris/ready')).status, 200);
+      assert.equal((await call(lenient, 'GET', '/v2/health/ready?strict=true')).status, 503, 'alerts can still ask strictly');
+      assert.equal((await call(strict, 'GET', '/v2/health/ready?strict=false')).status, 200);
 
       registry.failWith = new RegistryError('unavailable', 'database down');
       await lenient.models.poll();

@@ -228,9 +228,12 @@ export class DataPlane {
     });
   }
 
-  /** Ready when every model that should serve does, and not shutting down (both protocols answer the same). */
-  serverReadiness(): { ready: boolean; reasons: string[] } {
-    const { reasons } = this.models.readiness();
+  /**
+   * Ready when every model that should serve does, and not shutting down (both protocols answer the
+   * same); `strict` overrides BNSERVE_STRICT_READINESS (alerts ask for the strict answer).
+   */
+  serverReadiness(strict?: boolean): { ready: boolean; reasons: string[] } {
+    const { reasons } = this.models.readiness(strict);
     if (this.lifecycle.draining) reasons.unshift('shutting down');
     return { ready: reasons.length === 0, reasons };
   }

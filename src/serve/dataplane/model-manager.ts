@@ -153,12 +153,12 @@ export class ModelManager {
    * being loaded for the first time do not count (they serve nothing yet and have not failed), nor
    * do versions loaded on demand by number.
    */
-  readiness(): Readiness {
+  readiness(strict = this.strict): Readiness {
     const reasons: string[] = [];
     if (this.closed) reasons.push('shutting down');
     if (!this.refreshedOnce) reasons.push('the model registry has not been read yet');
-    if (this.strict && !this.registryAvailable) reasons.push('the model registry is unavailable');
-    for (const name of [...this.models.keys()].sort()) reasons.push(...this.problemsOf(this.models.get(name)!));
+    if (strict && !this.registryAvailable) reasons.push('the model registry is unavailable');
+    for (const name of [...this.models.keys()].sort()) reasons.push(...this.problemsOf(this.models.get(name)!, strict));
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -166,8 +166,8 @@ export class ModelManager {
    * Strict: what servingProblems says (a failed default or alias target, even with an older version
    * serving in its place). Lenient: only a default or alias with nothing serving at all.
    */
-  private problemsOf(model: ServedModel): string[] {
-    return this.strict ? servingProblems(model) : unservedRefs(model);
+  private problemsOf(model: ServedModel, strict = this.strict): string[] {
+    return strict ? servingProblems(model) : unservedRefs(model);
   }
 
   private get strict(): boolean {

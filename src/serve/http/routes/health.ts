@@ -15,12 +15,16 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['health'],
         description:
           '200 when every model that should be ready is: the registry was read and passes its check, and the default ' +
-          'version and every alias target of each model are served (none failed its last load). 503 with the reasons otherwise.',
+          'version and every alias target of each model are served (none failed its last load). 503 with the reasons otherwise. ' +
+          'With BNSERVE_STRICT_READINESS=false: 200 while every default and alias has some version serving; `?strict=true` ' +
+          'asks for the strict answer whatever the setting (for alerts).',
+        querystring: z.object({ strict: z.enum(['true', 'false']).optional() }),
         response: { 200: serverReady, 503: serverReady },
       },
     },
-    async (_request, reply) => {
-      const { ready, reasons } = app.dataPlane.serverReadiness();
+    async (request, reply) => {
+      const strict = request.query.strict === undefined ? undefined : request.query.strict === 'true';
+      const { ready, reasons } = app.dataPlane.serverReadiness(strict);
       return ready ? reply.code(200).send({ ready }) : reply.code(503).send({ ready: false, reasons });
     },
   );
