@@ -254,6 +254,38 @@ export const SETTINGS = {
     'none',
     'models that opt in to the response cache: names separated by commas, or `*` for every model',
   ),
+  BNSERVE_PAYLOAD_LOG: setting(
+    z.string().min(1),
+    undefined,
+    'unset (off)',
+    'payload logging: sampled inference requests and responses as CloudEvents (KServe’s logger types) to a file (JSON lines) or an `http(s)://` endpoint, off the request path',
+  ),
+  BNSERVE_PAYLOAD_LOG_SAMPLE: setting(
+    z.coerce.number().min(0).max(1),
+    1,
+    '`1`',
+    'fraction of inference exchanges logged (0..1)',
+  ),
+  BNSERVE_PAYLOAD_LOG_MODELS: setting(
+    z
+      .string()
+      .regex(/^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63}(,[A-Za-z0-9][A-Za-z0-9._-]{0,63})*)$/, 'must be `*` or model names separated by commas'),
+    '*',
+    '`*`',
+    'models whose exchanges are logged: names separated by commas, or `*`',
+  ),
+  BNSERVE_PAYLOAD_LOG_QUEUE: setting(
+    intFrom(1, 1_000_000),
+    1000,
+    '`1000`',
+    'exchanges waiting to be written at most; beyond, new ones are dropped and counted (`bnserve_payload_log_dropped_total`), never slowing inference',
+  ),
+  BNSERVE_PAYLOAD_LOG_MAX_MB: setting(
+    intFrom(1, 1024 * 1024),
+    100,
+    '`100`',
+    'a payload log file past this size is renamed to `<file>.1` and a new one begun',
+  ),
   BNSERVE_DEFAULT_ALIAS: setting(
     z.string().regex(ALIAS, 'must start with a letter, then letters, digits, ".", "_" or "-" (at most 64 characters)'),
     PRODUCTION_ALIAS,

@@ -1,3 +1,4 @@
+import type { PayloadLogOptions } from './dataplane/payload-log.ts';
 import type { BatchingOptions } from '../lib/batching.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { type BatchingOverride, type LogLevel, type OrtLogLevel, readSettings, type SettingName } from '../settings.ts';
@@ -56,6 +57,8 @@ export interface ServeConfig {
   strictReadiness: boolean;
   /** Registry alias served when a request names no version or alias (BNSERVE_DEFAULT_ALIAS); unset alias: the latest version. */
   defaultAlias: string;
+  /** Payload logging (null: off). */
+  payloadLog: PayloadLogOptions | null;
   /** Response cache size in bytes (0: off) and the models that use it (null: every model). */
   responseCache: { maxBytes: number; models: string[] | null };
   /** Serving processes sharing the port (BNSERVE_WORKERS; `bnserve serve` forks them with node:cluster). */
@@ -121,6 +124,11 @@ const SERVE_SETTINGS = [
   'BNSERVE_STRICT_READINESS',
   'BNSERVE_DEFAULT_ALIAS',
   'BNSERVE_RESPONSE_CACHE_MB',
+  'BNSERVE_PAYLOAD_LOG',
+  'BNSERVE_PAYLOAD_LOG_SAMPLE',
+  'BNSERVE_PAYLOAD_LOG_MODELS',
+  'BNSERVE_PAYLOAD_LOG_QUEUE',
+  'BNSERVE_PAYLOAD_LOG_MAX_MB',
   'BNSERVE_RESPONSE_CACHE_MODELS',
   'BNSERVE_WORKERS',
   'BNSERVE_DASHBOARD_RAW_DATA',
@@ -190,6 +198,15 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     strictInputNames: e.BNSERVE_STRICT_INPUT_NAMES,
     strictReadiness: e.BNSERVE_STRICT_READINESS,
     defaultAlias: e.BNSERVE_DEFAULT_ALIAS,
+    payloadLog: e.BNSERVE_PAYLOAD_LOG
+      ? {
+          target: e.BNSERVE_PAYLOAD_LOG,
+          sample: e.BNSERVE_PAYLOAD_LOG_SAMPLE,
+          models: e.BNSERVE_PAYLOAD_LOG_MODELS === '*' ? null : e.BNSERVE_PAYLOAD_LOG_MODELS.split(','),
+          queueSize: e.BNSERVE_PAYLOAD_LOG_QUEUE,
+          maxFileBytes: e.BNSERVE_PAYLOAD_LOG_MAX_MB * 1024 * 1024,
+        }
+      : null,
     responseCache: {
       maxBytes: e.BNSERVE_RESPONSE_CACHE_MB * 1024 * 1024,
       models: e.BNSERVE_RESPONSE_CACHE_MODELS === '*' ? null : e.BNSERVE_RESPONSE_CACHE_MODELS.split(',').filter(Boolean),

@@ -42,6 +42,8 @@ export interface BuildAppOptions {
   strictInputNames?: boolean;
   /** Default: BNSERVE_STRICT_READINESS (true). */
   strictReadiness?: boolean;
+  /** Default: the BNSERVE_PAYLOAD_LOG settings (off); null turns it off. */
+  payloadLog?: ServeConfig['payloadLog'];
   /** Default: BNSERVE_RESPONSE_CACHE_MB and BNSERVE_RESPONSE_CACHE_MODELS (off). */
   responseCache?: ServeConfig['responseCache'];
   /** Environment that supplies defaults (default process.env); tests pass {}. */
@@ -82,6 +84,7 @@ export function resolveServeConfig(
     strictReadiness: opts.strictReadiness ?? base.strictReadiness,
     defaultAlias: base.defaultAlias,
     responseCache: opts.responseCache ?? base.responseCache,
+    payloadLog: opts.payloadLog !== undefined ? opts.payloadLog : base.payloadLog,
     workers: base.workers,
     dashboardRawData: base.dashboardRawData,
   };

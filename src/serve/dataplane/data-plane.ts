@@ -2,6 +2,7 @@
 // transport: leases on the version that should answer, inference (tensors in, tensors out), the
 // :predict rows path, and the health and metadata answers. As KServe's DataPlane
 // (kserve/protocol/dataplane.py): built once, handed to each server.
+import { PayloadLogger, payloadSink } from './payload-log.ts';
 import { ResponseCache, responseCacheKey } from './response-cache.ts';
 import { BnserveError } from '../../lib/errors.ts';
 import { BNSERVE_VERSION } from '../../lib/version.ts';
@@ -61,6 +62,8 @@ export class DataPlane {
   readonly log: ManagerLog;
   /** Triton's response cache, for the models that opt in (BNSERVE_RESPONSE_CACHE_MB / _MODELS). */
   readonly responseCache: ResponseCache;
+  /** Sampled exchanges as CloudEvents (BNSERVE_PAYLOAD_LOG); null when off. */
+  readonly payloadLog: PayloadLogger | null;
 
   constructor(parts: DataPlaneParts) {
     this.registry = parts.registry;
@@ -71,6 +74,36 @@ export class DataPlane {
     this.lifecycle = parts.lifecycle;
     this.log = parts.log;
     this.responseCache = new ResponseCache(parts.config.responseCache.maxBytes);
+    const log = parts.config.payloadLog;
+    this.payloadLog = log
+      ? new PayloadLogger(log, payloadSink(log), {
+          written: () => parts.metrics.payloadLogWritten.inc(),
+          dropped: (reason) => parts.metrics.payloadLogDropped.inc({ reason }),
+        })
+      : null;
+  }
+
+  /** Queues a sampled OIP exchange for the payload log, with the inputs as decoded and the outputs as answered. */
+  private logPayload(
+    v: LoadedVersion,
+    request: TensorRequest,
+    feeds: Record<string, { data: ElementArray; dims: number[] }>,
+    outputs: readonly OutputTensor[],
+  ): void {
+    if (!this.payloadLog?.wants(v.name)) return;
+    const inputs = Object.entries(feeds).map(([name, f]) => ({
+      name,
+      shape: f.dims,
+      datatype: v2Datatype(v.inputs.find((i) => i.name === name)?.type ?? ''),
+      data: f.data,
+    }));
+    this.payloadLog.record({
+      model: v.name,
+      version: v.version,
+      requestId: request.requestId ?? '',
+      request: { inputs, ...(request.outputs?.length ? { outputs: request.outputs.map((name) => ({ name })) } : {}) },
+      response: { model_name: v.name, model_version: String(v.version), outputs },
+    });
   }
 
   private cachesFor(model: string): boolean {
@@ -115,6 +148,7 @@ export class DataPlane {
   /** Stops polling and releases every loaded version. */
   async close(): Promise<void> {
     await this.models.close();
+    await this.payloadLog?.close();
   }
 
   /**
@@ -167,6 +201,7 @@ export class DataPlane {
     const lookupNs = (performance.now() - decoded) * 1e6;
     if (cached) {
       const answer = encode(cached);
+      this.logPayload(v, request, feeds, cached);
       this.metrics.observeCache(v.name, 'hit');
       this.metrics.stats.cacheHit(v.name, v.version, rows, lookupNs, (performance.now() - started) * 1e6);
       return answer;
@@ -191,11 +226,12 @@ export class DataPlane {
     }
     const answer = encode(outputs);
     this.recordSuccess(v, rows, result, started, decoded, ran);
+    this.logPayload(v, request, feeds, outputs);
     return answer;
   }
 
   /** TF-Serving's row form: rows (arrays or objects keyed by feature name) → labels and probabilities, or values. */
-  async predictRows(v: LoadedVersion, instances: readonly unknown[]): Promise<PredictResult> {
+  async predictRows(v: LoadedVersion, instances: readonly unknown[], requestId?: string): Promise<PredictResult> {
     assertTakesRows(v);
     const started = performance.now();
     const data = rowsToTensor(instances, { target: v.inputType, rowShape: v.rowShape, featureNames: v.record.featureNames });
@@ -208,7 +244,11 @@ export class DataPlane {
     assertFiniteOutput(output.name, values);
     const predictions = v.record.task === 'classification' ? classPredictions(values, v.record.classLabels) : regressionPredictions(values);
     this.recordSuccess(v, instances.length, result, started, decoded, ran);
-    return { predictions, model_version: v.version };
+    const answer = { predictions, model_version: v.version };
+    if (this.payloadLog?.wants(v.name)) {
+      this.payloadLog.record({ model: v.name, version: v.version, requestId: requestId ?? '', request: { instances }, response: answer });
+    }
+    return answer;
   }
 
   /**

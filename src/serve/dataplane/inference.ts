@@ -28,6 +28,8 @@ export interface TensorRequest {
   parameters?: RequestParameters;
   /** Runs once every input is decoded (the binary extension checks that no byte is left over). */
   afterDecode?: () => void;
+  /** The transport's request id (X-Request-Id), for the payload log. */
+  requestId?: string;
 }
 
 export interface PredictResult {

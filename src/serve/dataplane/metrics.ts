@@ -106,6 +106,19 @@ export class ServeMetrics {
     registers: [this.registry],
   });
 
+  readonly payloadLogWritten = new Counter({
+    name: 'bnserve_payload_log_written_total',
+    help: 'Inference exchanges written to the payload log (a request and a response event each).',
+    registers: [this.registry],
+  });
+
+  readonly payloadLogDropped = new Counter({
+    name: 'bnserve_payload_log_dropped_total',
+    help: 'Inference exchanges the payload log dropped: its queue was full (the sink is slower than the traffic) or the sink failed.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly responseCache = new Counter({
     name: 'bnserve_response_cache_total',
     help: 'Response cache lookups by result (hit: answered without running the model; miss: ran and stored).',

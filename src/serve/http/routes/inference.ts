@@ -99,6 +99,7 @@ export async function inferTensors(
   body: InferRequestBody,
   /** The binary part of the body (binary tensor extension), when the request has one. */
   binary?: Buffer,
+  requestId?: string,
 ): Promise<InferResult | BinaryInferResult> {
   const wantsBinary = binaryRequested(body);
   // A JSON body of N bytes carries at most about N/2 numbers ("0,"): a cheap bound on claimed shapes.
@@ -135,6 +136,7 @@ export async function inferTensors(
     outputs: body.outputs?.map((o) => o.name),
     parameters: body.parameters,
     afterDecode: () => reader?.finish(),
+    requestId,
   };
   return dataPlane.runTensors(v, request, (tensors) => {
     const parts: Buffer[] = [];

@@ -41,9 +41,9 @@ async function predictColumns(app: FastifyInstance, v: LoadedVersion, inputs: No
 
 type PredictAnswer = PredictResult | Awaited<ReturnType<typeof predictColumns>>;
 
-function predict(app: FastifyInstance, body: PredictBody) {
+function predict(app: FastifyInstance, body: PredictBody, requestId: string) {
   return (v: LoadedVersion): Promise<PredictAnswer> =>
-    body.inputs !== undefined ? predictColumns(app, v, body.inputs) : app.dataPlane.predictRows(v, body.instances ?? []);
+    body.inputs !== undefined ? predictColumns(app, v, body.inputs) : app.dataPlane.predictRows(v, body.instances ?? [], requestId);
 }
 
 /**
@@ -59,17 +59,19 @@ export const predictRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/v1/models/:model(^[^:/]+)::predict',
     { schema: { ...schema, params: modelParams }, serializerCompiler },
-    async (request, reply) => withModel(app, request, reply, request.params.model, undefined, predict(app, request.body)),
+    async (request, reply) => withModel(app, request, reply, request.params.model, undefined, predict(app, request.body, request.id)),
   );
   app.post(
     '/v1/models/:model/versions/:version(^[^:/]+)::predict',
     { schema: { ...schema, params: versionParams }, serializerCompiler },
-    async (request, reply) => withModel(app, request, reply, request.params.model, request.params.version, predict(app, request.body)),
+    async (request, reply) =>
+      withModel(app, request, reply, request.params.model, request.params.version, predict(app, request.body, request.id)),
   );
   app.post(
     '/v1/models/:model/labels/:alias(^[^:/]+)::predict',
     { schema: { ...schema, params: aliasParams }, serializerCompiler },
-    async (request, reply) => withModel(app, request, reply, request.params.model, request.params.alias, predict(app, request.body)),
+    async (request, reply) =>
+      withModel(app, request, reply, request.params.model, request.params.alias, predict(app, request.body, request.id)),
   );
 
   // Model status: loaded versions are AVAILABLE; a version whose last load failed is END with its short reason.

@@ -41,7 +41,7 @@ export const v2ModelRoutes: FastifyPluginAsyncZod = async (app) => {
     parse(request, raw as Buffer, done);
   });
   const infer = (request: FastifyRequest & { body: InferRequestBody }) => (v: LoadedVersion) =>
-    inferTensors(app.dataPlane, v, request.body, binaryBodies.get(request));
+    inferTensors(app.dataPlane, v, request.body, binaryBodies.get(request), request.id);
 
   app.get(
     '/v2/models/:model',
