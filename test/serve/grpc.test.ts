@@ -118,13 +118,24 @@ describe('gRPC Open Inference Protocol', () => {
     await server.close();
   });
 
-  it('ServerLive, ServerReady and ServerMetadata answer what REST answers', async () => {
+  it('ServerLive, ServerReady and ServerMetadata answer what REST answers (extensions: those a gRPC caller can use)', async () => {
     assert.deepEqual(await call(c, 'ServerLive', {}), { live: true });
     // broken has no version to serve, so neither REST nor gRPC call the server ready.
     assert.equal((await rest(server, 'GET', '/v2/health/ready')).status, 503);
     assert.deepEqual(await call(c, 'ServerReady', {}), { ready: false });
     const metadata = await rest(server, 'GET', '/v2');
-    assert.deepEqual(await call(c, 'ServerMetadata', {}), metadata.json);
+    assert.deepEqual(metadata.json.extensions, [
+      'model_repository',
+      'model_configuration',
+      'statistics',
+      'tf_serving_predict',
+      'binary_tensor_data',
+    ]);
+    // binary_tensor_data and :predict are HTTP's: gRPC carries raw_input_contents natively and has no :predict.
+    assert.deepEqual(await call(c, 'ServerMetadata', {}), {
+      ...metadata.json,
+      extensions: ['model_repository', 'model_configuration', 'statistics'],
+    });
   });
 
   it('ModelReady: ready models and versions, not-ready ones, unknown ones', async () => {

@@ -30,14 +30,15 @@ export function parseModelRef(name: string, version: string, fields = { name: 'n
   return { model: model.data, version: number.data };
 }
 
-/** InferParameter messages as plain values (int64 as a number when it is exact). */
+/** InferParameter messages as plain values (int64 and uint64 as a number when it is exact). */
 export function plainParameters(map: ParameterMap): Record<string, unknown> | undefined {
   const entries = Object.entries(map);
   if (entries.length === 0) return undefined;
   return Object.fromEntries(
     entries.map(([key, p]) => {
       const value = p.parameter_choice ? p[p.parameter_choice] : undefined;
-      if (p.parameter_choice === 'int64_param' && Number.isSafeInteger(Number(value))) return [key, Number(value)];
+      const integer = p.parameter_choice === 'int64_param' || p.parameter_choice === 'uint64_param';
+      if (integer && Number.isSafeInteger(Number(value))) return [key, Number(value)];
       return [key, value];
     }),
   );
@@ -53,9 +54,20 @@ export interface ParsedInfer {
   raw: boolean;
 }
 
+/** The request schema for each limits object, built once: building a zod schema costs more than checking a request. */
+const schemas = new WeakMap<ServeLimits, ReturnType<typeof inferBody>>();
+function inferSchema(limits: ServeLimits): ReturnType<typeof inferBody> {
+  let schema = schemas.get(limits);
+  if (!schema) {
+    schema = inferBody(limits);
+    schemas.set(limits, schema);
+  }
+  return schema;
+}
+
 export function parseInferRequest(message: ModelInferRequest, limits: ServeLimits): ParsedInfer {
   const { model, version } = parseModelRef(message.model_name, message.model_version, { name: 'model_name', version: 'model_version' });
-  const header = inferBody(limits).safeParse({
+  const header = inferSchema(limits).safeParse({
     ...(message.id !== '' ? { id: message.id } : {}),
     parameters: plainParameters(message.parameters),
     inputs: message.inputs.map((input) => ({

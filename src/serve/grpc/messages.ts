@@ -1,6 +1,8 @@
-// The messages of proto/grpc_predict_v2.proto as grpc-js hands them over and takes them back
-// (see LOADER_OPTIONS in proto.ts: snake_case names, int64 as strings, defaults filled in).
+// The messages of proto/grpc_predict_v2.proto (and model_config.proto) as grpc-js hands them over and
+// takes them back (see LOADER_OPTIONS in proto.ts: snake_case names, int64 as strings, defaults filled in).
+import type { RepositoryEntry } from '../dataplane/model-manager.ts';
 import type { TensorMetadata } from '../dataplane/tensor-metadata.ts';
+import type { TritonModelConfig, VersionStatsJson } from '../dataplane/triton-extensions.ts';
 
 /** int64 fields: decimal strings when read; numbers or strings when written. */
 export type Int64 = string | number;
@@ -9,8 +11,10 @@ export interface InferParameter {
   bool_param?: boolean;
   int64_param?: Int64;
   string_param?: string;
+  double_param?: number;
+  uint64_param?: Int64;
   /** Which member is set. */
-  parameter_choice?: 'bool_param' | 'int64_param' | 'string_param';
+  parameter_choice?: 'bool_param' | 'int64_param' | 'string_param' | 'double_param' | 'uint64_param';
 }
 
 export type ParameterMap = Record<string, InferParameter>;
@@ -70,4 +74,46 @@ export interface ModelMetadataResponse {
   platform: string;
   inputs: TensorMetadata[];
   outputs: TensorMetadata[];
+}
+
+/** One answer on ModelStreamInfer: the response, or error_message (infer_response then names the request only). */
+export interface ModelStreamInferResponse {
+  error_message: string;
+  infer_response: Partial<ModelInferResponse>;
+}
+
+/** ModelConfigRequest, ModelStatisticsRequest: a model and version by name ('' for the default, or for all). */
+export type ModelConfigRequest = ModelRef;
+export type ModelStatisticsRequest = ModelRef;
+
+export interface ModelConfigResponse {
+  config: TritonModelConfig;
+}
+
+export interface ModelStatisticsResponse {
+  model_stats: VersionStatsJson[];
+}
+
+export interface ModelRepositoryParameter {
+  bool_param?: boolean;
+  int64_param?: Int64;
+  string_param?: string;
+  bytes_param?: Buffer;
+  parameter_choice?: 'bool_param' | 'int64_param' | 'string_param' | 'bytes_param';
+}
+
+export interface RepositoryIndexRequest {
+  repository_name: string;
+  ready: boolean;
+}
+
+export interface RepositoryIndexResponse {
+  models: RepositoryEntry[];
+}
+
+/** RepositoryModelLoadRequest and RepositoryModelUnloadRequest. */
+export interface RepositoryModelRequest {
+  repository_name: string;
+  model_name: string;
+  parameters: Record<string, ModelRepositoryParameter>;
 }

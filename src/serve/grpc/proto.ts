@@ -1,4 +1,5 @@
-// The Open Inference Protocol's gRPC service, loaded from proto/grpc_predict_v2.proto at run time.
+// The Open Inference Protocol's gRPC service with Triton's extensions, loaded at run time from
+// proto/grpc_predict_v2.proto (which imports proto/model_config.proto from its own folder).
 import { fileURLToPath } from 'node:url';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';

@@ -6,14 +6,16 @@ import type { DataPlane } from '../dataplane/data-plane.ts';
 import { IncompleteRequestBudget, incompleteRequestGuard } from './incomplete-requests.ts';
 import { inferenceService } from './proto.ts';
 import { inferenceServiceImplementation } from './service.ts';
+import { OpenStreams, type StreamLimits, withMeasuredStreamRequests } from './stream-infer.ts';
 
 export interface GrpcEndpoint {
   /** "host:port" as a gRPC client takes it (IPv6 hosts in brackets). */
   address: string;
   port: number;
   /**
-   * Stops accepting calls and waits for the calls in flight to be answered; after timeoutMs
-   * whatever is still open is cancelled (forced: true).
+   * Stops accepting calls and waits for the calls in flight to be answered (an open stream answers
+   * the requests it has read, then ends UNAVAILABLE); after timeoutMs whatever is still open is
+   * cancelled (forced: true).
    */
   drain(timeoutMs: number): Promise<{ forced: boolean }>;
 }
@@ -64,9 +66,18 @@ export function grpcBindFailure(host: string, port: number, err: Error): string 
 }
 
 /** Serves GRPCInferenceService over the data plane (whose models are loaded) on host:port (0: a free port). */
-export async function startGrpcServer(dataPlane: DataPlane, host: string, port: number): Promise<GrpcEndpoint> {
+export async function startGrpcServer(
+  dataPlane: DataPlane,
+  host: string,
+  port: number,
+  options: { streamLimits?: Partial<StreamLimits> } = {},
+): Promise<GrpcEndpoint> {
   const server = new Server(grpcServerOptions(dataPlane.config));
-  server.addService(inferenceService(), inferenceServiceImplementation(dataPlane));
+  const streams = new OpenStreams();
+  server.addService(
+    withMeasuredStreamRequests(inferenceService()),
+    inferenceServiceImplementation(dataPlane, { streams, streamLimits: options.streamLimits }),
+  );
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${hostPart(host)}:${port}`, ServerCredentials.createInsecure(), (err, p) => {
       if (!err) return resolve(p);
@@ -87,6 +98,8 @@ export async function startGrpcServer(dataPlane: DataPlane, host: string, port: 
           clearTimeout(timer);
           resolve({ forced: false });
         });
+        // Open ModelStreamInfer calls would hold the shutdown until the timeout: each answers what it has read, then ends.
+        streams.closeAll();
       }),
   };
 }

@@ -32,10 +32,22 @@ const GRPC_STATUS: Record<ErrorCode, status | null> = {
   training_diverged: null,
 };
 
+/** An answer only the gRPC edge gives (no domain error behind it): the admin token checks. */
+export class GrpcStatusError extends Error {
+  constructor(
+    readonly code: status,
+    readonly details: string,
+  ) {
+    super(details);
+    this.name = 'GrpcStatusError';
+  }
+}
+
 const REGISTRY_UNAVAILABLE = 'the model registry is unavailable; try again once ServerReady (or GET /v2/health/ready) answers ready';
 
 /** The status a failed call answers with, with the error's message where REST shows it too. */
 export function grpcStatusFor(error: unknown): GrpcStatus {
+  if (error instanceof GrpcStatusError) return { code: error.code, details: error.details };
   if (error instanceof BnserveError) {
     if (error.code === 'unavailable') return { code: status.UNAVAILABLE, details: REGISTRY_UNAVAILABLE };
     const code = GRPC_STATUS[error.code];

@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { bearerMatches } from '../../dataplane/admin-token.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { HttpError } from '../http-errors.ts';
 import type { ModelManager, ModelStatus } from '../../dataplane/model-manager.ts';
@@ -17,13 +17,8 @@ import {
 
 const loadBody = z.object({ parameters: z.record(z.string(), z.unknown()).optional() }).nullish();
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/** Constant-time check of "Authorization: Bearer <token>". */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  return match !== null && timingSafeEqual(digest(match[1].trim()), digest(token));
-}
+// The check lives in the data plane, which gRPC's repository RPCs share; re-exported for the dashboard.
+export { bearerMatches };
 
 /** Every route of the calling plugin answers 403 without BNSERVE_ADMIN_TOKEN set, 401 without the token. */
 export function requireAdminToken(app: FastifyInstance): void {
