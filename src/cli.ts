@@ -149,6 +149,34 @@ program
   });
 
 program
+  .command('predict')
+  .description('score a CSV or JSONL file with a registered version: the server’s answers, streamed into a file')
+  .argument('<model>', 'NAME, NAME:VERSION or NAME@ALIAS (NAME alone: the version the server answers with)')
+  .requiredOption('--input <file>', 'rows to score: CSV with a header naming the features, or JSONL (one instance per line)')
+  .requiredOption('--output <file>', 'predictions file to write (an existing one only with --force)')
+  .addOption(
+    new Option('--format <format>', 'output format (default: from the --output extension, else the input’s)').choices(['csv', 'jsonl']),
+  )
+  .addOption(
+    new Option('--input-format <format>', 'input format (default: from the --input extension, else its first character)').choices([
+      'csv',
+      'jsonl',
+    ]),
+  )
+  .option('--batch-size <n>', 'rows per onnxruntime run (1..1000000, default 1024)', integerIn(1, 1_000_000, 'the batch size'))
+  .option('--id-column <name>', 'column (or JSONL field) passed through as each prediction’s id (default: "id" when present)')
+  .option('--force', 'replace an existing --output file')
+  .option('--no-progress', 'no progress bar (shown only when stderr is a terminal)')
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (model, options) => {
+    const { describePredict, loadPredictModel, preparePredict, runPredict } = await import('./commands/predict.ts');
+    const plan = await preparePredict(model, options);
+    const loaded = await withRegistry((registry) => loadPredictModel(registry, plan), 'never');
+    const result = await runPredict(plan, loaded);
+    print(options.json, result, describePredict(result));
+  });
+
+program
   .command('report')
   .description('plot cost per epoch and, for 2-feature classifiers (Adaline included), decision regions; or compare runs')
   .option('--checkpoint <dir>', 'checkpoint (or diverged run) folder written by `bnserve train`')

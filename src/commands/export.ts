@@ -46,18 +46,33 @@ async function tritonTargetOf(options: ExportCommandOptions, env: NodeJS.Process
   );
 }
 
-const existsMessage = (out: string) => `--out ${out} already exists; add --force to replace it`;
+/** How the messages of assertOutWritable name the option and the kind of file it takes. */
+export interface OutOption {
+  /** The option that named the path (default --out). */
+  option?: string;
+  /** What a file path there looks like, for the hint when a folder was given (default model.onnx). */
+  example?: string;
+  /** What the file is, in that hint (default "the ONNX file"). */
+  what?: string;
+}
 
-/** --out must be a new file in a folder that is (or can be) there, or with --force a regular file to replace. */
-async function assertOutWritable(out: string, force: boolean): Promise<void> {
+export const outExistsMessage = (out: string, { option = '--out' }: OutOption = {}) =>
+  `${option} ${out} already exists; add --force to replace it`;
+
+/**
+ * --out (or another option's path) must be a new file in a folder that is (or can be) there, or
+ * with --force a regular file to replace: ConfigError (exit 2) otherwise, before anything is written.
+ */
+export async function assertOutWritable(out: string, force: boolean, names: OutOption = {}): Promise<void> {
+  const { option = '--out', example = 'model.onnx', what = 'the ONNX file' } = names;
   const blocked = await blockingAncestor(out);
-  if (blocked) throw new ConfigError(`--out ${out}: ${blocked} is not a folder; choose a path inside a folder`);
+  if (blocked) throw new ConfigError(`${option} ${out}: ${blocked} is not a folder; choose a path inside a folder`);
   const kind = await pathKind(out, { followLinks: false });
   if (kind === 'missing') return;
-  if (kind === 'folder') throw new ConfigError(`--out ${out} is a folder; give the ONNX file's path, e.g. ${path.join(out, 'model.onnx')}`);
+  if (kind === 'folder') throw new ConfigError(`${option} ${out} is a folder; give ${what}'s path, e.g. ${path.join(out, example)}`);
   if (kind === 'other')
-    throw new ConfigError(`--out ${out} exists and is not a regular file (a link, a pipe, a device); choose another path`);
-  if (!force) throw new ConfigError(existsMessage(out));
+    throw new ConfigError(`${option} ${out} exists and is not a regular file (a link, a pipe, a device); choose another path`);
+  if (!force) throw new ConfigError(outExistsMessage(out, names));
 }
 
 /** Everything is checked before anything is written: --out, the Triton repository's layout, then (after the export) its files. */
@@ -84,7 +99,7 @@ export async function runExportCommand(options: ExportCommandOptions, env: NodeJ
   await assertOutWritable(out, force); // again: the export took a while
   await mkdir(path.dirname(out), { recursive: true });
   if (force) await writeFileAtomic(out, result.onnx);
-  else if ((await createFileAtomic(out, result.onnx)) === 'exists') throw new ConfigError(existsMessage(out));
+  else if ((await createFileAtomic(out, result.onnx)) === 'exists') throw new ConfigError(outExistsMessage(out));
   return {
     out,
     bytes: result.onnx.byteLength,

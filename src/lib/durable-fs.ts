@@ -51,6 +51,22 @@ export async function createFileAtomic(file: string, data: string | Uint8Array):
   const temp = tempPathFor(file);
   try {
     await writeFileDurably(temp, data, 'wx');
+    return await publishTempFile(temp, file, { replace: false });
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+/**
+ * Puts an fsynced temp file (written beside `file`) in place and fsyncs the folder: `replace` renames
+ * it over whatever is there; otherwise it is hard-linked, so an existing `file` is never replaced
+ * ('exists', nothing changed; where hard links are not supported: checked, then renamed). The caller
+ * removes the temp file afterwards (a link leaves it; rm with force is harmless after a rename).
+ */
+export async function publishTempFile(temp: string, file: string, { replace }: { replace: boolean }): Promise<'created' | 'exists'> {
+  if (replace) {
+    await rename(temp, file);
+  } else {
     try {
       await link(temp, file);
     } catch (error) {
@@ -60,11 +76,9 @@ export async function createFileAtomic(file: string, data: string | Uint8Array):
       if (await lstat(file).catch(() => null)) return 'exists';
       await rename(temp, file);
     }
-    await fsyncDirectory(path.dirname(file));
-    return 'created';
-  } finally {
-    await rm(temp, { force: true });
   }
+  await fsyncDirectory(path.dirname(file));
+  return 'created';
 }
 
 /** A file's bytes, or null when it does not exist (other read errors throw). */

@@ -23,7 +23,7 @@ export interface CsvOptions {
   labelMap?: Record<string, number>;
 }
 
-const PARSE_OPTIONS = {
+export const PARSE_OPTIONS = {
   bom: true,
   skip_empty_lines: true,
   trim: true,
@@ -52,12 +52,12 @@ function describeHeader(header: string[]): string {
 }
 
 /** csv-parse's sync and stream builds each have their own CsvError class. */
-function isCsvParseError(error: unknown): error is CsvError {
+export function isCsvParseError(error: unknown): error is CsvError {
   return error instanceof CsvError || error instanceof SyncCsvError;
 }
 
 /** csv-parse's messages can quote the file (a value, a character): ours say where and what only. */
-function csvSyntaxError(error: CsvError, file: string): DataError {
+export function csvSyntaxError(error: CsvError, file: string): DataError {
   const line = (error as CsvError & { lines?: number }).lines;
   const at = line === undefined ? '' : ` at line ${line}`;
   const what: Partial<Record<string, string>> = {
