@@ -260,12 +260,7 @@ export const SETTINGS = {
     'unset (off)',
     'payload logging: sampled inference requests and responses as CloudEvents (KServe’s logger types) to a file (JSON lines) or an `http(s)://` endpoint, off the request path',
   ),
-  BNSERVE_PAYLOAD_LOG_SAMPLE: setting(
-    z.coerce.number().min(0).max(1),
-    1,
-    '`1`',
-    'fraction of inference exchanges logged (0..1)',
-  ),
+  BNSERVE_PAYLOAD_LOG_SAMPLE: setting(z.coerce.number().min(0).max(1), 1, '`1`', 'fraction of inference exchanges logged (0..1)'),
   BNSERVE_PAYLOAD_LOG_MODELS: setting(
     z
       .string()

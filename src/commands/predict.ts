@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { ConfigError } from '../lib/errors.ts';
 import type { ModelVersionRecord, Registry } from '../registry/types.ts';
-import type { InputFormat, ModelRef, OutputFormat } from '../predict/index.ts';
+import type { InputFormat, ModelRef, OutputFormat, PredictFileOptions } from '../predict/index.ts';
 import { assertOutWritable, type OutOption, outExistsMessage } from './export.ts';
 
 export interface PredictCommandOptions {
@@ -22,17 +22,8 @@ export interface PredictCommandOptions {
   progress?: boolean;
 }
 
-export interface PredictPlan {
-  ref: ModelRef;
-  input: string;
-  output: string;
-  inputFormat: InputFormat;
-  format: OutputFormat;
-  batchSize: number;
-  idColumn?: string;
-  force: boolean;
-  progress: boolean;
-}
+/** What the arguments resolve to: the model reference and the file options (paths absolute). */
+export type PredictPlan = { ref: ModelRef } & Omit<PredictFileOptions, 'onExists'>;
 
 const OUTPUT_OPTION: OutOption = { option: '--output', example: 'predictions.csv', what: 'the output file' };
 

@@ -29,7 +29,7 @@ describe('ResponseCache', () => {
     cache.set('b', [tensor(1000)]);
     cache.set('c', [tensor(1000)]);
     (first.data as Float32Array)[0] = 42;
-    assert.equal((cache.get('a')?.[0].data as Float32Array)[0], 0, 'a copy, not the caller’s tensor');
+    assert.equal((cache.get('a')![0].data as Float32Array)[0], 0, 'a copy, not the caller’s tensor');
     cache.set('d', [tensor(1000)]); // over the size: "b" is now the least recently used
     assert.equal(cache.get('b'), undefined);
     assert.ok(cache.get('a') && cache.get('c') && cache.get('d'));
