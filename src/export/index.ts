@@ -6,6 +6,7 @@ import { ExportError } from './errors.ts';
 import { foldOps } from './fold-ops.ts';
 import { buildOnnxModel, INPUT_NAME } from './onnx/from-ops.ts';
 import { encodeModel } from './onnx/helpers.ts';
+import { firstRows, warmupProp } from './onnx/warmup.ts';
 import { opsFromCheckpoint } from './ops.ts';
 import { measureParity } from './parity.ts';
 
@@ -44,6 +45,16 @@ export interface ExportResult {
 }
 
 /** onnx's IR version that goes with an opset (1.13: opset 18 / IR 8, 1.14–1.15: 19–20 / IR 9, 1.16: 21 / IR 10). */
+/** The server's warm-up rows: the first rows given for parity (the test split), else one row at the training mean. */
+function warmupRows(rows: ExportOptions['parityRows'], inputShape: number[], p: { mean: number[] }) {
+  const perRow = inputShape.reduce((a, b) => a * b, 1);
+  if (rows && rows.length > 0) {
+    const flat = rows instanceof Float32Array ? rows : Float32Array.from(rows.flat());
+    return firstRows(flat, [flat.length / perRow, ...inputShape]);
+  }
+  return { shape: [1, ...inputShape], data: Array.from({ length: perRow }, (_, i) => p.mean[i % p.mean.length]) };
+}
+
 export function irVersionFor(opset: number): number {
   return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
 }
@@ -113,6 +124,9 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
     );
   }
   model.metadataProps!.push({ key: 'parity_max_abs_diff', value: String(parity.maxAbsDiff) });
+  model.metadataProps!.push(
+    warmupProp({ inputs: [{ name: INPUT_NAME, datatype: 'FP32', ...warmupRows(options.parityRows, inputShape, preprocessing) }] }),
+  );
 
   const bnGuardWarning = checkpoint.bnGuard?.stale
     ? `the BatchNormalization moving statistics may be stale (residual ${checkpoint.bnGuard.residual ?? 'unknown'})` +

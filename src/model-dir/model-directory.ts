@@ -6,8 +6,11 @@
 // from the metadata our exporter writes, and a model from elsewhere goes through the import's checks
 // and fold when the folder is opened (refused: the server does not start).
 import { createHash } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { decodeModel, encodeModel } from '../export/onnx/helpers.ts';
+import { onnx } from '../export/onnx/proto.ts';
+import { readWarmup, WARMUP_KEY, type WarmupSample, warmupProp } from '../export/onnx/warmup.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { defaultVersion } from '../lib/names.ts';
 import { readRegularFile } from '../lib/regular-file.ts';
@@ -74,6 +77,8 @@ export async function openModelDirectory(options: ModelDirectoryOptions): Promis
   for (const { version, file } of await findModelFiles(options.dir, options.modelName)) {
     const original = new Uint8Array(await readRegularFile(file, limit));
     const facts = await describeModelFile(original, file);
+    const warmup = await readWarmupFile(path.join(path.dirname(file), 'warmup.json'));
+    if (warmup) facts.bytes = withMetadata(facts.bytes, warmupProp(warmup));
     const createdAt = (await stat(file)).mtime;
     versions.push({
       bytes: facts.bytes,
@@ -92,6 +97,23 @@ export async function openModelDirectory(options: ModelDirectoryOptions): Promis
     });
   }
   return new DirectoryRegistry(options.modelName, versions);
+}
+
+/** `warmup.json` beside a model file: an OIP request body the server runs at load (Triton's model_warmup). */
+async function readWarmupFile(file: string): Promise<WarmupSample | null> {
+  if (!(await isFile(file))) return null;
+  try {
+    return readWarmup({ [WARMUP_KEY]: await readFile(file, 'utf8') });
+  } catch (error) {
+    throw new ConfigError(`${file}: ${(error as Error).message} (expected {"inputs": [{"name", "shape", "datatype", "data"}]})`);
+  }
+}
+
+/** The model with one metadata entry set (replacing one of the same key). */
+function withMetadata(bytes: Uint8Array, prop: { key: string; value: string }): Uint8Array {
+  const model = decodeModel(bytes);
+  model.metadataProps = [...(model.metadataProps ?? []).filter((p) => p.key !== prop.key), onnx.StringStringEntryProto.fromObject(prop)];
+  return encodeModel(model);
 }
 
 const readOnly = () =>

@@ -2,10 +2,12 @@
 // BNSERVE_MIGRATE_ON_START=false (the server never creates or migrates the registry).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { scanMetadata } from '../../src/export/onnx/metadata-scan.ts';
+import { readWarmup } from '../../src/export/onnx/warmup.ts';
 import { ROOT, registryEnv, runCli } from './run-cli.ts';
 
 const PYTORCH = path.join(ROOT, 'test/fixtures/pytorch');
@@ -68,6 +70,22 @@ describe('KServe-native mode', () => {
     });
     assert.equal(infer.status, 200);
     assert.deepEqual(readdirSync(cwd), [], 'no registry database or artifact store was created');
+    const warmup = readWarmup(scanMetadata(new Uint8Array(readFileSync(path.join(dir, 'iris', 'model.onnx')))));
+    assert.deepEqual(warmup?.inputs[0].shape, [1, 4], 'export without a test split: one warm-up row at the training mean');
+  });
+
+  test('a warmup.json beside the model that the model cannot answer: the version fails to load and says why', async () => {
+    const folder = path.join(dir, 'warm');
+    mkdirSync(folder);
+    copyFileSync(path.join(dir, 'iris', 'model.onnx'), path.join(folder, 'model.onnx'));
+    writeFileSync(
+      path.join(folder, 'warmup.json'),
+      JSON.stringify({ inputs: [{ name: 'input', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }),
+    );
+    const url = await serve(['--model-name', 'iris', '--model-dir', folder], mkdtempSync(path.join(dir, 'cwd-')));
+    const ready = await fetch(`${url}/v2/health/ready`);
+    assert.equal(ready.status, 503);
+    assert.match(JSON.stringify(await ready.json()), /version 1 failed to load: warm-up failed/);
   });
 
   test('a Triton-style repository with a PyTorch export: imported (BN folded) at start, served under the name', async () => {

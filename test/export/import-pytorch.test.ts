@@ -8,6 +8,8 @@ import { describe, test } from 'node:test';
 import { importOnnx } from '../../src/export/graph/import-model.ts';
 import { type Feeds, runGraph } from '../../src/export/graph/run-graph.ts';
 import { decodeModel } from '../../src/export/onnx/helpers.ts';
+import { scanMetadata } from '../../src/export/onnx/metadata-scan.ts';
+import { readWarmup } from '../../src/export/onnx/warmup.ts';
 import { CHECKER_MISSING, checkOnnxFile, onnxCheckerAvailable } from './onnx-checker.ts';
 
 export const PYTORCH_FIXTURES = path.join(import.meta.dirname, '../fixtures/pytorch');
@@ -54,6 +56,8 @@ describe('importing PyTorch exports', () => {
       const diff = relativeToTorch(served.logits.data as Float32Array, record.output.data);
       assert.ok(diff < 1e-4, `${c.file}: ${diff}`);
       assert.ok(result.parity.maxScaledDiff < 1e-5, `parity ${result.parity.maxScaledDiff}`);
+      const warmup = readWarmup(scanMetadata(result.onnx));
+      assert.deepEqual(warmup?.inputs[0].shape, [4, ...record.input.shape.slice(1)], 'the sample’s first rows are the warm-up');
     });
   }
 

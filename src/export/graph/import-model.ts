@@ -21,7 +21,8 @@ import {
 import { GraphIndex } from './graph-index.ts';
 import { assertInline } from './tensor-values.ts';
 import { exposeTensors, type Feeds, inputSpecs, randomFeeds, runGraph, type TensorData } from './run-graph.ts';
-import { graphSignature } from '../onnx/signature.ts';
+import { datatypeOf, graphSignature } from '../onnx/signature.ts';
+import { firstRows, type WarmupSample, warmupProp } from '../onnx/warmup.ts';
 
 export const MIN_IMPORT_OPSET = 13;
 export const MAX_IMPORT_OPSET = 21;
@@ -119,6 +120,7 @@ export async function importOnnx(options: ImportOptions): Promise<ImportResult> 
     { key: 'folded', value: String(folds.length > 0) },
     { key: 'parity_max_abs_diff', value: String(parity.maxAbsDiff) },
     ...(drift ? [{ key: 'bn_guard', value: JSON.stringify({ stale, residual: null, steps: null, layers: drift }) }] : []),
+    ...(options.sample ? [warmupProp({ inputs: warmupInputs(options.sample, inputSpecs(model)) })] : []),
   ];
   return {
     onnx: encodeModel(model),
@@ -134,6 +136,15 @@ export async function importOnnx(options: ImportOptions): Promise<ImportResult> 
     drift,
     bnGuardWarning,
   };
+}
+
+/** The sample's first rows of every input, as the server's warm-up request. */
+function warmupInputs(sample: Feeds, specs: ReturnType<typeof inputSpecs>): WarmupSample['inputs'] {
+  return specs.map((spec) => ({
+    name: spec.name,
+    datatype: datatypeOf(spec.elemType) as WarmupSample['inputs'][number]['datatype'],
+    ...firstRows(sample[spec.name].data, sample[spec.name].dims),
+  }));
 }
 
 function decode(bytes: Uint8Array): OnnxTypes.ModelProto {

@@ -23,6 +23,13 @@ const DATATYPE_OF_ONNX = new Map<number, TensorDatatype>([
   [T.STRING, 'BYTES'],
 ]);
 
+/** The Open Inference Protocol datatype of an ONNX element type; throws for one that cannot be served. */
+export function datatypeOf(elemType: number): TensorDatatype {
+  const datatype = DATATYPE_OF_ONNX.get(elemType);
+  if (!datatype) throw new ExportError(`element type ${T[elemType] ?? elemType} cannot be served`);
+  return datatype;
+}
+
 /** One graph input or output as the ONNX model declares it; -1 marks a dynamic (symbolic or unknown) dimension. */
 export interface OnnxTensorInfo {
   name: string;

@@ -6,7 +6,16 @@ import { InvalidInputError } from './errors.ts';
 import { InlineRunner, WorkerPoolRunner, type ModelRunner } from './model-runner.ts';
 import type { Feed } from './tensors.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProviderId, type ProviderChain, type ProviderName } from './providers.ts';
-import { elementCount, isModelElementType, type ElementArray, type ModelElementType } from './tensor-data.ts';
+import { scanMetadata } from '../../export/onnx/metadata-scan.ts';
+import { readWarmup, type WarmupSample } from '../../export/onnx/warmup.ts';
+import {
+  decodeTensorData,
+  elementCount,
+  firstNonFinite,
+  isModelElementType,
+  type ElementArray,
+  type ModelElementType,
+} from './tensor-data.ts';
 
 export interface TensorInfo {
   name: string;
@@ -105,7 +114,7 @@ export class LoadedVersion {
         runner = new InlineRunner(session, specs);
       }
       const loaded = new LoadedVersion(record, runner, provider, inputs, outputs, new Date(), settings, options.onBatch);
-      await loaded.warmUp();
+      await loaded.warmUp(warmupFeeds(artifact, inputs));
       return loaded;
     } catch (err) {
       await (runner ?? session).release().catch(() => {});
@@ -216,12 +225,19 @@ export class LoadedVersion {
     return this.batcher.submit(ordered, rows, opts);
   }
 
-  /** One run per instance, all at once, so that every worker has run the model before serving. */
-  private async warmUp(): Promise<void> {
-    await Promise.all(Array.from({ length: this.runner.instances }, () => this.runner.run(this.warmUpFeeds())));
+  /**
+   * One run per instance, all at once, so that every worker has run the model before serving: on the
+   * model's stored warm-up sample when it has one (its outputs must be finite), else on zeros.
+   */
+  private async warmUp(sample: Feed[] | null): Promise<void> {
+    const results = await Promise.all(Array.from({ length: this.runner.instances }, () => this.runner.run(sample ?? this.zeroFeeds())));
+    if (!sample) return;
+    for (const [name, t] of Object.entries(results[0])) {
+      if (firstNonFinite(t.data) >= 0) throw new ModelLoadError(`warm-up sample: output ${name} is not finite`, 'warm-up');
+    }
   }
 
-  private warmUpFeeds(): Feed[] {
+  private zeroFeeds(): Feed[] {
     return this.inputs.map((info) => {
       const dims = info.shape.map((d) => (d === -1 ? 1 : d));
       const n = elementCount(dims);
@@ -243,6 +259,32 @@ export class LoadedVersion {
     this.releasing ??= this.runner.release().catch(() => {});
     return this.releasing;
   }
+}
+
+/** The model's stored warm-up sample (bnserve_warmup metadata) as feeds in input order; null when it has none. */
+function warmupFeeds(artifact: Uint8Array, inputs: readonly TensorInfo[]): Feed[] | null {
+  let sample: WarmupSample | null;
+  try {
+    sample = readWarmup(scanMetadata(artifact));
+  } catch (err) {
+    throw new ModelLoadError(`warm-up sample unreadable: ${err instanceof Error ? err.message : String(err)}`, 'warm-up');
+  }
+  if (!sample) return null;
+  return inputs.map((info) => {
+    const given = sample.inputs.find((i) => i.name === info.name) ?? (inputs.length === 1 ? sample.inputs[0] : undefined);
+    if (!given) throw new ModelLoadError(`warm-up sample has no input "${info.name}"`, 'warm-up');
+    try {
+      const data = decodeTensorData(given.data, given.shape, {
+        datatype: given.datatype,
+        target: info.type as ModelElementType,
+        where: `warm-up input ${info.name}`,
+        maxElements: Number.MAX_SAFE_INTEGER,
+      });
+      return { data, dims: given.shape };
+    } catch (err) {
+      throw new ModelLoadError(`warm-up sample: ${err instanceof Error ? err.message : String(err)}`, 'warm-up');
+    }
+  });
 }
 
 /** Rejects artifacts the server could not answer correctly for, before they replace a working version. */
