@@ -8,7 +8,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { FileSink, type PayloadLogOptions, REQUEST_EVENT, RESPONSE_EVENT } from '../../src/serve/dataplane/payload-log.ts';
-import { buildApp } from '../../src/serve/index.ts';
+import * as grpc from '@grpc/grpc-js';
+import { InferenceClient } from '../../faults/harness/grpc-client.ts';
+import { buildApp, startServer } from '../../src/serve/index.ts';
 import { FakeRegistry } from './fake-registry.ts';
 import { IRIS_ROWS, randomMlp, versionInput } from './fixtures.ts';
 
@@ -96,6 +98,44 @@ describe('payload log to a file', () => {
     assert.ok(existsSync(`${file}.1`));
     assert.ok(readFileSync(file, 'utf8').length <= 100);
     assert.equal(lines(file).at(-1).i, 4);
+  });
+});
+
+describe('payload log over gRPC', () => {
+  it("names a ModelInfer exchange by the request's own id", async () => {
+    const file = path.join(dir, 'grpc.jsonl');
+    const registry = new FakeRegistry();
+    await registry.registerVersion(versionInput('iris', randomMlp(3), 'classification'));
+    const server = await startServer({
+      registry,
+      env: {},
+      host: '127.0.0.1',
+      port: 0,
+      providers: ['cpu'],
+      logger: false,
+      refreshIntervalMs: 0,
+      payloadLog: { target: file, sample: 1, models: null, queueSize: 100, maxFileBytes: 1 << 30 },
+    });
+    const client = new InferenceClient(server.grpcAddress!, grpc.credentials.createInsecure());
+    try {
+      const request = {
+        id: 'grpc-7',
+        model_name: 'iris',
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: IRIS_ROWS[0] } }],
+      };
+      await new Promise<void>((resolve, reject) =>
+        (client as unknown as Record<string, (r: object, cb: (err: Error | null) => void) => void>).ModelInfer(request, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
+    } finally {
+      client.close();
+      await server.close();
+    }
+    assert.deepEqual(
+      lines(file).map((e) => e.id),
+      ['grpc-7-request', 'grpc-7-response'],
+    );
   });
 });
 

@@ -107,7 +107,13 @@ export function parseInferRequest(message: ModelInferRequest, limits: ServeLimit
     model,
     version,
     id: message.id,
-    tensors: { inputs, outputs: header.data.outputs?.map((o) => o.name), parameters: header.data.parameters },
+    // The request's own id names it in the payload log (REST uses X-Request-Id); none: the log makes one.
+    tensors: {
+      inputs,
+      outputs: header.data.outputs?.map((o) => o.name),
+      parameters: header.data.parameters,
+      requestId: message.id || undefined,
+    },
     raw: raw.length > 0,
   };
 }
