@@ -14,6 +14,7 @@ import { dashboardHostile } from './scenarios/dashboard-hostile.ts';
 import { grpcStall } from './scenarios/grpc-stall.ts';
 import { hostileHttp } from './scenarios/hostile-http.ts';
 import { hotSwap } from './scenarios/hot-swap.ts';
+import { payloadLogStall } from './scenarios/payload-log-stall.ts';
 import { prototypeAliases } from './scenarios/prototype-aliases.ts';
 import { registryFaults } from './scenarios/registry-faults.ts';
 import { sigtermDrain } from './scenarios/sigterm-drain.ts';
@@ -25,6 +26,7 @@ const SCENARIOS: Scenario[] = [
   prototypeAliases,
   dashboardHostile,
   grpcStall,
+  payloadLogStall,
   hotSwap,
   sigtermDrain,
   artifactFaults,
