@@ -30,11 +30,39 @@ function positiveNumber(value: string): number {
   return parsed;
 }
 
+function agreementFraction(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed >= 0 && parsed <= 1)) throw new InvalidArgumentError('expected a number between 0 and 1');
+  return parsed;
+}
+
+// --precision and --min-agreement, shared by export, register and import (docs/export.md#precision).
+const precisionOption = () =>
+  new Option(
+    '--precision <precision>',
+    'weight precision of the artifact (default fp32; int8: dynamic quantization of Gemm/MatMul; fp16)',
+  ).choices(['fp32', 'int8', 'fp16']);
+const minAgreementOption = () =>
+  new Option('--min-agreement <x>', 'reduced precision: smallest top-1 agreement with fp32 (default 0.99)').argParser(agreementFraction);
+
+type AccuracyLine = { precision?: string; accuracy?: { agreement: number; maxAbsDiff: number; rows: number } | null };
+
+/** The accuracy gate's measurement, for a reduced precision. */
+function accuracyLines(result: AccuracyLine): string[] {
+  const a = result.accuracy;
+  if (!a) return [];
+  return [
+    `precision ${result.precision}: top-1 agreement with fp32 ${(a.agreement * 100).toFixed(2)}% on ${a.rows} rows, ` +
+      `max |${result.precision} − fp32| = ${a.maxAbsDiff.toExponential(2)}`,
+  ];
+}
+
 /** What export and register print: their own first line, the parity measured, the exporter's warnings. */
-function exportSummary(first: string, result: { parityMaxAbsDiff: number; warnings: string[] }): string {
+function exportSummary(first: string, result: { parityMaxAbsDiff: number; warnings: string[] } & AccuracyLine): string {
   return [
     first,
     `parity: max |onnx − tfjs| = ${result.parityMaxAbsDiff.toExponential(2)}`,
+    ...accuracyLines(result),
     ...result.warnings.map((w) => `warning: ${w}`),
   ].join('\n');
 }
@@ -98,6 +126,8 @@ program
     new Option('--triton-kind <kind>', 'Triton instance kind (default: from BNSERVE_EXECUTION_PROVIDERS)').choices(['auto', 'cpu', 'gpu']),
   )
   .option('--name <name>', 'model name in the Triton repository (default: the checkpoint config’s name)')
+  .addOption(precisionOption())
+  .addOption(minAgreementOption())
   .option('--json', 'print one JSON object on stdout')
   .action(async (options) => {
     const { runExportCommand } = await import('./commands/export.ts');
@@ -116,12 +146,14 @@ program
   .option('--no-fold', 'keep BatchNormalization nodes (for comparison and debugging)')
   .option('--opset <n>', 'ONNX opset', integer, 17)
   .option('--tolerance <x>', 'largest allowed |ONNX − tfjs| on probabilities', positiveNumber)
+  .addOption(precisionOption())
+  .addOption(minAgreementOption())
   .option('--json', 'print one JSON object on stdout')
   .action(async (options) => {
     const { checkOpset, runRegisterCommand } = await import('./commands/register.ts');
     await checkOpset(options.opset); // before the registry is opened
     const result = await withRegistry((registry) => runRegisterCommand(options, registry));
-    const line = `registered ${result.name} version ${result.version} (${result.folded ? 'BN folded' : 'BN not folded'}, opset ${result.opset}, run ${result.runId ?? 'none'})`;
+    const line = `registered ${result.name} version ${result.version} (${result.folded ? 'BN folded' : 'BN not folded'}, opset ${result.opset}, ${result.precision}, run ${result.runId ?? 'none'})`;
     print(options.json, result, exportSummary(line, result));
   });
 
@@ -141,6 +173,8 @@ program
   .option('--labels <list>', 'comma-separated class labels (with --task classification)', (v: string) => v.split(','))
   .option('--alias <alias>', 'move this alias to the new version')
   .option('--force', 'move --alias even to a version the BN guard flagged')
+  .addOption(precisionOption())
+  .addOption(minAgreementOption())
   .option('--json', 'print one JSON object on stdout')
   .action(async (model, options) => {
     const { describeImport, runImportCommand } = await import('./commands/import.ts');

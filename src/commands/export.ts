@@ -13,6 +13,8 @@ export interface ExportCommandOptions {
   fold: boolean;
   opset: number;
   tolerance?: number;
+  precision?: import('../export/quantize/precision.ts').Precision;
+  minAgreement?: number;
   /** Also write the model into this Triton model repository. */
   tritonRepo?: string;
   /** Triton version folder (default 1). */
@@ -85,11 +87,18 @@ export async function runExportCommand(options: ExportCommandOptions, env: NodeJ
   const out = path.resolve(options.out);
   await assertOutWritable(out, force);
   const tritonTarget = await tritonTargetOf(options, env);
+  const gate =
+    options.precision && options.precision !== 'fp32'
+      ? await (await import('./register.ts')).validationRows(options.checkpoint)
+      : { rows: null, warning: null };
   const result = await exportCheckpoint({
     checkpointDir: options.checkpoint,
     fold: options.fold,
     opset: options.opset,
     parityTolerance: options.tolerance,
+    precision: options.precision,
+    minAgreement: options.minAgreement,
+    accuracyRows: gate.rows ?? undefined,
   });
   let writeTriton: (() => Promise<TritonExportResult>) | null = null;
   if (tritonTarget) {
@@ -106,9 +115,11 @@ export async function runExportCommand(options: ExportCommandOptions, env: NodeJ
     folded: result.folded,
     opset: result.opset,
     parityMaxAbsDiff: result.parityMaxAbsDiff,
+    precision: result.precision,
+    accuracy: result.accuracy,
     inputs: result.inputs,
     outputs: result.outputs,
-    warnings: result.warnings,
+    warnings: gate.warning ? [gate.warning, ...result.warnings] : result.warnings,
     triton: writeTriton ? await writeTriton() : null,
   };
 }

@@ -22,6 +22,8 @@ export interface ImportCommandOptions {
   /** Move this alias to the new version (refused for a flagged version unless `force`). */
   alias?: string;
   force?: boolean;
+  precision?: import('../export/quantize/precision.ts').Precision;
+  minAgreement?: number;
 }
 
 export type ImportCommandResult = RegisterImportResult & { alias: string | null };
@@ -68,6 +70,12 @@ export function describeImport(r: ImportCommandResult): string {
     r.batchNorms === 0 ? 'no BatchNormalization nodes: nothing to fold' : `BatchNormalization folded: ${r.folds.map(into).join('; ')}`,
     `parity: max |folded − original| = ${r.parity.maxAbsDiff.toExponential(2)} (${r.parity.maxScaledDiff.toExponential(2)} of the output scale, ` +
       `tolerance ${r.parity.tolerance}) on ${r.parity.rows} ${r.parity.sample ? 'sample' : 'random'} rows`,
+    ...(r.accuracy
+      ? [
+          `precision ${r.precision}: top-1 agreement with fp32 ${(r.accuracy.agreement * 100).toFixed(2)}% on ${r.accuracy.rows} ` +
+            `${r.parity.sample ? 'sample' : 'random'} rows, max |${r.precision} − fp32| = ${r.accuracy.maxAbsDiff.toExponential(2)}`,
+        ]
+      : []),
     ...(r.drift ?? []).map((d) => `BN drift ${d.name}: mean gap ${d.meanGap.toFixed(2)} std, variance ratio ${d.varianceRatio.toFixed(2)}`),
     ...(r.bnGuardWarning
       ? [`FLAGGED by the BN guard: ${r.bnGuardWarning}`, 'a flagged version is never the default; promote it only with --force']

@@ -3,6 +3,7 @@ import type { ModelVersionRecord, Registry } from '../registry/types.ts';
 import { assertModelName } from '../registry/validation.ts';
 import { readConfig, readMetrics } from '../checkpoint/index.ts';
 import { ConfigError } from '../train/config.ts';
+import type { Accuracy, Precision } from '../export/quantize/precision.ts';
 
 export interface ExportAndRegisterOptions {
   checkpointDir: string;
@@ -13,13 +14,36 @@ export interface ExportAndRegisterOptions {
   fold?: boolean;
   opset?: number;
   tolerance?: number;
+  precision?: Precision;
+  minAgreement?: number;
+  accuracyRows?: Float32Array;
+}
+
+/**
+ * The accuracy gate's rows for a reduced precision: the checkpoint's validation split (else its test
+ * split), rebuilt from its config.json's data and split seed. Null, with the reason, when the data
+ * cannot be read any more (the gate then uses random rows around the training statistics).
+ */
+export async function validationRows(dir: string): Promise<{ rows: Float32Array | null; warning: string | null }> {
+  try {
+    const { loadDataset, splitDataset } = await import('../train/data.ts');
+    const config = await readConfig(dir);
+    const splits = splitDataset(await loadDataset(config), config.split, config.task);
+    const rows = splits.validation.x.length > 0 ? splits.validation.x : splits.test.x;
+    return { rows: Float32Array.from(rows), warning: null };
+  } catch (error) {
+    return {
+      rows: null,
+      warning: `the training data could not be read again (${(error as Error).message}): the accuracy gate used random rows`,
+    };
+  }
 }
 
 /** Exporter + parity gate, then one model version row (with the BN guard's finding, if any). */
 export async function exportAndRegister(
   options: ExportAndRegisterOptions,
   registry: Registry,
-): Promise<{ version: ModelVersionRecord; warnings: string[] }> {
+): Promise<{ version: ModelVersionRecord; warnings: string[]; precision: Precision; accuracy: Accuracy | null }> {
   const { exportCheckpoint } = await import('../export/index.ts');
   const exported = await exportCheckpoint({
     checkpointDir: options.checkpointDir,
@@ -28,6 +52,9 @@ export async function exportAndRegister(
     fold: options.fold,
     opset: options.opset,
     parityTolerance: options.tolerance,
+    precision: options.precision,
+    minAgreement: options.minAgreement,
+    accuracyRows: options.accuracyRows,
   });
   const version = await registry.registerVersion({
     name: options.name,
@@ -43,7 +70,7 @@ export async function exportAndRegister(
     folded: exported.folded,
     bnGuardWarning: exported.bnGuardWarning,
   });
-  return { version, warnings: exported.warnings };
+  return { version, warnings: exported.warnings, precision: exported.precision, accuracy: exported.accuracy };
 }
 
 export interface RegisterCommandOptions {
@@ -52,6 +79,8 @@ export interface RegisterCommandOptions {
   fold: boolean;
   opset: number;
   tolerance?: number;
+  precision?: Precision;
+  minAgreement?: number;
 }
 
 export interface RegisterCommandResult {
@@ -62,6 +91,9 @@ export interface RegisterCommandResult {
   folded: boolean;
   opset: number;
   parityMaxAbsDiff: number;
+  precision: Precision;
+  /** The reduced-precision model against fp32: top-1 agreement and max |difference| (null for fp32). */
+  accuracy: Accuracy | null;
   bnGuardWarning: string | null;
   warnings: string[];
 }
@@ -95,8 +127,25 @@ export async function runRegisterCommand(options: RegisterCommandOptions, regist
     warnings.push(`run ${runId} (from metrics.json) is not in this registry: the version is registered without a run`);
     runId = null;
   }
-  const { version, warnings: exportWarnings } = await exportAndRegister(
-    { checkpointDir: dir, runId, name, fold: options.fold, opset: options.opset, tolerance: options.tolerance },
+  const gate = options.precision && options.precision !== 'fp32' ? await validationRows(dir) : { rows: null, warning: null };
+  if (gate.warning) warnings.push(gate.warning);
+  const {
+    version,
+    warnings: exportWarnings,
+    precision,
+    accuracy,
+  } = await exportAndRegister(
+    {
+      checkpointDir: dir,
+      runId,
+      name,
+      fold: options.fold,
+      opset: options.opset,
+      tolerance: options.tolerance,
+      precision: options.precision,
+      minAgreement: options.minAgreement,
+      accuracyRows: gate.rows ?? undefined,
+    },
     registry,
   );
   return {
@@ -107,6 +156,8 @@ export async function runRegisterCommand(options: RegisterCommandOptions, regist
     folded: version.folded,
     opset: version.opset,
     parityMaxAbsDiff: version.parityMaxAbsDiff,
+    precision,
+    accuracy,
     bnGuardWarning: version.bnGuardWarning ?? null,
     warnings: [...warnings, ...exportWarnings],
   };

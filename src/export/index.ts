@@ -8,7 +8,9 @@ import { buildOnnxModel, INPUT_NAME } from './onnx/from-ops.ts';
 import { encodeModel } from './onnx/helpers.ts';
 import { firstRows, warmupProp } from './onnx/warmup.ts';
 import { opsFromCheckpoint } from './ops.ts';
-import { measureParity } from './parity.ts';
+import { flattenRows, measureParity, randomRows } from './parity.ts';
+import { runOnnx } from './ort-runner.ts';
+import { type Accuracy, ACCURACY_ROWS, applyPrecision, type Precision } from './quantize/precision.ts';
 
 export { ExportError } from './errors.ts';
 
@@ -27,6 +29,12 @@ export interface ExportOptions {
   /** Extra rows of raw features (e.g. the test split) for the parity check, besides random ones. */
   parityRows?: number[][] | Float32Array;
   runId?: string;
+  /** Weight precision of the artifact (default fp32); int8 passes the accuracy gate against fp32. */
+  precision?: Precision;
+  /** Smallest top-1 agreement with fp32 a reduced precision may have (default 0.99). */
+  minAgreement?: number;
+  /** Rows of raw features for the accuracy gate (the validation split); default: parityRows, else random rows. */
+  accuracyRows?: Float32Array;
 }
 
 export interface ExportResult {
@@ -42,6 +50,9 @@ export interface ExportResult {
   /** The BN guard's finding when it flagged the checkpoint's moving statistics, else null. */
   bnGuardWarning: string | null;
   warnings: string[];
+  precision: Precision;
+  /** The reduced-precision model against fp32 (null for fp32). */
+  accuracy: Accuracy | null;
 }
 
 /** onnx's IR version that goes with an opset (1.13: opset 18 / IR 8, 1.14–1.15: 19–20 / IR 9, 1.16: 21 / IR 10). */
@@ -128,6 +139,20 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
     warmupProp({ inputs: [{ name: INPUT_NAME, datatype: 'FP32', ...warmupRows(options.parityRows, inputShape, preprocessing) }] }),
   );
 
+  // The accuracy gate's rows: the validation split, else the parity rows (train's test split), else random
+  // rows around the training statistics (off the data's manifold, so more near-ties than real rows).
+  const perRow = inputShape.reduce((a, b) => a * b, 1);
+  const given = flattenRows(options.accuracyRows?.length ? options.accuracyRows : options.parityRows, perRow);
+  const gateRows = given.length > 0 ? given : randomRows(ACCURACY_ROWS, perRow, preprocessing, 2);
+  const rowCount = gateRows.length / perRow;
+  const reduced = await applyPrecision(model, options.precision ?? 'fp32', {
+    minAgreement: options.minAgreement,
+    run: async (bytes) => ({
+      data: await runOnnx(bytes, gateRows, [rowCount, ...inputShape], { input: INPUT_NAME, output: outputName }),
+      rows: rowCount,
+    }),
+  });
+
   const bnGuardWarning = checkpoint.bnGuard?.stale
     ? `the BatchNormalization moving statistics may be stale (residual ${checkpoint.bnGuard.residual ?? 'unknown'})` +
       (checkpoint.bnGuard.message ? `: ${checkpoint.bnGuard.message}` : '')
@@ -138,7 +163,9 @@ export async function exportCheckpoint(options: ExportOptions): Promise<ExportRe
   }
 
   return {
-    onnx: encodeModel(model),
+    onnx: reduced.onnx,
+    precision: reduced.precision,
+    accuracy: reduced.accuracy,
     parityMaxAbsDiff: parity.maxAbsDiff,
     folded,
     inputs: [{ name: INPUT_NAME, datatype: 'FP32', shape: [-1, ...inputShape] }],

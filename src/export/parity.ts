@@ -72,7 +72,7 @@ async function tfjsReference(dir: string, x: Float32Array, inputShape: number[],
   }
 }
 
-function flattenRows(rows: number[][] | Float32Array | undefined, sampleSize: number): Float32Array {
+export function flattenRows(rows: number[][] | Float32Array | undefined, sampleSize: number): Float32Array {
   if (!rows) return new Float32Array(0);
   if (rows instanceof Float32Array) {
     if (rows.length % sampleSize !== 0) throw new ExportError(`parity rows: ${rows.length} values is not a multiple of ${sampleSize}`);
@@ -87,7 +87,7 @@ function flattenRows(rows: number[][] | Float32Array | undefined, sampleSize: nu
 }
 
 /** Raw-feature rows ~ N(mean, std²) per feature/channel, deterministic for a seed. */
-function randomRows(count: number, sampleSize: number, p: Preprocessing, seed: number): Float32Array {
+export function randomRows(count: number, sampleSize: number, p: Preprocessing, seed: number): Float32Array {
   const rng = createRng(seed);
   const channels = p.mean.length;
   const out = new Float32Array(count * sampleSize);

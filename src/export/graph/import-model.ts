@@ -23,6 +23,7 @@ import { assertInline } from './tensor-values.ts';
 import { exposeTensors, type Feeds, inputSpecs, randomFeeds, runGraph, type TensorData } from './run-graph.ts';
 import { datatypeOf, graphSignature } from '../onnx/signature.ts';
 import { firstRows, type WarmupSample, warmupProp } from '../onnx/warmup.ts';
+import { type Accuracy, ACCURACY_ROWS, applyPrecision, type Precision } from '../quantize/precision.ts';
 
 export const MIN_IMPORT_OPSET = 13;
 export const MAX_IMPORT_OPSET = 21;
@@ -38,6 +39,10 @@ export interface ImportOptions {
   seed?: number;
   /** The BN guard's drift limits (default: the trainer's, BN_GUARD_DEFAULTS). */
   driftLimits?: Pick<BnGuardLimits, 'maxMeanGap' | 'maxVarianceRatio'>;
+  /** Weight precision of the registered graph (default fp32); int8 passes the accuracy gate against fp32. */
+  precision?: Precision;
+  /** Smallest top-1 agreement with fp32 a reduced precision may have (default 0.99). */
+  minAgreement?: number;
 }
 
 export interface ImportResult {
@@ -56,6 +61,9 @@ export interface ImportResult {
   /** Stored statistics against the sample's batch statistics (only with a sample). */
   drift: BnDrift[] | null;
   bnGuardWarning: string | null;
+  precision: Precision;
+  /** The reduced-precision graph against the fp32 one on the first output (null for fp32). */
+  accuracy: Accuracy | null;
 }
 
 export async function importOnnx(options: ImportOptions): Promise<ImportResult> {
@@ -122,8 +130,19 @@ export async function importOnnx(options: ImportOptions): Promise<ImportResult> 
     ...(drift ? [{ key: 'bn_guard', value: JSON.stringify({ stale, residual: null, steps: null, layers: drift }) }] : []),
     ...(options.sample ? [warmupProp({ inputs: warmupInputs(options.sample, inputSpecs(model)) })] : []),
   ];
+  // The accuracy gate's rows: the sample, else ACCURACY_ROWS seeded random rows (16 are too few to measure 99%).
+  const gateFeeds = options.sample ?? randomFeeds(inputSpecs(model), ACCURACY_ROWS, (options.seed ?? 1) + 1);
+  const reduced = await applyPrecision(model, options.precision ?? 'fp32', {
+    minAgreement: options.minAgreement,
+    run: async (bytes) => {
+      const out = (await runGraph(bytes, gateFeeds))[outputNames[0]];
+      return { data: Array.from(out.data, Number), rows: out.dims[0] ?? 1 };
+    },
+  });
   return {
-    onnx: encodeModel(model),
+    onnx: reduced.onnx,
+    precision: reduced.precision,
+    accuracy: reduced.accuracy,
     originalSha256,
     producer,
     opset,

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { ModelVersionRecord, Registry } from '../../registry/types.ts';
 import { importOnnx } from './import-model.ts';
 import type { Feeds } from './run-graph.ts';
+import type { Accuracy, Precision } from '../quantize/precision.ts';
 
 export interface RegisterImportOptions {
   onnx: Uint8Array;
@@ -12,6 +13,8 @@ export interface RegisterImportOptions {
   tolerance?: number;
   task?: 'classification' | 'regression';
   labels?: string[];
+  precision?: Precision;
+  minAgreement?: number;
 }
 
 export interface RegisterImportResult {
@@ -29,6 +32,9 @@ export interface RegisterImportResult {
   parity: { maxAbsDiff: number; maxScaledDiff: number; rows: number; tolerance: number; sample: boolean };
   drift: Array<{ name: string; meanGap: number; varianceRatio: number }> | null;
   bnGuardWarning: string | null;
+  precision: Precision;
+  /** The reduced-precision graph against fp32 (null for fp32). */
+  accuracy: Accuracy | null;
   warnings: string[];
 }
 
@@ -40,7 +46,13 @@ export async function registerImport(
   options: RegisterImportOptions,
   registry: Registry,
 ): Promise<{ result: RegisterImportResult; record: ModelVersionRecord }> {
-  const imported = await importOnnx({ onnx: options.onnx, sample: options.sample, tolerance: options.tolerance });
+  const imported = await importOnnx({
+    onnx: options.onnx,
+    sample: options.sample,
+    tolerance: options.tolerance,
+    precision: options.precision,
+    minAgreement: options.minAgreement,
+  });
   const task = options.task ?? 'regression';
   const sha256 = createHash('sha256').update(imported.onnx).digest('hex');
   const existing = (await registry.listVersions(options.name)).find((v) => v.artifactSha256 === sha256 && v.task === task);
@@ -78,6 +90,8 @@ export async function registerImport(
       parity: imported.parity,
       drift: imported.drift,
       bnGuardWarning: record.bnGuardWarning,
+      precision: imported.precision,
+      accuracy: imported.accuracy,
       warnings,
     },
   };
