@@ -82,10 +82,13 @@ describe('POST /admin/models/{model}/import', () => {
       body: JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }),
     });
     assert.equal(predict.status, 200, await predict.clone().text());
+    const int8 = (await (await post('mlp', onnx('mlp_eval.onnx'), '?precision=int8')).json()) as Record<string, unknown>;
+    assert.deepEqual([int8.version, int8.precision], [2, 'int8'], JSON.stringify(int8));
+    assert.ok((int8.agreement as number) >= 0.99);
     const again = (await (await post('mlp', onnx('mlp_eval.onnx'))).json()) as Record<string, unknown>;
     assert.equal(again.already_registered, true);
     assert.equal(again.version, 1);
-    assert.equal((await registry.listVersions('mlp')).length, 1);
+    assert.equal((await registry.listVersions('mlp')).length, 2);
   });
 
   test('the untrained export with alias=production: registered flagged, the alias refused (409) unless force=true', async () => {

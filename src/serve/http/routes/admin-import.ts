@@ -4,6 +4,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { registerImport } from '../../../export/graph/register-import.ts';
+import { PRECISIONS } from '../../../export/quantize/precision.ts';
 import { HttpError } from '../http-errors.ts';
 import { errorBody, modelParams } from '../schemas.ts';
 import { requireAdminToken } from './admin.ts';
@@ -17,6 +18,8 @@ const importQuery = z.object({
     .optional()
     .transform((v) => (v === undefined || v === '' ? undefined : v.split(','))),
   tolerance: z.coerce.number().positive().optional(),
+  precision: z.enum(PRECISIONS).default('fp32'),
+  min_agreement: z.coerce.number().gt(0).max(1).optional(),
   alias: z.string().optional(),
   force: z
     .enum(['true', 'false', '1', '0'])
@@ -37,6 +40,9 @@ const importResponse = z.object({
   folds: z.array(z.object({ node: z.string(), into: z.string().nullable(), op: z.string() })),
   parity: z.object({ max_abs_diff: z.number(), max_scaled_diff: z.number(), rows: z.number().int(), tolerance: z.number() }),
   bn_guard_warning: z.string().nullable(),
+  precision: z.enum(PRECISIONS),
+  /** Top-1 agreement with the fp32 graph on the gate's rows, for int8/fp16; null for fp32. */
+  agreement: z.number().nullable(),
   alias: z.string().nullable(),
   warnings: z.array(z.string()),
 });
@@ -79,7 +85,15 @@ export const adminImportRoutes: FastifyPluginAsyncZod = async (app) => {
       const q = request.query;
       if (q.labels && q.task !== 'classification') throw new HttpError(400, 'labels only apply with task=classification');
       const { result } = await registerImport(
-        { onnx: new Uint8Array(request.body), name: request.params.model, task: q.task, labels: q.labels, tolerance: q.tolerance },
+        {
+          onnx: new Uint8Array(request.body),
+          name: request.params.model,
+          task: q.task,
+          labels: q.labels,
+          tolerance: q.tolerance,
+          precision: q.precision,
+          minAgreement: q.min_agreement,
+        },
         app.registry,
       );
       await app.models.refreshAll();
@@ -102,6 +116,8 @@ export const adminImportRoutes: FastifyPluginAsyncZod = async (app) => {
           tolerance: result.parity.tolerance,
         },
         bn_guard_warning: result.bnGuardWarning,
+        precision: result.precision,
+        agreement: result.accuracy?.agreement ?? null,
         alias: q.alias ?? null,
         warnings: result.warnings,
       };
