@@ -1,7 +1,8 @@
 // gRPC throughput on a local bnserve: ModelStreamInfer against unary ModelInfer, Triton's client's way
-// (raw_input_contents, one row per request), on the Iris-sized MLP (4 → 64 → 3) that serve-load.ts uses.
+// (raw_input_contents, one row per request), on the Iris-sized MLP (4 → 64 → 3) that serve-load.ts uses,
+// or another shape (`--shape 784,1024,10`: one 784-float row per request into a 1024-unit hidden layer).
 // The server runs in a child process so that the client and the server do not share one event loop.
-// Run: node --import tsx bench/grpc-stream.ts [--n 20000] [--concurrency 1,16,64] [--streams 1,4]
+// Run: node --import tsx bench/grpc-stream.ts [--n 20000] [--concurrency 1,16,64] [--streams 1,4] [--shape 4,64,3]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -11,21 +12,26 @@ import * as grpc from '@grpc/grpc-js';
 import { InferenceClient } from '../faults/harness/grpc-client.ts';
 import { option } from './options.ts';
 
-const ROW = new Float32Array([5.1, 3.5, 1.4, 0.2]);
+/** inputs, hidden units, outputs of the served MLP (the child reads the same option). */
+const SHAPE = option('shape', '4,64,3').split(',').map(Number) as [number, number, number];
+const ROW = SHAPE[0] === 4 ? new Float32Array([5.1, 3.5, 1.4, 0.2]) : Float32Array.from({ length: SHAPE[0] }, (_, i) => Math.sin(i));
 
 async function childServer(): Promise<void> {
   const { startServer } = await import('../src/serve/index.ts');
   const { FakeRegistry } = await import('../test/serve/fake-registry.ts');
   const { randomMlp, versionInput } = await import('../test/serve/fixtures.ts');
   const registry = new FakeRegistry();
-  await registry.registerVersion(versionInput('iris', randomMlp(7, 4, 64, 3), 'classification'));
+  const input = versionInput('iris', randomMlp(7, ...SHAPE), 'classification');
+  // The fixture's feature and class names are Iris's: other shapes go without names.
+  const iris = SHAPE[0] === 4 && SHAPE[2] === 3;
+  await registry.registerVersion({ ...input, featureNames: iris ? input.featureNames : [], classLabels: iris ? input.classLabels : [] });
   const server = await startServer({ registry, host: '127.0.0.1', port: 0, grpcPort: 0, logger: false, refreshIntervalMs: 0 });
   process.stdout.write(`${server.grpcAddress}\n`);
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 }
 
 function startChild(): Promise<{ child: ChildProcess; address: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', '--shape', SHAPE.join(',')], {
     env: { ...process.env, BNSERVE_EXECUTION_PROVIDERS: 'cpu' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -38,7 +44,7 @@ function startChild(): Promise<{ child: ChildProcess; address: string }> {
 const request = (id: string) => ({
   model_name: 'iris',
   id,
-  inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4] }],
+  inputs: [{ name: 'input', datatype: 'FP32', shape: [1, SHAPE[0]] }],
   raw_input_contents: [Buffer.from(ROW.buffer)],
 });
 
