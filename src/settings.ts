@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { BATCHING_DEFAULTS, batchingOptionsSchema, batchingOverrideSchema } from './lib/batching.ts';
 import { ConfigError } from './lib/errors.ts';
-import { ALIAS, PRODUCTION_ALIAS } from './lib/names.ts';
+import { ALIAS, MODEL_NAME, PRODUCTION_ALIAS } from './lib/names.ts';
 
 const shown = (input: unknown) => JSON.stringify(input);
 
@@ -61,6 +61,17 @@ const modelBatching = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
   return parsed.data;
+});
+
+/** `*` (every model: null) or model names (each a MODEL_NAME) separated by commas. */
+const modelList = z.string().transform((text, ctx): string[] | null => {
+  if (text === '*') return null;
+  const names = text.split(',');
+  if (names.some((name) => !MODEL_NAME.test(name))) {
+    ctx.addIssue({ code: 'custom', message: 'must be `*` or model names separated by commas' });
+    return z.NEVER;
+  }
+  return names;
 });
 
 interface Setting<S extends z.ZodType, F extends z.output<S> | undefined = z.output<S> | undefined> {
@@ -244,13 +255,8 @@ export const SETTINGS = {
     'response cache (Triton’s `response_cache`): answers by the exact input bytes, per version, least recently used evicted; for the models in `BNSERVE_RESPONSE_CACHE_MODELS`',
   ),
   BNSERVE_RESPONSE_CACHE_MODELS: setting(
-    z
-      .string()
-      .regex(
-        /^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63}(,[A-Za-z0-9][A-Za-z0-9._-]{0,63})*)?$/,
-        'must be `*` or model names separated by commas',
-      ),
-    '',
+    modelList,
+    [],
     'none',
     'models that opt in to the response cache: names separated by commas, or `*` for every model',
   ),
@@ -261,14 +267,7 @@ export const SETTINGS = {
     'payload logging: sampled inference requests and responses as CloudEvents (KServe’s logger types) to a file (JSON lines) or an `http(s)://` endpoint, off the request path',
   ),
   BNSERVE_PAYLOAD_LOG_SAMPLE: setting(z.coerce.number().min(0).max(1), 1, '`1`', 'fraction of inference exchanges logged (0..1)'),
-  BNSERVE_PAYLOAD_LOG_MODELS: setting(
-    z
-      .string()
-      .regex(/^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63}(,[A-Za-z0-9][A-Za-z0-9._-]{0,63})*)$/, 'must be `*` or model names separated by commas'),
-    '*',
-    '`*`',
-    'models whose exchanges are logged: names separated by commas, or `*`',
-  ),
+  BNSERVE_PAYLOAD_LOG_MODELS: setting(modelList, null, '`*`', 'models whose exchanges are logged: names separated by commas, or `*`'),
   BNSERVE_PAYLOAD_LOG_QUEUE: setting(
     intFrom(1, 1_000_000),
     1000,

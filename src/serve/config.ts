@@ -202,14 +202,14 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
       ? {
           target: e.BNSERVE_PAYLOAD_LOG,
           sample: e.BNSERVE_PAYLOAD_LOG_SAMPLE,
-          models: e.BNSERVE_PAYLOAD_LOG_MODELS === '*' ? null : e.BNSERVE_PAYLOAD_LOG_MODELS.split(','),
+          models: e.BNSERVE_PAYLOAD_LOG_MODELS,
           queueSize: e.BNSERVE_PAYLOAD_LOG_QUEUE,
           maxFileBytes: e.BNSERVE_PAYLOAD_LOG_MAX_MB * 1024 * 1024,
         }
       : null,
     responseCache: {
       maxBytes: e.BNSERVE_RESPONSE_CACHE_MB * 1024 * 1024,
-      models: e.BNSERVE_RESPONSE_CACHE_MODELS === '*' ? null : e.BNSERVE_RESPONSE_CACHE_MODELS.split(',').filter(Boolean),
+      models: e.BNSERVE_RESPONSE_CACHE_MODELS,
     },
     workers: e.BNSERVE_WORKERS,
     dashboardRawData: e.BNSERVE_DASHBOARD_RAW_DATA,

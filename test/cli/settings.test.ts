@@ -49,6 +49,22 @@ describe('settings: one module owns the environment', () => {
     assert.deepEqual(SETTINGS.BNSERVE_MODEL_BATCHING.fallback, {});
   });
 
+  it('model lists: `*` is every model (null), names must be model names, unset takes the default', () => {
+    const keys = ['BNSERVE_RESPONSE_CACHE_MODELS', 'BNSERVE_PAYLOAD_LOG_MODELS'] as const;
+    assert.deepEqual(readSettings([...keys], {}), { BNSERVE_RESPONSE_CACHE_MODELS: [], BNSERVE_PAYLOAD_LOG_MODELS: null });
+    assert.deepEqual(readSettings([...keys], { BNSERVE_RESPONSE_CACHE_MODELS: '*', BNSERVE_PAYLOAD_LOG_MODELS: 'iris,mnist-2' }), {
+      BNSERVE_RESPONSE_CACHE_MODELS: null,
+      BNSERVE_PAYLOAD_LOG_MODELS: ['iris', 'mnist-2'],
+    });
+    for (const bad of ['iris,', 'iris,,mnist', 'a b', '*,iris', '-iris']) {
+      assert.throws(
+        () => readSettings(['BNSERVE_PAYLOAD_LOG_MODELS'], { BNSERVE_PAYLOAD_LOG_MODELS: bad }),
+        /must be `\*` or model names/,
+        bad,
+      );
+    }
+  });
+
   it('reads only the settings asked for, and lists every bad one in one ConfigError', () => {
     const env = { PORT: 'http', BNSERVE_LOG_LEVEL: 'loud', BNSERVE_MAX_ROWS: 'x' };
     assert.equal(readSettings(['HOST'], env).HOST, '127.0.0.1');
