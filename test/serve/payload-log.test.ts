@@ -1,13 +1,13 @@
 // Payload logging: sampled exchanges as CloudEvents to a file or an HTTP endpoint, off the request
 // path: a stalled sink drops (counted) and never holds up inference.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { FileSink, type PayloadLogOptions, REQUEST_EVENT, RESPONSE_EVENT } from '../../src/serve/dataplane/payload-log.ts';
+import { cloudEvents, FileSink, type PayloadLogOptions, REQUEST_EVENT, RESPONSE_EVENT } from '../../src/serve/dataplane/payload-log.ts';
 import * as grpc from '@grpc/grpc-js';
 import { InferenceClient } from '../../faults/harness/grpc-client.ts';
 import { buildApp, startServer } from '../../src/serve/index.ts';
@@ -90,14 +90,42 @@ describe('payload log to a file', () => {
     assert.equal(existsSync(other), false);
   });
 
+  /** One event as the logger writes it, for exchange i. */
+  const event = (i: number) =>
+    cloudEvents({ model: 'iris', version: 1, requestId: `r${i}`, request: { i }, response: { pad: 'x'.repeat(40) } }, 'bnserve/test')[0];
+
   it('starts a new file past its size, keeping the previous one as <file>.1', async () => {
     const file = path.join(dir, 'rotating.jsonl');
-    const sink = new FileSink(file, 100);
-    for (let i = 0; i < 5; i++) await sink.write(JSON.stringify({ i, pad: 'x'.repeat(40) }));
+    const sink = new FileSink(file, 400);
+    for (let i = 0; i < 8; i++) await sink.write(event(i));
     await sink.close();
     assert.ok(existsSync(`${file}.1`));
-    assert.ok(readFileSync(file, 'utf8').length <= 100);
-    assert.equal(lines(file).at(-1).i, 4);
+    assert.ok(readFileSync(file, 'utf8').length <= 400);
+    assert.equal(lines(file).at(-1).data.i, 7);
+    assert.equal(lines(`${file}.1`)[0].type, REQUEST_EVENT);
+  });
+
+  it('never appends to, or replaces, a file that is not a payload log', async () => {
+    const theirs = path.join(dir, 'notes.txt');
+    writeFileSync(theirs, 'someone else’s notes\n');
+    const sink = new FileSink(theirs, 400);
+    await assert.rejects(sink.write(event(0)), /notes\.txt is not a payload log bnserve wrote; nothing is appended to it/);
+    await sink.close();
+    assert.equal(readFileSync(theirs, 'utf8'), 'someone else’s notes\n');
+
+    const file = path.join(dir, 'log.jsonl');
+    writeFileSync(`${file}.1`, 'an older file the user keeps\n');
+    const rotating = new FileSink(file, 400);
+    await rotating.write(event(0));
+    await assert.rejects(
+      (async () => {
+        for (let i = 1; i < 8; i++) await rotating.write(event(i));
+      })(),
+      /log\.jsonl\.1 is not a payload log bnserve wrote; it is left as it is/,
+    );
+    await rotating.close();
+    assert.equal(readFileSync(`${file}.1`, 'utf8'), 'an older file the user keeps\n');
+    assert.equal(lines(file)[0].id, 'r0-request');
   });
 });
 

@@ -62,7 +62,32 @@ export function cloudEvents(x: Exchange, source: string, now = new Date()): [str
   ];
 }
 
-/** JSON lines appended to a file; past maxBytes the file is renamed to `<file>.1` (replacing it) and a new one begun. */
+/** How every event this module writes begins (cloudEvents' first keys): how a file is known to be a payload log. */
+const EVENT_PREFIX = '{"specversion":"1.0","source":"bnserve/';
+
+/** True when the file is missing, empty, or starts as a payload log: appending to it or replacing it loses nothing of anyone else's. */
+async function holdsOnlyPayloadLog(file: string): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw err;
+  }
+  try {
+    const head = Buffer.alloc(EVENT_PREFIX.length);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return bytesRead === 0 || head.toString('utf8', 0, bytesRead) === EVENT_PREFIX;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * JSON lines appended to a file; past maxBytes the file is renamed to `<file>.1` (replacing the
+ * previous one) and a new one begun. A file that is not a payload log (the path names someone
+ * else's file) is neither appended to nor replaced: its events are dropped (sink errors).
+ */
 export class FileSink implements PayloadSink {
   private handle: FileHandle | null = null;
   private size = 0;
@@ -77,9 +102,13 @@ export class FileSink implements PayloadSink {
     if (this.handle && this.size + Buffer.byteLength(line) > this.maxBytes && this.size > 0) {
       await this.handle.close();
       this.handle = null;
-      await rename(this.file, `${this.file}.1`);
+      const rotated = `${this.file}.1`;
+      if (!(await holdsOnlyPayloadLog(rotated))) throw new Error(`${rotated} is not a payload log bnserve wrote; it is left as it is`);
+      await rename(this.file, rotated);
     }
     if (!this.handle) {
+      if (!(await holdsOnlyPayloadLog(this.file)))
+        throw new Error(`${this.file} is not a payload log bnserve wrote; nothing is appended to it`);
       this.handle = await open(this.file, 'a');
       this.size = (await stat(this.file)).size;
     }
