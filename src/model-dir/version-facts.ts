@@ -3,7 +3,7 @@
 // BN folded, parity measured) with the folded graph as the bytes to serve.
 import { importOnnx } from '../export/graph/import-model.ts';
 import { decodeModel, readMetadata } from '../export/onnx/helpers.ts';
-import { onnxSignature } from '../export/onnx/signature.ts';
+import { modelSignature } from '../export/onnx/signature.ts';
 import { BnserveError, ConfigError } from '../lib/errors.ts';
 import type { ModelVersionRecord } from '../registry/types.ts';
 
@@ -32,27 +32,27 @@ function guardWarning(metadata: Record<string, string>): string | null {
   }
 }
 
-const opsetOf = (bytes: Uint8Array) => Number((decodeModel(bytes).opsetImport ?? []).find((o) => !o.domain)?.version ?? 0);
-
 /** Exported by bnserve (train/export/register, or already imported): its metadata is trusted as written. */
 export function isOurExport(metadata: Record<string, string>): boolean {
   return (metadata.producer ?? '').startsWith('bnserve') || Object.hasOwn(metadata, 'bnserve_import');
 }
 
 export async function describeModelFile(bytes: Uint8Array, file: string): Promise<{ bytes: Uint8Array; record: VersionFacts }> {
-  let metadata: Record<string, string>;
+  let model: ReturnType<typeof decodeModel>;
   try {
-    metadata = readMetadata(decodeModel(bytes));
+    model = decodeModel(bytes);
   } catch (error) {
     throw new ConfigError(`${file} is not an ONNX model: ${(error as Error).message}`);
   }
+  const metadata = readMetadata(model);
   if (isOurExport(metadata)) {
-    const signature = onnxSignature(bytes);
+    // Decoded once: a model's graph is most of its bytes.
+    const signature = modelSignature(model);
     const parity = Number(metadata.parity_max_abs_diff);
     return {
       bytes,
       record: {
-        opset: opsetOf(bytes),
+        opset: Number((model.opsetImport ?? []).find((o) => !o.domain)?.version ?? 0),
         inputs: signature.inputs,
         outputs: signature.outputs,
         task: metadata.task === 'classification' ? 'classification' : 'regression',

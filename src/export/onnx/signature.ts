@@ -73,8 +73,12 @@ export function graphSignature(graph: OnnxTypes.IGraphProto, fallback?: ShapeFal
   };
 }
 
+/** The signature of a decoded model (refused without a graph). */
+export function modelSignature(model: OnnxTypes.IModelProto): OnnxSignature {
+  if (!model.graph) throw new ExportError('the ONNX model has no graph');
+  return graphSignature(model.graph);
+}
+
 export function onnxSignature(model: Uint8Array): OnnxSignature {
-  const graph = decodeModel(model).graph;
-  if (!graph) throw new ExportError('the ONNX model has no graph');
-  return graphSignature(graph);
+  return modelSignature(decodeModel(model));
 }
