@@ -59,10 +59,8 @@ export interface ExportResult {
 /** The server's warm-up rows: the first rows given for parity (the test split), else one row at the training mean. */
 function warmupRows(rows: ExportOptions['parityRows'], inputShape: number[], p: { mean: number[] }) {
   const perRow = inputShape.reduce((a, b) => a * b, 1);
-  if (rows && rows.length > 0) {
-    const flat = rows instanceof Float32Array ? rows : Float32Array.from(rows.flat());
-    return firstRows(flat, [flat.length / perRow, ...inputShape]);
-  }
+  const flat = flattenRows(rows, perRow);
+  if (flat.length > 0) return firstRows(flat, [flat.length / perRow, ...inputShape]);
   return { shape: [1, ...inputShape], data: Array.from({ length: perRow }, (_, i) => p.mean[i % p.mean.length]) };
 }
 
