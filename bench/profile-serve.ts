@@ -1,11 +1,12 @@
-// `node --import tsx bench/profile-serve.ts [--duration 8] [--connections 1,64] [--model iris|mlp]
+// `node --import tsx bench/profile-serve.ts [--real] [--duration 8] [--connections 1,64] [--model iris|mlp]
 // [--protocol predict|v2-json|v2-binary]`: runs bnserve under the CPU profiler while autocannon
 // sends 1-row requests (TF Serving :predict, OIP v2 JSON or v2 binary), then prints where
 // the server's CPU time went (self time by function and by package).
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { prepareCliRegistry, startCliServer, stopCliServer } from './cli-server.ts';
 import { profileWhile, startServerChild, stopServerChild } from './serve-child.ts';
 import { option } from './options.ts';
 
@@ -142,7 +143,23 @@ async function main(): Promise<void> {
   const row = model === 'iris' ? [5.1, 3.5, 1.4, 0.2] : Array.from({ length: width }, (_, i) => Math.fround(((i * 37) % 255) / 255));
   const protocol = option('protocol', 'predict');
   const request = requestFor(protocol, model, row);
+  // --real: the server users run (`bnserve serve` from dist/ on a real registry, bench/cli-server.ts),
+  // profiled for its whole life with --cpu-prof (start-up included, a second or so of the samples).
+  const registry = process.argv.includes('--real') ? prepareCliRegistry() : null;
   for (const c of option('connections', '1,64').split(',').map(Number)) {
+    if (registry) {
+      const dir = mkdtempSync(path.join(tmpdir(), 'bnserve-prof-'));
+      const server = await startCliServer(registry, `profile-c${c}`, {}, ['--cpu-prof', '--cpu-prof-dir', dir]);
+      const load = { url: `${server.url}${request.path}`, method: 'POST', headers: request.headers, body: request.body, connections: c };
+      const r = await autocannon({ ...load, duration });
+      await stopCliServer(server);
+      const file = path.join(dir, readdirSync(dir)[0]);
+      console.log(
+        `\n=== bnserve serve (real) ${model} ${protocol} c=${c}: ${r.requests.average.toFixed(0)} req/s while profiling (${file})`,
+      );
+      console.log(summarise(JSON.parse(readFileSync(file, 'utf8')) as Profile));
+      continue;
+    }
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'bnserve-prof-')), 'serve.cpuprofile');
     const env = { BNSERVE_BENCH_PROFILE: '1', ...(process.argv.includes('--quiet') ? { BNSERVE_LOG_LEVEL: 'warn' } : {}) };
     const { child, url } = await startServerChild('bnserve', env);

@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<void>> = {
   'export-latency': async () => (await import('./export-latency.ts')).benchExportLatency(),
   'serve-load': async () => (await import('./serve-load.ts')).benchServeLoad(),
   'serve-ceiling': async () => (await import('./serve-ceiling.ts')).benchServeCeiling(),
+  'serve-cli': async () => (await import('./serve-cli.ts')).benchServeCli(),
   startup: async () => (await import('./startup.ts')).benchStartup(),
   'queue-full': async () => (await import('./queue-full.ts')).benchQueueFull(),
 };

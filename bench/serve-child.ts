@@ -38,9 +38,18 @@ async function bareOrtChild(): Promise<string> {
   const { default: Fastify } = await import('fastify');
   const ort = await import('onnxruntime-node');
   const { randomMlp, mlpOnnx, deepMlpOnnx } = await import('../test/serve/fixtures.ts');
+  const { readFileSync } = await import('node:fs');
+  // BENCH_ONNX_IRIS / BENCH_ONNX_MLP: the same files a real registry serves (bench/serve-cli.ts).
+  const file = (name: string | undefined, fallback: () => Uint8Array) => (name ? readFileSync(name) : fallback());
   const models = {
-    iris: await ort.InferenceSession.create(mlpOnnx(randomMlp(7, 4, 64, 3), 'classification'), { executionProviders: ['cpu'] }),
-    mlp: await ort.InferenceSession.create(deepMlpOnnx(11, MLP_SIZES), { executionProviders: ['cpu'] }),
+    iris: await ort.InferenceSession.create(
+      file(process.env.BENCH_ONNX_IRIS, () => mlpOnnx(randomMlp(7, 4, 64, 3), 'classification')),
+      { executionProviders: ['cpu'] },
+    ),
+    mlp: await ort.InferenceSession.create(
+      file(process.env.BENCH_ONNX_MLP, () => deepMlpOnnx(11, MLP_SIZES)),
+      { executionProviders: ['cpu'] },
+    ),
   };
   const app = Fastify();
   app.post('/v1/models/:model', async (request) => {

@@ -1,0 +1,230 @@
+// `npm run bench -- serve-cli [--duration 3] [--rounds 3]`: the server users run (`bnserve serve`
+// from dist/, a real SQLite registry, its default log level to a file, gRPC on; bench/cli-server.ts)
+// next to a bare Fastify route that runs the same ONNX files with onnxruntime once per request (the
+// least any per-request server pays) and a bare echo route. Scenarios run interleaved, medians of
+// the rounds; server CPU µs per request from /proc; idle RSS after the models are loaded.
+// bench/serve-ceiling.ts keeps the in-process server (tsx, a fake registry) as a profile aid.
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { deepMlpOnnx } from '../test/serve/fixtures.ts';
+import {
+  type CliRegistry,
+  type CliServer,
+  prepareCliRegistry,
+  processCpuMicroseconds,
+  processRssMb,
+  startCliServer,
+  stopCliServer,
+} from './cli-server.ts';
+import { median } from './median.ts';
+import { option } from './options.ts';
+import { ortRowsPerSecond } from './ort-rows.ts';
+import { MLP_SIZES, startServerChild, stopServerChild } from './serve-child.ts';
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+
+type ServerName = 'cli' | 'cliIris' | 'cliOff' | 'bare' | 'echo';
+const LABELS: Record<ServerName, string> = {
+  cliIris: '`bnserve serve`, Iris model only (idle RSS only)',
+  cli: '`bnserve serve` (defaults)',
+  cliOff: '`bnserve serve`, BNSERVE_BATCHING=off',
+  bare: 'bare Fastify + onnxruntime, same files',
+  echo: 'bare Fastify echo',
+};
+
+interface Scenario {
+  id: string;
+  server: ServerName;
+  path: string;
+  body: string | Buffer;
+  headers: Record<string, string>;
+  connections: number;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+const IRIS_ROW = [5.1, 3.5, 1.4, 0.2];
+const MLP_ROW = Array.from({ length: MLP_SIZES[0] }, (_, i) => Math.fround(((i * 37) % 255) / 255));
+
+const predictBody = (row: number[]) => JSON.stringify({ instances: [row] });
+const v2JsonBody = (row: number[]) => JSON.stringify({ inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', data: row }] });
+function v2Binary(row: number[]): Pick<Scenario, 'body' | 'headers'> {
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', parameters: { binary_data_size: row.length * 4 } }],
+      outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],
+    }),
+  );
+  return {
+    body: Buffer.concat([header, Buffer.from(Float32Array.from(row).buffer)]),
+    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+  };
+}
+
+function scenarios(): Scenario[] {
+  const predict = (id: string, server: ServerName, model: 'iris' | 'mlp', connections: number): Scenario => ({
+    id,
+    server,
+    path: server === 'echo' ? '/echo' : `/v1/models/${model}:predict`,
+    body: predictBody(model === 'iris' ? IRIS_ROW : MLP_ROW),
+    headers: JSON_HEADERS,
+    connections,
+  });
+  return [
+    predict('iris echo c=1', 'echo', 'iris', 1),
+    predict('iris bare+ORT c=1', 'bare', 'iris', 1),
+    predict('iris bnserve c=1', 'cli', 'iris', 1),
+    predict('iris echo c=64', 'echo', 'iris', 64),
+    predict('iris bare+ORT c=64', 'bare', 'iris', 64),
+    predict('iris bnserve c=64', 'cli', 'iris', 64),
+    predict('mlp bare+ORT c=1', 'bare', 'mlp', 1),
+    predict('mlp bnserve c=1', 'cli', 'mlp', 1),
+    predict('mlp bare+ORT c=64', 'bare', 'mlp', 64),
+    predict('mlp bnserve c=64', 'cli', 'mlp', 64),
+    predict('mlp bnserve batching off c=64', 'cliOff', 'mlp', 64),
+    {
+      id: 'mlp bnserve v2 JSON c=64',
+      server: 'cli',
+      path: '/v2/models/mlp/infer',
+      body: v2JsonBody(MLP_ROW),
+      headers: JSON_HEADERS,
+      connections: 64,
+    },
+    { id: 'mlp bnserve v2 binary c=64', server: 'cli', path: '/v2/models/mlp/infer', ...v2Binary(MLP_ROW), connections: 64 },
+  ];
+}
+
+interface Running {
+  pid: number;
+  url: string;
+  stop: () => Promise<void>;
+  idleRssMb: number;
+}
+
+async function startAll(registry: CliRegistry): Promise<Map<ServerName, Running>> {
+  const running = new Map<ServerName, Running>();
+  const settle = () => new Promise((r) => setTimeout(r, 2000));
+  const fromCli = async (server: CliServer): Promise<Running> => {
+    await settle();
+    return { pid: server.child.pid!, url: server.url, stop: () => stopCliServer(server), idleRssMb: processRssMb(server.child.pid!) };
+  };
+  // Measured alone, then stopped: it only answers the memory target.
+  const irisOnly = await fromCli(await startCliServer(prepareCliRegistry(true), 'cli-iris'));
+  await irisOnly.stop();
+  running.set('cliIris', { ...irisOnly, stop: async () => {} });
+  running.set('cli', await fromCli(await startCliServer(registry, 'cli')));
+  running.set('cliOff', await fromCli(await startCliServer(registry, 'cli-off', { BNSERVE_BATCHING: 'off' })));
+  const bareEnv = {
+    BENCH_ONNX_IRIS: registry.artifacts.iris,
+    ...(registry.artifacts.mlp ? { BENCH_ONNX_MLP: registry.artifacts.mlp } : {}),
+  };
+  for (const [name, kind, env] of [
+    ['bare', 'bare-ort', bareEnv],
+    ['echo', 'echo', {}],
+  ] as const) {
+    const child = await startServerChild(kind, env);
+    await settle();
+    running.set(name, {
+      pid: child.child.pid!,
+      url: child.url,
+      stop: () => stopServerChild(child.child),
+      idleRssMb: processRssMb(child.child.pid!),
+    });
+  }
+  return running;
+}
+
+interface Row {
+  rps: number[];
+  cpuPerRequest: number[];
+  p50: number[];
+  p99: number[];
+  failures: number;
+}
+
+export async function benchServeCli(): Promise<void> {
+  const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+  const duration = Math.min(30, Math.max(1, Number(option('duration', '3'))));
+  const rounds = Math.max(1, Number(option('rounds', '3')));
+  const loadAtStart = os.loadavg()[0];
+  process.stderr.write('serve-cli: filling a registry through the CLI (train iris, import the MLP)\n');
+  const registry = prepareCliRegistry();
+  const all = scenarios();
+  const rows = new Map<string, Row>(all.map((s) => [s.id, { rps: [], cpuPerRequest: [], p50: [], p99: [], failures: 0 }]));
+  const servers = await startAll(registry);
+  try {
+    for (const s of all) {
+      const load = {
+        url: servers.get(s.server)!.url + s.path,
+        method: 'POST',
+        headers: s.headers,
+        body: s.body,
+        connections: s.connections,
+      };
+      await autocannon({ ...load, duration: 1 }); // warm-up
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const s of all) {
+        const server = servers.get(s.server)!;
+        const load = { url: server.url + s.path, method: 'POST', headers: s.headers, body: s.body, connections: s.connections };
+        const cpuBefore = processCpuMicroseconds(server.pid);
+        const r = await autocannon({ ...load, duration });
+        const cpu = processCpuMicroseconds(server.pid) - cpuBefore;
+        const row = rows.get(s.id)!;
+        row.rps.push(r.requests.average);
+        if (r.requests.total > 0) row.cpuPerRequest.push(cpu / r.requests.total);
+        row.p50.push(r.latency.p50);
+        row.p99.push(r.latency.p99);
+        row.failures += r.non2xx + r.errors + r.timeouts;
+      }
+      process.stderr.write(`serve-cli: round ${round + 1}/${rounds} done\n`);
+    }
+  } finally {
+    for (const s of servers.values()) await s.stop();
+  }
+  const ort = await ortRowsPerSecond(deepMlpOnnx(11, MLP_SIZES), MLP_SIZES[0], [1, 16, 64, 256], 1);
+  const bestOrt = Math.max(...ort.map((o) => o.rowsPerSecond));
+
+  const med = (id: string) => median(rows.get(id)!.rps);
+  const cpus = os.cpus();
+  const lines = [
+    `\n## serve-cli: the real \`bnserve serve\` (dist/, SQLite registry, log to a file, gRPC on) — 1-row requests, ${rounds} interleaved rounds × ${duration} s, medians`,
+    `${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}, load average at start ${loadAtStart.toFixed(2)}, at end ${os.loadavg()[0].toFixed(2)}`,
+    '',
+    '| scenario | server | req/s | server CPU µs/req | p50 ms | p99 ms | failures |',
+    '|---|---|---:|---:|---:|---:|---:|',
+    ...all.map((s) => {
+      const r = rows.get(s.id)!;
+      const cpu = r.cpuPerRequest.length > 0 ? median(r.cpuPerRequest).toFixed(0) : '';
+      return `| ${s.id} | ${LABELS[s.server]} | ${med(s.id).toFixed(0)} | ${cpu} | ${median(r.p50).toFixed(2)} | ${median(r.p99).toFixed(2)} | ${r.failures} |`;
+    }),
+    '',
+    '| server | idle RSS, models loaded (MB) |',
+    '|---|---:|',
+    ...[...servers].map(([name, s]) => `| ${LABELS[name]} | ${s.idleRssMb.toFixed(0)} |`),
+    '',
+    `in-process onnxruntime, MLP: ${ort.map((o) => `batch ${o.batch} ${o.rowsPerSecond.toFixed(0)} rows/s`).join(', ')}`,
+    '',
+    'targets (issue 27):',
+  ];
+  const target = (name: string, value: number, goal: number, atMost = false) =>
+    `  ${name}: ${value.toFixed(2)} (target ${atMost ? '≤' : '≥'} ${goal}: ${(atMost ? value <= goal : value >= goal) ? 'met' : 'MISSED'})`;
+  lines.push(
+    target('iris bnserve / bare+ORT c=1', med('iris bnserve c=1') / med('iris bare+ORT c=1'), 1.0),
+    target('iris bnserve / bare+ORT c=64', med('iris bnserve c=64') / med('iris bare+ORT c=64'), 1.5),
+    target('mlp batching on / off c=64 (:predict)', med('mlp bnserve c=64') / med('mlp bnserve batching off c=64'), 3),
+    target('mlp v2 binary / v2 JSON c=64', med('mlp bnserve v2 binary c=64') / med('mlp bnserve v2 JSON c=64'), 2.5),
+    target('mlp served rows/s (1-row binary) / in-process onnxruntime best', med('mlp bnserve v2 binary c=64') / bestOrt, 0.4),
+    target('mlp bnserve / bare+ORT c=1', med('mlp bnserve c=1') / med('mlp bare+ORT c=1'), 0.9),
+    target('idle RSS of `bnserve serve` with the Iris model loaded, MB', servers.get('cliIris')!.idleRssMb, 150, true),
+  );
+  if (loadAtStart > 0.5)
+    lines.push(`  (load average ${loadAtStart.toFixed(2)} at start: other work shared the CPUs; ratios are unreliable)`);
+  console.log(lines.join('\n'));
+}
