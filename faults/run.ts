@@ -14,6 +14,7 @@ import { dashboardHostile } from './scenarios/dashboard-hostile.ts';
 import { grpcStall } from './scenarios/grpc-stall.ts';
 import { hostileHttp } from './scenarios/hostile-http.ts';
 import { hotSwap } from './scenarios/hot-swap.ts';
+import { modelBudget } from './scenarios/model-budget.ts';
 import { payloadLogStall } from './scenarios/payload-log-stall.ts';
 import { prototypeAliases } from './scenarios/prototype-aliases.ts';
 import { registryFaults } from './scenarios/registry-faults.ts';
@@ -28,6 +29,7 @@ const SCENARIOS: Scenario[] = [
   grpcStall,
   payloadLogStall,
   hotSwap,
+  modelBudget,
   sigtermDrain,
   artifactFaults,
   registryFaults,

@@ -284,19 +284,19 @@ export const SETTINGS = {
     intFrom(0, 100_000),
     0,
     '`0` (no limit)',
-    'model versions kept loaded at most; past it the least recently used version no alias pins as a default is unloaded, and loaded again on its next request',
+    'versions loaded at most, all models together; past it the least recently used idle one is unloaded (default-alias targets last, busy ones never) and loads again on its next request (see docs/serving.md)',
   ),
   BNSERVE_MODEL_MEMORY_MB: setting(
     intFrom(0, 1024 * 1024),
     0,
     '`0` (no limit)',
-    'memory budget of the loaded versions, in MiB (each estimated from its artifact size and the RSS change its load measured); unloading as for `BNSERVE_MAX_LOADED_VERSIONS`',
+    'memory budget of the loaded versions, in MiB: each counts the RSS growth its load measured, at least its artifact size; unloading as for `BNSERVE_MAX_LOADED_VERSIONS`',
   ),
   BNSERVE_MODEL_LOAD_WAIT_MS: setting(
     intFrom(0, HOUR_MS),
     10_000,
     '`10000`',
-    'a request for an unloaded version waits this long for its load; past it, or when the load cannot start, 503 + `Retry-After`',
+    'a request for an unloaded version waits this long for its load (one load per version, shared); past it 503 + `Retry-After: 1` (gRPC: UNAVAILABLE) while the load goes on',
   ),
   OTEL_TRACES_EXPORTER: setting(
     oneOf(['otlp', 'console', 'none'] as const),

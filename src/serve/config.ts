@@ -1,3 +1,4 @@
+import type { BudgetOptions } from './dataplane/model-budget.ts';
 import type { PayloadLogOptions } from './dataplane/payload-log.ts';
 import type { BatchingOptions } from '../lib/batching.ts';
 import { ConfigError } from '../lib/errors.ts';
@@ -65,6 +66,8 @@ export interface ServeConfig {
   workers: number;
   /** Who may read training rows and server paths through the dashboard API (BNSERVE_DASHBOARD_RAW_DATA; auto: by HOST). */
   dashboardRawData: 'auto' | 'everyone' | 'admin';
+  /** The memory budget (BNSERVE_MAX_LOADED_VERSIONS, BNSERVE_MODEL_MEMORY_MB as bytes, BNSERVE_MODEL_LOAD_WAIT_MS); 0: no limit. */
+  modelBudget: BudgetOptions;
 }
 
 /** What one gRPC connection may hold (BNSERVE_GRPC_MAX_CONCURRENT_STREAMS, BNSERVE_GRPC_MAX_SESSION_MEMORY_MB). */
@@ -132,6 +135,9 @@ const SERVE_SETTINGS = [
   'BNSERVE_RESPONSE_CACHE_MODELS',
   'BNSERVE_WORKERS',
   'BNSERVE_DASHBOARD_RAW_DATA',
+  'BNSERVE_MAX_LOADED_VERSIONS',
+  'BNSERVE_MODEL_MEMORY_MB',
+  'BNSERVE_MODEL_LOAD_WAIT_MS',
 ] as const satisfies readonly SettingName[];
 
 /**
@@ -213,6 +219,11 @@ export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ServeC
     },
     workers: e.BNSERVE_WORKERS,
     dashboardRawData: e.BNSERVE_DASHBOARD_RAW_DATA,
+    modelBudget: {
+      maxVersions: e.BNSERVE_MAX_LOADED_VERSIONS,
+      memoryBytes: e.BNSERVE_MODEL_MEMORY_MB * 1024 * 1024,
+      loadWaitMs: e.BNSERVE_MODEL_LOAD_WAIT_MS,
+    },
   };
 }
 

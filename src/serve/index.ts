@@ -46,6 +46,8 @@ export interface BuildAppOptions {
   payloadLog?: ServeConfig['payloadLog'];
   /** Default: BNSERVE_RESPONSE_CACHE_MB and BNSERVE_RESPONSE_CACHE_MODELS (off). */
   responseCache?: ServeConfig['responseCache'];
+  /** Default: BNSERVE_MAX_LOADED_VERSIONS, BNSERVE_MODEL_MEMORY_MB, BNSERVE_MODEL_LOAD_WAIT_MS (no budget); fields given replace them. */
+  modelBudget?: Partial<ServeConfig['modelBudget']>;
   /** Environment that supplies defaults (default process.env); tests pass {}. */
   env?: NodeJS.ProcessEnv;
   extend?: (app: FastifyInstance) => Promise<void> | void;
@@ -87,6 +89,7 @@ export function resolveServeConfig(
     payloadLog: opts.payloadLog !== undefined ? opts.payloadLog : base.payloadLog,
     workers: base.workers,
     dashboardRawData: base.dashboardRawData,
+    modelBudget: { ...base.modelBudget, ...opts.modelBudget },
   };
   checkTimeouts(config.timeouts);
   return config;

@@ -324,6 +324,10 @@ test('dashboard pages in Chromium against a real server and registry', { timeout
     await page.waitForSelector('#loaded-table tbody tr');
     assert.equal(await page.locator('#provider-in-use').textContent(), 'CPUExecutionProvider');
     assert.ok((await page.locator('#loaded-table tbody tr').count()) >= 2);
+    assert.match((await page.locator('#budget-loaded').textContent()) ?? '', /^\d+ \(no budget\), ~/);
+    assert.equal(await page.locator('#budget-evicted').textContent(), 'none');
+    assert.equal(await page.locator('#cache-hit-ratio').textContent(), 'off');
+    assert.equal(await page.locator('#payload-log-drops').textContent(), 'off');
     assert.equal(await page.locator('figure.histogram').count(), 4);
     const batches = page.locator('figure.histogram').filter({ hasText: 'batch size' });
     assert.ok(Number(await batches.getAttribute('data-total')) >= 5);

@@ -114,13 +114,40 @@ export const serverView = z.object({
           queued: z.number(),
           runningBatches: z.number(),
           loadedAt: z.string(),
+          /** What the memory budget counts for it: its load's RSS growth, at least its artifact size. */
+          memoryBytes: z.number(),
         }),
       ),
       failures: z.array(z.object({ version: z.number(), reason: z.string(), retrying: z.boolean() })),
+      /** Versions the memory budget unloaded (their next request loads them again). */
+      evicted: z.array(z.number()),
     }),
   ),
   requestsByStatus: z.record(z.string(), z.number()),
   histograms: z.array(histogram),
+  /** BNSERVE_MAX_LOADED_VERSIONS / BNSERVE_MODEL_MEMORY_MB (0: no limit) and what they hold now. */
+  budget: z.object({
+    enabled: z.boolean(),
+    maxVersions: z.number(),
+    memoryMb: z.number(),
+    loadedVersions: z.number(),
+    memoryBytes: z.number(),
+    /** Busy versions keep the server over its budget until they drain. */
+    over: z.boolean(),
+    loads: z.number(),
+    evictions: z.number(),
+    coldStarts: z.number(),
+    /** Mean seconds of the on-demand loads; null before the first. */
+    coldStartMeanSeconds: z.number().nullable(),
+  }),
+  responseCache: z.object({
+    enabled: z.boolean(),
+    hits: z.number(),
+    misses: z.number(),
+    /** hits / (hits + misses); null before the first lookup. */
+    hitRatio: z.number().nullable(),
+  }),
+  payloadLog: z.object({ enabled: z.boolean(), written: z.number(), dropped: z.record(z.string(), z.number()) }),
 });
 
 export const regionsView = z.object({

@@ -51,8 +51,10 @@ export async function serverStatus(app: FastifyInstance) {
             queued: v.queuedRequests,
             runningBatches: v.runningBatches,
             loadedAt: v.loadedAt.toISOString(),
+            memoryBytes: v.memory.estimateBytes,
           })),
           failures: s.failures.map((f) => ({ version: f.version, reason: f.reason, retrying: !f.permanent })),
+          evicted: s.evicted,
         },
       ];
     } catch {
@@ -64,6 +66,19 @@ export async function serverStatus(app: FastifyInstance) {
     const metric = metrics.find((m) => m.name === name);
     return metric ? [histogramView(name, metric.help, metric.values)] : [];
   });
+  const values = (name: string) => metrics.find((m) => m.name === name)?.values ?? [];
+  const total = (name: string, where: (v: MetricValue) => boolean = () => true) =>
+    values(name)
+      .filter(where)
+      .reduce((n, v) => n + v.value, 0);
+  const budget = app.models.budgetStatus();
+  const coldStarts = total('bnserve_model_cold_start_seconds', (v) => v.metricName === 'bnserve_model_cold_start_seconds_count');
+  const coldSeconds = total('bnserve_model_cold_start_seconds', (v) => v.metricName === 'bnserve_model_cold_start_seconds_sum');
+  const hits = total('bnserve_response_cache_total', (v) => v.labels.result === 'hit');
+  const misses = total('bnserve_response_cache_total', (v) => v.labels.result === 'miss');
+  const dropped: Record<string, number> = {};
+  for (const v of values('bnserve_payload_log_dropped_total'))
+    dropped[String(v.labels.reason)] = (dropped[String(v.labels.reason)] ?? 0) + v.value;
   const requests = metrics.find((m) => m.name === 'bnserve_requests_total');
   const byStatus: Record<string, number> = {};
   for (const v of requests?.values ?? []) byStatus[String(v.labels.status)] = (byStatus[String(v.labels.status)] ?? 0) + v.value;
@@ -78,5 +93,24 @@ export async function serverStatus(app: FastifyInstance) {
     models,
     requestsByStatus: byStatus,
     histograms,
+    budget: {
+      enabled: budget.enabled,
+      maxVersions: budget.maxVersions,
+      memoryMb: budget.memoryBytes / (1024 * 1024),
+      loadedVersions: budget.loadedVersions,
+      memoryBytes: budget.usedBytes,
+      over: budget.over,
+      loads: total('bnserve_model_loads_total'),
+      evictions: total('bnserve_model_evictions_total'),
+      coldStarts,
+      coldStartMeanSeconds: coldStarts > 0 ? coldSeconds / coldStarts : null,
+    },
+    responseCache: {
+      enabled: app.serveConfig.responseCache.maxBytes > 0,
+      hits,
+      misses,
+      hitRatio: hits + misses > 0 ? hits / (hits + misses) : null,
+    },
+    payloadLog: { enabled: app.serveConfig.payloadLog !== null, written: total('bnserve_payload_log_written_total'), dropped },
   };
 }

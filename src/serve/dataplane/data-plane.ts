@@ -126,6 +126,12 @@ export class DataPlane {
       },
       log,
       onLoadFailure: (name) => metrics.loadFailures.inc({ model: name }),
+      budget: config.modelBudget,
+      events: {
+        loaded: (name, _version, trigger) => metrics.modelLoads.inc({ model: name, trigger }),
+        evicted: (name, _version, reason) => metrics.modelEvictions.inc({ model: name, reason }),
+        coldStart: (name, _version, seconds) => metrics.coldStart.observe({ model: name }, seconds),
+      },
       staleRunMs: config.staleRunMs,
       defaultAlias: config.defaultAlias,
       strictReadiness: config.strictReadiness,
@@ -314,6 +320,7 @@ export class DataPlane {
       bn_guard_warning: v.record.bnGuardWarning,
       aliases: status.aliases,
       load_errors: status.failures.map((f) => ({ version: f.version, error: f.reason, retrying: !f.permanent, at: f.at.toISOString() })),
+      memory: { artifact_bytes: v.memory.artifactBytes, load_rss_bytes: v.memory.loadRssBytes, estimate_bytes: v.memory.estimateBytes },
       ready: !v.isReleased && readiness.ready,
       reasons: readiness.reasons,
     };
@@ -324,6 +331,9 @@ export class DataPlane {
    * versions that should be ready are); a version by number when it is loaded. 503 answers say why.
    */
   async modelReady(model: string, version: number | undefined) {
+    // With a memory budget, a version it unloaded is ready: its next request loads it (a cold start).
+    const onDemand = this.models.loadsOnDemand(model, version);
+    if (onDemand !== null) return { code: 200 as const, body: { name: model, version: String(onDemand), ready: true } };
     try {
       const v = this.models.peek(model, version);
       const reasons = version === undefined ? this.models.modelReadiness(model).reasons : [];

@@ -33,6 +33,24 @@ export interface LoadOptions {
   onBatch?: (model: string, version: number, rows: number, requests: number, timings?: ExecutionTimings) => void;
 }
 
+/**
+ * What a loaded version is estimated to hold: its artifact size, replaced by the growth of the
+ * process's resident memory (RSS) over the load when that is larger (a session holds the weights,
+ * the graph and its arenas; RSS over a load is noisy when other loads run at once, hence the floor).
+ */
+export interface MemoryEstimate {
+  artifactBytes: number;
+  /** RSS after the load and warm-up minus RSS before (0 when it shrank). */
+  loadRssBytes: number;
+  /** max(artifactBytes, loadRssBytes): what the memory budget counts. */
+  estimateBytes: number;
+}
+
+export function memoryEstimate(artifactBytes: number, rssBefore: number, rssAfter: number): MemoryEstimate {
+  const loadRssBytes = Math.max(0, rssAfter - rssBefore);
+  return { artifactBytes, loadRssBytes, estimateBytes: Math.max(artifactBytes, loadRssBytes) };
+}
+
 export class ModelLoadError extends Error {
   constructor(
     message: string,
@@ -60,6 +78,8 @@ function settingsLookup(batching: LoadOptions['batching'], model: string): () =>
   return () => fixed;
 }
 
+let useCounter = 0;
+
 /**
  * One registry version in an onnxruntime session, warmed up. Counts in-flight requests so that a
  * retired version (alias moved, unloaded) releases its session only after they have finished.
@@ -70,6 +90,10 @@ export class LoadedVersion {
   private releasing: Promise<void> | null = null;
   private readonly batcher: DynamicBatcher;
   lastUsed = Date.now();
+  /** Rises with every acquire across all versions: least recently used first, without ties (see model-budget.ts). */
+  useOrder = ++useCounter;
+  /** Set once the load and warm-up are done (see memoryEstimate). */
+  memory: MemoryEstimate;
 
   private constructor(
     readonly record: ModelVersionRecord,
@@ -85,6 +109,7 @@ export class LoadedVersion {
       ? (rows: number, requests: number, timings?: ExecutionTimings) => onBatch(record.name, record.version, rows, requests, timings)
       : undefined;
     this.batcher = new DynamicBatcher((feeds) => this.runner.run(feeds), settings, runner.instances, this.batchable, observe);
+    this.memory = memoryEstimate(record.artifactSize, 0, 0);
   }
 
   static async load(
@@ -93,6 +118,7 @@ export class LoadedVersion {
     providers: ProviderChain,
     options: LoadOptions,
   ): Promise<LoadedVersion> {
+    const rssBefore = process.memoryUsage.rss();
     const { session, provider } = await providers.createSession(artifact, options.sessionOptions);
     const settings = settingsLookup(options.batching, record.name);
     let runner: ModelRunner | null = null;
@@ -115,6 +141,7 @@ export class LoadedVersion {
       }
       const loaded = new LoadedVersion(record, runner, provider, inputs, outputs, new Date(), settings, options.onBatch);
       await loaded.warmUp(warmupFeeds(artifact, inputs));
+      loaded.memory = memoryEstimate(artifact.byteLength, rssBefore, process.memoryUsage.rss());
       return loaded;
     } catch (err) {
       await (runner ?? session).release().catch(() => {});
@@ -143,6 +170,11 @@ export class LoadedVersion {
   /** Shape of one row (input shape without the batch dimension); -1 where dynamic. */
   get rowShape(): number[] {
     return this.input.shape.slice(1);
+  }
+
+  /** Retired (alias moved, unloaded, evicted): takes no new request. */
+  get isRetired(): boolean {
+    return this.retired;
   }
 
   get isReleased(): boolean {
@@ -189,6 +221,7 @@ export class LoadedVersion {
     if (this.retired) throw new Error(`model ${this.name} version ${this.version} has been retired`);
     this.inflight++;
     this.lastUsed = Date.now();
+    this.useOrder = ++useCounter;
     let done = false;
     return () => {
       if (done) return;

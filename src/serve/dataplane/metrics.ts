@@ -9,6 +9,7 @@ import type { ProviderChain } from './providers.ts';
 export const PENDING_REQUESTS_METRIC = 'bnserve_inference_pending_request_count';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const COLD_START_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /** "/v1/models/:model(^[^:/]+)::predict" → "/v1/models/:model:predict" (as clients write it). */
@@ -106,6 +107,32 @@ export class ServeMetrics {
     registers: [this.registry],
   });
 
+  readonly modelLoads = new Counter({
+    name: 'bnserve_model_loads_total',
+    help:
+      'Model versions loaded and warmed up, by trigger: registry (start, polls, promote, admin load) or on_demand ' +
+      '(a request for a version that was not loaded: the memory budget unloaded it, or it is asked for by number).',
+    labelNames: ['model', 'trigger'] as const,
+    registers: [this.registry],
+  });
+
+  readonly modelEvictions = new Counter({
+    name: 'bnserve_model_evictions_total',
+    help:
+      'Model versions unloaded by the memory budget, by the limit that was reached: max_versions ' +
+      '(BNSERVE_MAX_LOADED_VERSIONS) or memory (BNSERVE_MODEL_MEMORY_MB).',
+    labelNames: ['model', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly coldStart = new Histogram({
+    name: 'bnserve_model_cold_start_seconds',
+    help: 'On-demand loads: from the request that found its version unloaded to the version serving (read, session, warm-up, waits).',
+    labelNames: ['model'] as const,
+    buckets: COLD_START_BUCKETS,
+    registers: [this.registry],
+  });
+
   readonly payloadLogWritten = new Counter({
     name: 'bnserve_payload_log_written_total',
     help: 'Inference exchanges written to the payload log (a request and a response event each).',
@@ -171,6 +198,18 @@ export class ServeMetrics {
       registers: [this.registry],
       collect() {
         this.set(models().loadedVersions().length);
+      },
+    });
+    new Gauge({
+      name: 'bnserve_model_memory_estimate_bytes',
+      help:
+        'Memory each loaded version is estimated to hold: the RSS growth its load measured, at least its artifact size ' +
+        '(what BNSERVE_MODEL_MEMORY_MB counts).',
+      labelNames: ['model', 'version'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const v of models().loadedVersions()) this.set({ model: v.name, version: String(v.version) }, v.memory.estimateBytes);
       },
     });
     new Gauge({

@@ -59,11 +59,15 @@ export class ModelAdmin {
         }
       }
       const previous = model.table.aliases.get(alias) ?? null;
+      // Held while the registry is written, so that the memory budget cannot unload it meanwhile.
+      const hold = loaded.acquire();
       try {
         await registry.promote(name, version, alias, options);
       } catch (err) {
         if (loadedHere) void loaded.retire();
         throw err;
+      } finally {
+        hold();
       }
       this.store.noteAliasWrite(model);
       model.registryAliases = { ...model.registryAliases, [alias]: version };
@@ -93,6 +97,7 @@ export class ModelAdmin {
     await model.locked(async () => {
       model.unloaded = true;
       model.onDemand.clear();
+      model.evicted.clear();
       this.store.clear(model);
     });
   }

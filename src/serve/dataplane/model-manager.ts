@@ -13,16 +13,32 @@ import {
 } from './load-failure.ts';
 import { LoadedVersion, type LoadOptions } from './loaded-version.ts';
 import { ModelAdmin } from './model-admin.ts';
+import {
+  budgetEnabled,
+  chooseEvictions,
+  LoadSlot,
+  LoadWaitError,
+  NO_BUDGET,
+  overBudget,
+  type BudgetEntry,
+  type BudgetOptions,
+  type EvictionReason,
+} from './model-budget.ts';
 import type { ProviderChain } from './providers.ts';
 import { RegistryPoller, type PollerLog } from './registry-poller.ts';
 import {
+  defaultTarget,
   EMPTY_TABLE,
   evictOnDemand,
+  loadableOnDemand,
+  pinnedVersion,
+  registryTarget,
   resolveLoaded,
   ServedModel,
   servingProblems,
   unservedRefs,
   tableFor,
+  tableWithout,
   wantedVersions,
   type ServingTable,
 } from './serving-table.ts';
@@ -50,6 +66,37 @@ export interface Lease {
   release: () => void;
 }
 
+/** What loaded a version: the registry (start, polls, promote, admin load) or a request for it (a cold start). */
+export type LoadTrigger = 'registry' | 'on_demand';
+
+/** What the metrics count of model loading (all optional). */
+export interface ManagerEvents {
+  loaded?: (name: string, version: number, trigger: LoadTrigger) => void;
+  evicted?: (name: string, version: number, reason: EvictionReason) => void;
+  /** A request found its version unloaded: seconds from that request to the version serving. */
+  coldStart?: (name: string, version: number, seconds: number) => void;
+}
+
+/** The memory budget's state (the dashboard and stats read it). */
+export interface BudgetStatus extends BudgetOptions {
+  enabled: boolean;
+  loadedVersions: number;
+  /** Sum of the loaded versions' estimates (see LoadedVersion.memory); memoryBytes is the limit. */
+  usedBytes: number;
+  /** True while busy versions keep the server over its budget (they are unloaded once they drain). */
+  over: boolean;
+}
+
+export const UNLOADED_BY_BUDGET = 'unloaded: memory budget (loads on its next request)';
+
+interface LoadWaiter {
+  resolve: (lease: Lease) => void;
+  reject: (err: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
+const versionKey = (name: string, version: number) => `${name}\0${version}`;
+
 export interface RepositoryEntry {
   name: string;
   version: string;
@@ -66,6 +113,8 @@ export interface ModelStatus {
   loaded: LoadedVersion[];
   failures: LoadFailure[];
   unloaded: boolean;
+  /** Versions the memory budget unloaded, not loaded again since. */
+  evicted: number[];
 }
 
 export interface ModelManagerOptions {
@@ -87,6 +136,9 @@ export interface ModelManagerOptions {
   defaultAlias?: string;
   /** False: ready while every model's default and aliases have some version serving (default true: Triton's rule). */
   strictReadiness?: boolean;
+  /** BNSERVE_MAX_LOADED_VERSIONS, BNSERVE_MODEL_MEMORY_MB, BNSERVE_MODEL_LOAD_WAIT_MS (default: no budget, 10 s wait). */
+  budget?: BudgetOptions;
+  events?: ManagerEvents;
 }
 
 type VersionRef = number | string | undefined;
@@ -110,8 +162,18 @@ export class ModelManager {
   private aliasWrites = 0;
   /** Detail of the failing registry read (listModels), null while reads work. */
   private registryUnreadable: string | null = null;
+  private readonly budget: BudgetOptions;
+  /** With a budget, sessions are created one at a time (room made first); taken after the model's lock, never before. */
+  private readonly loadSlot = new LoadSlot();
+  /** Loads requests wait for, one per version, by versionKey. */
+  private readonly pendingLoads = new Map<string, Set<LoadWaiter>>();
+  /** The last memory estimate of each version loaded (what it will take when loaded again). */
+  private readonly estimates = new Map<string, number>();
+  /** Busy versions keep the server over budget: each lease release tries again. */
+  private overBudget = false;
 
   constructor(private readonly opts: ModelManagerOptions) {
+    this.budget = opts.budget ?? NO_BUDGET;
     this.poller = new RegistryPoller({
       registry: opts.registry,
       log: opts.log,
@@ -123,9 +185,12 @@ export class ModelManager {
       log: opts.log,
       knownModel: (name) => this.knownModel(name),
       model: (name) => this.model(name),
-      tryLoad: (model, version, force) => this.tryLoad(model, version, force),
+      tryLoad: (model, version, force) => this.tryLoad(model, version, force, 'registry'),
       sync: (model, summary, force) => this.sync(model, summary, force),
-      install: (model, versions) => this.swap(model, tableFor(model, versions)),
+      install: (model, versions) => {
+        this.swap(model, tableFor(model, versions));
+        this.enforceBudget();
+      },
       clear: (model) => this.swap(model, EMPTY_TABLE),
       noteAliasWrite: (model) => {
         model.lastAliasWrite = ++this.aliasWrites;
@@ -167,7 +232,12 @@ export class ModelManager {
    * serving in its place). Lenient: only a default or alias with nothing serving at all.
    */
   private problemsOf(model: ServedModel, strict = this.strict): string[] {
-    return strict ? servingProblems(model) : unservedRefs(model);
+    return strict ? servingProblems(model) : unservedRefs(model, this.budgeted);
+  }
+
+  /** A memory budget is set: versions may be unloaded, and load again on their next request. */
+  get budgeted(): boolean {
+    return budgetEnabled(this.budget);
   }
 
   private get strict(): boolean {
@@ -179,7 +249,8 @@ export class ModelManager {
     const model = this.models.get(name);
     if (!model) throw notFound(`model "${name}" not found`);
     const reasons = this.problemsOf(model);
-    if (!model.unloaded && reasons.length === 0 && model.table.defaultVersion === null)
+    const onDemand = this.budgeted && loadableOnDemand(model, defaultTarget(model));
+    if (!model.unloaded && reasons.length === 0 && model.table.defaultVersion === null && !onDemand)
       reasons.push(`model "${name}" has no version ready`);
     return { ready: reasons.length === 0, reasons };
   }
@@ -270,10 +341,86 @@ export class ModelManager {
     const versions = new Map(model.table.versions);
     for (const v of wantedVersions(model)) {
       if (versions.has(v)) continue;
-      const loaded = await this.tryLoad(model, v, force);
+      if (!force && !this.registryMayLoad(model, v)) continue;
+      const loaded = await this.tryLoad(model, v, force, 'registry');
       if (loaded) versions.set(v, loaded);
     }
     this.swap(model, tableFor(model, versions));
+    this.enforceBudget();
+  }
+
+  /**
+   * With a budget, the registry's wishes load a version only when it replaces one serving the same
+   * default or alias (an alias move), or when there is room; the others load on their first request.
+   */
+  private registryMayLoad(model: ServedModel, version: number): boolean {
+    if (!this.budgeted) return true;
+    const replacesDefault = defaultTarget(model) === version && model.table.defaultVersion !== null;
+    const replacesAlias = Object.entries(model.registryAliases).some(([alias, v]) => v === version && model.table.aliases.has(alias));
+    if (replacesDefault || replacesAlias) return true;
+    const incoming = { memoryBytes: this.estimates.get(versionKey(model.name, version)) ?? 0 };
+    return overBudget(this.budget, this.budgetEntries(), incoming) === null;
+  }
+
+  private withLoadSlot<T>(load: () => Promise<T>): Promise<T> {
+    return this.budgeted ? this.loadSlot.run(load) : load();
+  }
+
+  /** Every loaded version as the budget sees it. */
+  private budgetEntries(): (BudgetEntry & { model: ServedModel; loaded: LoadedVersion })[] {
+    const entries: (BudgetEntry & { model: ServedModel; loaded: LoadedVersion })[] = [];
+    for (const model of this.models.values()) {
+      const pinned = pinnedVersion(model);
+      for (const [v, loaded] of model.table.versions) {
+        entries.push({
+          key: versionKey(model.name, v),
+          inflight: loaded.inflightRequests,
+          lastUsed: loaded.useOrder,
+          memoryBytes: loaded.memory.estimateBytes,
+          pinned: v === pinned,
+          model,
+          loaded,
+        });
+      }
+    }
+    return entries;
+  }
+
+  /**
+   * Unloads idle versions, least recently used first (unpinned before pinned), until the budget holds
+   * with `incoming` counted. Synchronous: a version is unloaded only while no request holds it, and
+   * a request takes its lease in the same tick it finds the version.
+   */
+  private enforceBudget(incoming?: { memoryBytes: number }): void {
+    if (!this.budgeted) return;
+    const entries = this.budgetEntries();
+    const victims = chooseEvictions(this.budget, entries, incoming);
+    for (const { key, reason } of victims) {
+      const { model, loaded } = entries.find((e) => e.key === key)!;
+      model.table = tableWithout(model.table, loaded.version);
+      model.onDemand.delete(loaded.version);
+      model.evicted.add(loaded.version);
+      void loaded.retire();
+      this.opts.log.info(
+        { model: model.name, version: loaded.version, reason, estimateBytes: loaded.memory.estimateBytes },
+        'model version unloaded to stay within the memory budget; its next request loads it again',
+      );
+      this.opts.events?.evicted?.(model.name, loaded.version, reason);
+    }
+    const left = entries.filter((e) => !victims.some((v) => v.key === e.key));
+    this.overBudget = overBudget(this.budget, left) !== null;
+  }
+
+  /** The memory budget and what it holds now. */
+  budgetStatus(): BudgetStatus {
+    const entries = this.budgetEntries();
+    return {
+      ...this.budget,
+      enabled: this.budgeted,
+      loadedVersions: entries.length,
+      usedBytes: entries.reduce((sum, e) => sum + e.memoryBytes, 0),
+      over: this.budgeted && overBudget(this.budget, entries) !== null,
+    };
   }
 
   /** Installs a new table in one assignment, then retires versions it no longer serves. */
@@ -285,7 +432,14 @@ export class ModelManager {
     }
   }
 
-  private async tryLoad(model: ServedModel, version: number, force: boolean): Promise<LoadedVersion | null> {
+  /** beforeSession: runs once the artifact is read and verified, before its session is created. */
+  private async tryLoad(
+    model: ServedModel,
+    version: number,
+    force: boolean,
+    trigger: LoadTrigger,
+    beforeSession?: (record: ModelVersionRecord) => void,
+  ): Promise<LoadedVersion | null> {
     const previous = model.failures.get(version);
     const waiting = previous && (previous.permanent || (previous.retryAt !== null && this.now() < previous.retryAt.getTime()));
     if (waiting && !force && !(await artifactChanged(previous))) return null;
@@ -297,12 +451,26 @@ export class ModelManager {
       if (!record) throw new RegistryError('not_found', `version ${version} is not in the registry`);
       const artifact = await this.opts.registry.readArtifact(record);
       stage = 'load';
-      const loaded = await LoadedVersion.load(record, artifact, this.opts.providers, this.opts.load);
+      const verified = record;
+      const loaded = await this.withLoadSlot(async () => {
+        beforeSession?.(verified);
+        return LoadedVersion.load(verified, artifact, this.opts.providers, this.opts.load);
+      });
       model.failures.delete(version);
+      model.evicted.delete(version);
+      this.estimates.set(versionKey(model.name, version), loaded.memory.estimateBytes);
       this.opts.log.info(
-        { model: model.name, version, provider: loaded.provider, ms: Math.round(performance.now() - started) },
+        {
+          model: model.name,
+          version,
+          provider: loaded.provider,
+          trigger,
+          ms: Math.round(performance.now() - started),
+          estimateBytes: loaded.memory.estimateBytes,
+        },
         'model version loaded and warmed up',
       );
+      this.opts.events?.loaded?.(model.name, version, trigger);
       return loaded;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -332,11 +500,47 @@ export class ModelManager {
     if (model.unloaded) throw notFound(`model "${name}" is unloaded`);
     if (typeof ref === 'number') {
       const loaded = model.table.versions.get(ref);
-      if (loaded) return { version: loaded, release: loaded.acquire() };
-      return this.loadOnDemand(model, ref);
+      if (loaded) return this.lease(loaded);
+      return this.loadByNumber(model, ref);
     }
-    const loaded = resolveLoaded(model, ref);
-    return { version: loaded, release: loaded.acquire() };
+    const served = ref === undefined ? model.table.defaultVersion : model.table.aliases.get(ref);
+    const loaded = served === null || served === undefined ? undefined : model.table.versions.get(served);
+    if (loaded) return this.lease(loaded);
+    if (this.budgeted) {
+      // Unloaded by the budget (or never loaded for lack of room): load the target for this request.
+      const target = ref === undefined ? defaultTarget(model) : registryTarget(model, ref);
+      if (loadableOnDemand(model, target)) return this.loadOnDemand(model, target, false);
+    }
+    return this.lease(resolveLoaded(model, ref));
+  }
+
+  /** Marks a request in flight; with a budget, its release may unload versions that were kept busy over it. */
+  private lease(loaded: LoadedVersion): Lease {
+    const release = loaded.acquire();
+    if (!this.budgeted) return { version: loaded, release };
+    return {
+      version: loaded,
+      release: () => {
+        release();
+        if (this.overBudget) this.enforceBudget();
+      },
+    };
+  }
+
+  /**
+   * With a budget: the version a request for (name, version | default) would load on demand because
+   * it is not loaded now (unloaded by the budget, or never loaded for lack of room); null otherwise.
+   */
+  loadsOnDemand(name: string, version: number | undefined): number | null {
+    const model = this.models.get(name);
+    if (!this.budgeted || !model || model.unloaded) return null;
+    if (version === undefined) {
+      if (model.table.defaultVersion !== null) return null;
+      const target = defaultTarget(model);
+      return loadableOnDemand(model, target) ? target : null;
+    }
+    const known = model.evicted.has(version) || wantedVersions(model).has(version);
+    return known && !model.table.versions.has(version) && loadableOnDemand(model, version) ? version : null;
   }
 
   /** The loaded version serving (name, ref) right now, without loading anything. */
@@ -351,18 +555,72 @@ export class ModelManager {
     return resolveLoaded(model, ref);
   }
 
-  private async loadOnDemand(model: ServedModel, version: number): Promise<Lease> {
+  private async loadByNumber(model: ServedModel, version: number): Promise<Lease> {
     // Versions only grow: anything above the latest known one needs a fresh registry read first.
     if (version > model.latestVersion && this.registryReadIsStale()) await this.refreshAll().catch(() => {});
     if (!Number.isSafeInteger(version) || version < 1 || version > model.latestVersion) {
       throw notFound(`model "${model.name}" has no version ${version}`);
     }
-    return model.locked(async () => {
-      let loaded = model.table.versions.get(version);
-      if (!loaded) {
+    return this.loadOnDemand(model, version, true);
+  }
+
+  /**
+   * Loads a version for the requests that ask for it: one load per version however many wait, each
+   * waiting at most BNSERVE_MODEL_LOAD_WAIT_MS (then 503 + Retry-After; the load goes on, and a
+   * retry finds it loaded). Waiters get their leases in the tick the version is installed, so the
+   * budget cannot unload it before they run.
+   */
+  private loadOnDemand(model: ServedModel, version: number, byNumber: boolean): Promise<Lease> {
+    const key = versionKey(model.name, version);
+    let waiters = this.pendingLoads.get(key);
+    const first = !waiters;
+    if (!waiters) {
+      waiters = new Set();
+      this.pendingLoads.set(key, waiters);
+    }
+    const lease = new Promise<Lease>((resolve, reject) => {
+      const waiter: LoadWaiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          waiters.delete(waiter);
+          reject(
+            new LoadWaitError(
+              `model "${model.name}" version ${version} is not loaded and did not load within ${this.budget.loadWaitMs} ms ` +
+                '(BNSERVE_MODEL_LOAD_WAIT_MS); its load goes on: retry',
+            ),
+          );
+        }, this.budget.loadWaitMs),
+      };
+      waiters.add(waiter);
+    });
+    if (first) void this.runOnDemandLoad(model, version, byNumber, waiters);
+    return lease;
+  }
+
+  private async runOnDemandLoad(model: ServedModel, version: number, byNumber: boolean, waiters: Set<LoadWaiter>): Promise<void> {
+    const key = versionKey(model.name, version);
+    const started = performance.now();
+    const settle = (outcome: { loaded: LoadedVersion } | { error: unknown }) => {
+      if (this.pendingLoads.get(key) === waiters) this.pendingLoads.delete(key);
+      for (const w of waiters) {
+        clearTimeout(w.timer);
+        if ('loaded' in outcome) w.resolve(this.lease(outcome.loaded));
+        else w.reject(outcome.error);
+      }
+      waiters.clear();
+    };
+    try {
+      await model.locked(async () => {
+        const already = model.table.versions.get(version);
+        if (already) return settle({ loaded: already });
+        // Queued behind close(): loading now would leave a session nobody releases.
+        if (this.closed) throw new ModelUnavailableError('the server is shutting down', 'not_loaded');
         const record = await this.opts.registry.getVersion(model.name, version);
         if (!record) throw notFound(`model "${model.name}" has no version ${version}`);
-        loaded = (await this.tryLoad(model, version, false)) ?? undefined;
+        // Room is made once the artifact has proved readable, before its session joins a full house.
+        const makeRoom = () => this.enforceBudget({ memoryBytes: this.estimates.get(key) ?? record.artifactSize });
+        const loaded = await this.tryLoad(model, version, false, 'on_demand', makeRoom);
         if (!loaded) {
           const failure = model.failures.get(version);
           throw new ModelUnavailableError(
@@ -370,12 +628,18 @@ export class ModelManager {
             'load_failed',
           );
         }
-        model.onDemand.add(version);
-        evictOnDemand(model, version);
+        if (byNumber) {
+          model.onDemand.add(version);
+          evictOnDemand(model, version);
+        }
         this.swap(model, tableFor(model, new Map([...model.table.versions, [version, loaded]])));
-      }
-      return { version: loaded, release: loaded.acquire() };
-    });
+        this.opts.events?.coldStart?.(model.name, version, (performance.now() - started) / 1000);
+        settle({ loaded });
+        this.enforceBudget();
+      });
+    } catch (error) {
+      settle({ error });
+    }
   }
 
   /** Moves an alias once its version is loaded and warm (see ModelAdmin.promote). */
@@ -407,6 +671,7 @@ export class ModelManager {
       loaded: [...model.table.versions.values()].sort((a, b) => a.version - b.version),
       failures: [...model.failures.values()].sort((a, b) => a.version - b.version),
       unloaded: model.unloaded,
+      evicted: [...model.evicted].filter((v) => !model.table.versions.has(v)).sort((a, b) => a - b),
     };
   }
 
@@ -420,10 +685,22 @@ export class ModelManager {
     if (this.registryReadIsStale()) await this.refreshAll().catch(() => {});
     const entries: RepositoryEntry[] = [];
     for (const name of [...this.models.keys()].sort()) {
+      const model = this.models.get(name)!;
       const s = this.status(name);
       if (s.unloaded) entries.push({ name, version: '', state: 'UNAVAILABLE', reason: 'unloaded' });
-      for (const v of s.loaded) entries.push({ name, version: String(v.version), state: 'READY', reason: '' });
-      for (const f of s.failures) entries.push({ name, version: String(f.version), state: 'UNAVAILABLE', reason: f.reason });
+      const versions: { version: number; entry: RepositoryEntry }[] = [];
+      const add = (version: number, state: RepositoryEntry['state'], reason: string) =>
+        versions.push({ version, entry: { name, version: String(version), state, reason } });
+      for (const v of s.loaded) add(v.version, 'READY', '');
+      for (const f of s.failures) if (!model.table.versions.has(f.version)) add(f.version, 'UNAVAILABLE', f.reason);
+      if (this.budgeted && !s.unloaded) {
+        // Unloaded by the budget, or wanted by the registry and left for the first request for lack of room.
+        const onDemand = new Set([...s.evicted, ...wantedVersions(model)]);
+        for (const v of [...onDemand].sort((a, b) => a - b)) {
+          if (!model.table.versions.has(v) && loadableOnDemand(model, v)) add(v, 'UNAVAILABLE', UNLOADED_BY_BUDGET);
+        }
+      }
+      entries.push(...versions.sort((a, b) => a.version - b.version).map((v) => v.entry));
     }
     return entries;
   }

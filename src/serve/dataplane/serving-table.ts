@@ -31,6 +31,8 @@ export class ServedModel {
   lastAliasWrite = 0;
   readonly failures = new Map<number, LoadFailure>();
   readonly onDemand = new Set<number>();
+  /** Versions the memory budget unloaded (loaded again by their next request). */
+  readonly evicted = new Set<number>();
   unloaded = false;
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -65,9 +67,11 @@ export function wantedVersions(model: ServedModel): Set<number> {
 
 /**
  * Serving table for the registry's aliases, keeping the previous target wherever a new one is not
- * loaded; versions nothing refers to are dropped (and forgotten as on-demand versions).
+ * loaded; versions nothing refers to are dropped (and forgotten as on-demand versions), and so are
+ * retired ones (the budget may unload a version while a registry sync holds an older copy of the map).
  */
-export function tableFor(model: ServedModel, versions: ReadonlyMap<number, LoadedVersion>): ServingTable {
+export function tableFor(model: ServedModel, given: ReadonlyMap<number, LoadedVersion>): ServingTable {
+  const versions = new Map([...given].filter(([, loaded]) => !loaded.isRetired));
   const old = model.table;
   const aliases = new Map<string, number>();
   for (const [alias, v] of Object.entries(model.registryAliases)) {
@@ -131,8 +135,33 @@ export function servingProblems(model: ServedModel): string[] {
   return problems;
 }
 
-/** The lenient readiness rule: the default and each alias of a model with versions must have some version serving. */
-export function unservedRefs(model: ServedModel): string[] {
+/** The table without one version: the refs it served answer by loading it again (see ModelManager.acquire). */
+export function tableWithout(table: ServingTable, version: number): ServingTable {
+  return {
+    versions: new Map([...table.versions].filter(([v]) => v !== version)),
+    aliases: new Map([...table.aliases].filter(([, v]) => v !== version)),
+    defaultVersion: table.defaultVersion === version ? null : table.defaultVersion,
+  };
+}
+
+/**
+ * Pinned by an alias: the version the explicitly set default alias (BNSERVE_DEFAULT_ALIAS, in the
+ * registry) serves. The budget unloads such a version only when unpinned ones cannot make room.
+ */
+export function pinnedVersion(model: ServedModel): number | null {
+  return registryTarget(model, model.defaultAlias) !== undefined ? model.table.defaultVersion : null;
+}
+
+/** With a memory budget, a version not loaded is served by loading it, unless its last load failed. */
+export function loadableOnDemand(model: ServedModel, version: number | undefined): version is number {
+  return version !== undefined && version > 0 && version <= model.latestVersion && !model.failures.has(version);
+}
+
+/**
+ * The lenient readiness rule: the default and each alias of a model with versions must have some
+ * version serving; `onDemand` (a memory budget): or be loadable on the next request.
+ */
+export function unservedRefs(model: ServedModel, onDemand = false): string[] {
   if (model.unloaded || model.latestVersion === 0) return [];
   const refs = [
     { label: 'default', served: model.table.defaultVersion, version: defaultTarget(model) },
@@ -143,7 +172,7 @@ export function unservedRefs(model: ServedModel): string[] {
     })),
   ];
   return refs
-    .filter((r) => r.served === null && r.version > 0)
+    .filter((r) => r.served === null && r.version > 0 && !(onDemand && loadableOnDemand(model, r.version)))
     .map(
       (r) =>
         `model "${model.name}" ${r.label}: no version serving yet (version ${r.version} ${model.failures.has(r.version) ? 'failed to load' : 'is loading'})`,

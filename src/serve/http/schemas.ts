@@ -57,6 +57,8 @@ export const modelMetadata = z
     /** The BN guard's finding when it flagged this version (served only by number or a forced alias); null otherwise. */
     bn_guard_warning: z.string().nullable(),
     aliases: z.record(z.string(), z.number()),
+    /** The memory budget's view of this version: artifact size, RSS growth its load measured (0 before one), what it counts as. */
+    memory: z.object({ artifact_bytes: z.number(), load_rss_bytes: z.number(), estimate_bytes: z.number() }),
     load_errors: z.array(loadError),
     /** Why the model is not ready (a default or alias target failed to load); empty when it is. */
     reasons: z.array(z.string()),

@@ -1,4 +1,5 @@
-// Server: what is loaded on which execution provider, queues, and the request/batch histograms, refreshed live.
+// Server: what is loaded on which execution provider, the memory budget, cache and payload log, queues,
+// and the request/batch histograms, refreshed live.
 import { api, type ServerView } from '../api.ts';
 import { barChart } from '../charts.ts';
 import { errorBox, fmt, h, show } from '../dom.ts';
@@ -29,6 +30,12 @@ function render(view: ServerView): HTMLElement[] {
     })),
   );
   const providers = [...new Set(loaded.map((v) => v.executionProvider))];
+  const evicted = view.models.flatMap((m) => m.evicted.map((v) => `${m.name} v${v}`));
+  const { budget, responseCache, payloadLog } = view;
+  const limits = [budget.maxVersions ? `${budget.maxVersions} versions` : '', budget.memoryMb ? `${fmt(budget.memoryMb)} MiB` : '']
+    .filter(Boolean)
+    .join(', ');
+  const drops = Object.entries(payloadLog.dropped);
   return [
     h(
       'dl',
@@ -51,6 +58,41 @@ function render(view: ServerView): HTMLElement[] {
           .map(([s, n]) => `${s}: ${n}`)
           .join(', ') || 'none',
       ),
+      h('dt', {}, 'Loaded versions'),
+      h(
+        'dd',
+        { id: 'budget-loaded' },
+        `${budget.loadedVersions}${limits ? ` (budget: ${limits})` : ' (no budget)'}, ~${fmt(budget.memoryBytes / (1024 * 1024))} MiB` +
+          (budget.over ? ' — over budget until busy versions drain' : ''),
+      ),
+      h('dt', {}, 'Unloaded by the budget'),
+      h('dd', { id: 'budget-evicted' }, evicted.length ? `${evicted.length}: ${evicted.join(', ')}` : 'none'),
+      h('dt', {}, 'Loads, evictions, cold starts'),
+      h(
+        'dd',
+        { id: 'budget-counts' },
+        `${budget.loads} loads, ${budget.evictions} evictions, ${budget.coldStarts} cold starts` +
+          (budget.coldStartMeanSeconds === null ? '' : ` (mean ${fmt(budget.coldStartMeanSeconds * 1000)} ms)`),
+      ),
+      h('dt', {}, 'Response cache'),
+      h(
+        'dd',
+        { id: 'cache-hit-ratio' },
+        !responseCache.enabled
+          ? 'off'
+          : responseCache.hitRatio === null
+            ? 'no lookups yet'
+            : `${fmt(responseCache.hitRatio * 100)}% hits (${responseCache.hits} of ${responseCache.hits + responseCache.misses})`,
+      ),
+      h('dt', {}, 'Payload log'),
+      h(
+        'dd',
+        { id: 'payload-log-drops' },
+        !payloadLog.enabled
+          ? 'off'
+          : `${payloadLog.written} written, ${drops.reduce((n, [, c]) => n + c, 0)} dropped` +
+              (drops.length ? ` (${drops.map(([r, c]) => `${r}: ${c}`).join(', ')})` : ''),
+      ),
       h('dt', {}, 'Uptime'),
       h('dd', {}, `${Math.round(view.uptimeSeconds)} s`),
     ),
@@ -64,7 +106,7 @@ function render(view: ServerView): HTMLElement[] {
         h(
           'tr',
           {},
-          ...['model', 'version', 'serves', 'execution provider', 'in flight', 'queued', 'running batches'].map((c) =>
+          ...['model', 'version', 'serves', 'execution provider', 'in flight', 'queued', 'running batches', 'memory (MiB)'].map((c) =>
             h('th', { scope: 'col' }, c),
           ),
         ),
@@ -83,6 +125,7 @@ function render(view: ServerView): HTMLElement[] {
             h('td', { class: 'num' }, v.inflight),
             h('td', { class: 'num' }, v.queued),
             h('td', { class: 'num' }, v.runningBatches),
+            h('td', { class: 'num' }, fmt(v.memoryBytes / (1024 * 1024))),
           ),
         ),
       ),
