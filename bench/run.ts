@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<void>> = {
   'serve-cli': async () => (await import('./serve-cli.ts')).benchServeCli(),
   startup: async () => (await import('./startup.ts')).benchStartup(),
   'queue-full': async () => (await import('./queue-full.ts')).benchQueueFull(),
+  tracing: async () => (await import('./tracing-overhead.ts')).benchTracingOverhead(),
 };
 
 // Names only: "--option value" pairs belong to the benchmarks themselves.

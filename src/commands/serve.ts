@@ -3,6 +3,8 @@ import { ConfigError } from '../lib/errors.ts';
 import type { Registry } from '../registry/types.ts';
 import { staleRunMs } from '../registry/index.ts';
 import { assertModelName } from '../registry/validation.ts';
+import { readTracingConfig } from '../lib/tracing/config.ts';
+import { withTracing } from '../lib/tracing/tracing.ts';
 import { readSettings } from '../settings.ts';
 
 export interface ServeCommandOptions {
@@ -28,8 +30,15 @@ export function curlExamples(url: string, model: string, featureNames: string[],
   ].join('\n');
 }
 
-/** Serves until SIGTERM/SIGINT, then stops accepting, drains in-flight requests and exits 0. */
-export async function serveRegistry(registry: Registry, options: ServeCommandOptions, banner?: (url: string) => Promise<string>) {
+/**
+ * Serves until SIGTERM/SIGINT, then stops accepting, drains in-flight requests and exits 0; traced
+ * when OTEL_TRACES_EXPORTER says so (the last spans are exported after the drain).
+ */
+export function serveRegistry(registry: Registry, options: ServeCommandOptions, banner?: (url: string) => Promise<string>) {
+  return withTracing(() => serveUntilSignal(registry, options, banner));
+}
+
+async function serveUntilSignal(registry: Registry, options: ServeCommandOptions, banner?: (url: string) => Promise<string>) {
   const { startServer } = await import('../serve/index.ts');
   await registry.failStaleRuns(staleRunMs());
   const server = await startServer({ registry, host: options.host, port: options.port });
@@ -102,6 +111,7 @@ export async function runServeCommand(options: ServeCommandOptions): Promise<voi
   const { openRegistry } = await import('../registry/index.ts');
   const { serveConfigFromEnv } = await import('../serve/index.ts');
   const { workers } = serveConfigFromEnv(); // a bad setting is reported before the registry is opened or migrated
+  readTracingConfig(); // tracing's too (each serving process starts its own, in serveRegistry)
   const { isClusterWorker, leaveClusterAfterFailure, runServePrimary } = await import('./serve-cluster.ts');
   // The primary checks for the workers, which share its ports.
   if (!isClusterWorker()) await checkServePorts(options);

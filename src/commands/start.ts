@@ -1,11 +1,16 @@
 import { openRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } from '../registry/index.ts';
 import { RegistryError, type Registry } from '../registry/types.ts';
 import { PRODUCTION_ALIAS } from '../lib/names.ts';
+import { withTracing } from '../lib/tracing/tracing.ts';
 import { checkServePorts, serveRegistry, curlExamples } from './serve.ts';
 import type { ServeCommandOptions } from './serve.ts';
 
-/** `npm start`: migrate, train the example if the registry is empty, then serve with a ready curl line. */
-export async function runStartCommand(options: ServeCommandOptions & { config: string }): Promise<void> {
+/** `npm start`: migrate, train the example if the registry is empty, then serve with a ready curl line (one tracing setup for both). */
+export function runStartCommand(options: ServeCommandOptions & { config: string }): Promise<void> {
+  return withTracing(() => trainIfEmptyThenServe(options));
+}
+
+async function trainIfEmptyThenServe(options: ServeCommandOptions & { config: string }): Promise<void> {
   // Check the serving settings before a long training run, and set onnxruntime's log level before
   // the exporter's parity check starts its environment (the level is read only once).
   const { serveConfigFromEnv, setOrtLogLevel } = await import('../serve/index.ts');

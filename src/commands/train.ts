@@ -19,6 +19,7 @@ import type { Registry } from '../registry/types.ts';
 import { exportAndRegister } from './register.ts';
 import { startHeartbeat } from '../registry/heartbeat.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../registry/index.ts';
+import { withTracing } from '../lib/tracing/tracing.ts';
 
 export interface TrainCommandOptions {
   config: string;
@@ -106,7 +107,16 @@ function filesToKeep(configFile: string, config: TrainConfig): Record<string, st
   return { 'the --config file': configFile, ...(config.data.kind === 'csv' ? { 'the data file': config.data.path } : {}) };
 }
 
-export async function runPreparedTraining(
+/** Trains, saves, exports and registers; traced when OTEL_TRACES_EXPORTER says so (a bad OTEL_* value fails before the run is registered). */
+export function runPreparedTraining(
+  prepared: PreparedTraining,
+  options: TrainCommandOptions,
+  registry: Registry,
+): Promise<TrainCommandResult> {
+  return withTracing(() => trainAndRegister(prepared, options, registry));
+}
+
+async function trainAndRegister(
   { config, dataset }: PreparedTraining,
   options: TrainCommandOptions,
   registry: Registry,

@@ -1,4 +1,6 @@
+import { type Attributes, SpanStatusCode } from '@opentelemetry/api';
 import * as tf from '@tensorflow/tfjs';
+import { ATTR, inSpan, SPAN, spanTime, tracer } from '../lib/tracing/spans.ts';
 import type { TrainConfig } from './config.ts';
 import { batchRows, ConfigError, effectiveL2, kernelRegularizerFor } from './config.ts';
 import type { RegularizerSpec } from './config.ts';
@@ -226,13 +228,36 @@ export function asResourceError(error: unknown, config: { batchSize: TrainConfig
   );
 }
 
-/** Trains the configured model; the caller owns the returned model (dispose it). */
+/**
+ * Trains the configured model; the caller owns the returned model (dispose it). Traced as one
+ * bnserve.train span with a bnserve.epoch span per epoch (docs/tracing.md).
+ */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}, dataset?: Dataset): Promise<TrainResult> {
-  try {
-    return await fit(config, hooks, dataset);
-  } catch (error) {
-    throw asResourceError(error, config);
-  }
+  return inSpan(SPAN.training, { [ATTR.model]: config.name, 'bnserve.epochs': config.epochs }, async (span) => {
+    try {
+      const result = await fit(config, hooks, dataset);
+      span.setAttributes({ 'bnserve.backend': result.backend, 'bnserve.best_epoch': result.bestEpoch });
+      return result;
+    } catch (error) {
+      throw asResourceError(error, config);
+    }
+  });
+}
+
+/** One epoch's span, from its start to its metrics (the active span, bnserve.train, is its parent). */
+function traceEpoch(started: number, m: EpochMetrics, samplesPerSecond: number): void {
+  const attributes: Attributes = {
+    'bnserve.epoch': m.epoch,
+    'bnserve.loss': m.loss,
+    'bnserve.samples_per_second': samplesPerSecond,
+    'bnserve.learning_rate': m.learningRate,
+  };
+  if (m.train.accuracy !== undefined) attributes['bnserve.accuracy'] = m.train.accuracy;
+  if (m.validation.valLoss !== undefined) attributes['bnserve.val_loss'] = m.validation.valLoss;
+  if (m.validation.valAccuracy !== undefined) attributes['bnserve.val_accuracy'] = m.validation.valAccuracy;
+  const span = tracer().startSpan(SPAN.epoch, { startTime: spanTime(started), attributes });
+  if (!Number.isFinite(m.loss) || m.nonFiniteWeights > 0) span.setStatus({ code: SpanStatusCode.ERROR, message: 'diverged' });
+  span.end(spanTime());
 }
 
 async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): Promise<TrainResult> {
@@ -306,7 +331,8 @@ async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): P
       },
     });
     tf.dispose([x, y]);
-    trainedSeconds += (performance.now() - started) / 1000;
+    const epochSeconds = (performance.now() - started) / 1000;
+    trainedSeconds += epochSeconds;
 
     const loss = Number(history.history.loss[0]);
     nonFinite = countNonFiniteWeights(model);
@@ -325,6 +351,7 @@ async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): P
       seconds: (performance.now() - started) / 1000,
     };
     epochs.push(metrics);
+    traceEpoch(started, metrics, epochSeconds > 0 ? trainSize / epochSeconds : 0);
     await hooks.onEpoch?.(metrics, config.epochs);
 
     // Diverged: nothing more to learn, the metrics say so. The loss alone can stay finite while

@@ -104,3 +104,47 @@ describe('memory budget over HTTP', () => {
     assert.ok(memory.estimate_bytes >= memory.artifact_bytes, JSON.stringify(memory));
   });
 });
+
+describe('a load that outlasts BNSERVE_MODEL_LOAD_WAIT_MS over HTTP', () => {
+  it('answers 503 with Retry-After while the load goes on, then serves the version', async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    class GatedRegistry extends FakeRegistry {
+      held = false;
+      override async readArtifact(version: Parameters<FakeRegistry['readArtifact']>[0]): Promise<Uint8Array> {
+        if (this.held) await gate;
+        return super.readArtifact(version);
+      }
+    }
+    const registry = new GatedRegistry();
+    for (const [i, name] of MODELS.slice(0, 2).entries()) await registry.registerVersion(versionInput(name, PARAMS[i], 'classification'));
+    const gated = await buildApp({
+      registry,
+      env: {},
+      providers: ['cpu'],
+      refreshIntervalMs: 0,
+      modelBudget: { maxVersions: 1, loadWaitMs: 1 },
+    });
+    try {
+      await gated.ready();
+      registry.held = true; // m1 was left unloaded by the budget: its load now waits at the gate
+      const body = { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: IRIS_ROWS[0] }] };
+      const waited = await gated.inject({ method: 'POST', url: '/v2/models/m1/infer', payload: body });
+      assert.equal(waited.statusCode, 503, waited.body);
+      assert.equal(waited.headers['retry-after'], '1');
+      release();
+      registry.held = false;
+      let served = await gated.inject({ method: 'POST', url: '/v2/models/m1/infer', payload: body });
+      for (let i = 0; i < 50 && served.statusCode === 503; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        served = await gated.inject({ method: 'POST', url: '/v2/models/m1/infer', payload: body });
+      }
+      assert.equal(served.statusCode, 200, served.body);
+    } finally {
+      release();
+      await gated.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 // Per-model-version request scheduler: a bounded queue in front of one or more onnxruntime
 // instances, merging queued requests into batches the way Triton's dynamic batcher does.
 import type { BatchingOptions } from '../config.ts';
+import { failQueueWait, type QueuedTrace, startQueueWait, traceBatch } from './batch-tracing.ts';
 import { ModelUnavailableError } from './errors.ts';
 import type { Feed, RunOutputs } from './tensors.ts';
 import { elementCount, type ElementArray } from './tensor-data.ts';
@@ -40,6 +41,8 @@ interface Pending {
   deadline: number;
   resolve: (r: BatchResult) => void;
   reject: (e: unknown) => void;
+  /** Its queue wait span, when submitted under a recording span. */
+  trace: QueuedTrace | null;
 }
 
 /** Where one run's time went: merging inputs, onnxruntime, splitting outputs (seconds). */
@@ -113,8 +116,9 @@ export class DynamicBatcher {
     const now = performance.now();
     const limits = [s.queueTimeoutMicroseconds, opts.timeoutMicroseconds ?? 0].filter((t) => t > 0);
     const deadline = limits.length > 0 ? now + Math.min(...limits) / 1000 : Infinity;
+    const trace = startQueueWait(rows, now);
     return new Promise<BatchResult>((resolve, reject) => {
-      this.queue.push({ inputs, rows, submittedAt: now, deadline, resolve, reject });
+      this.queue.push({ inputs, rows, submittedAt: now, deadline, resolve, reject, trace });
       if (deadline < this.sweepAt) this.armSweep(deadline);
       this.schedule();
     });
@@ -172,14 +176,16 @@ export class DynamicBatcher {
 
   private async runGroup(group: Pending[], start: number): Promise<void> {
     const rows = group.reduce((n, p) => n + p.rows, 0);
+    let inferStart: number | undefined;
+    let inferEnd: number | undefined;
     try {
       const inputs =
         group.length === 1
           ? group[0].inputs
           : group[0].inputs.map((f, i) => ({ data: concatRows(group.map((p) => p.inputs[i].data)), dims: [rows, ...f.dims.slice(1)] }));
-      const inferStart = performance.now();
+      inferStart = performance.now();
       const outputs = await this.execute(inputs);
-      const inferEnd = performance.now();
+      inferEnd = performance.now();
       const computeSeconds = (inferEnd - start) / 1000;
       let offset = 0;
       const own = group.map((p) => {
@@ -187,16 +193,28 @@ export class DynamicBatcher {
         offset += p.rows;
         return part;
       });
+      const end = performance.now();
       this.onBatch?.(rows, group.length, {
         inputSeconds: (inferStart - start) / 1000,
         inferSeconds: (inferEnd - inferStart) / 1000,
-        outputSeconds: (performance.now() - inferEnd) / 1000,
+        outputSeconds: (end - inferEnd) / 1000,
       });
+      traceBatch(
+        group.map((p) => p.trace),
+        { start, inferStart, inferEnd, end },
+        rows,
+      );
       group.forEach((p, i) => {
         p.resolve({ outputs: own[i], queueSeconds: (start - p.submittedAt) / 1000, computeSeconds, batchRows: rows });
       });
     } catch (err) {
       this.onBatch?.(rows, group.length);
+      traceBatch(
+        group.map((p) => p.trace),
+        { start, inferStart, inferEnd, end: performance.now() },
+        rows,
+        err,
+      );
       for (const p of group) p.reject(err);
     }
   }
@@ -223,7 +241,11 @@ export class DynamicBatcher {
     this.closed = true;
     this.clearSweep();
     this.clearDelay();
-    for (const p of this.queue.splice(0)) p.reject(closedError());
+    for (const p of this.queue.splice(0)) {
+      const err = closedError();
+      failQueueWait(p.trace, err);
+      p.reject(err);
+    }
   }
 
   private clearDelay(): void {
@@ -254,12 +276,12 @@ export class DynamicBatcher {
     let kept = 0;
     for (const p of this.queue) {
       if (p.deadline <= now) {
-        p.reject(
-          new OverloadedError(
-            `the request waited ${((now - p.submittedAt) / 1000).toFixed(3)} s in the queue of this model without starting (queue timeout); retry after ${RETRY_AFTER_SECONDS} s`,
-            'queue_timeout',
-          ),
+        const err = new OverloadedError(
+          `the request waited ${((now - p.submittedAt) / 1000).toFixed(3)} s in the queue of this model without starting (queue timeout); retry after ${RETRY_AFTER_SECONDS} s`,
+          'queue_timeout',
         );
+        failQueueWait(p.trace, err);
+        p.reject(err);
       } else {
         this.queue[kept++] = p;
         next = Math.min(next, p.deadline);

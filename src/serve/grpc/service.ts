@@ -1,6 +1,7 @@
 // GRPCInferenceService: each RPC answers what its REST twin answers, through the same functions
 // (ModelStreamInfer, a stream of ModelInfer calls, is in stream-infer.ts).
 import type { Metadata, sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { activeServerTrace } from '../../lib/tracing/spans.ts';
 import type { DataPlane } from '../dataplane/data-plane.ts';
 import { InvalidInputError } from '../dataplane/errors.ts';
 import type { LoadedVersion } from '../dataplane/loaded-version.ts';
@@ -27,14 +28,18 @@ import { rawOutputContents, typedContentsCanCarry, typedOutputContents } from '.
 
 type Handler<Req, Res> = (request: Req, record: CallRecord, metadata: Metadata) => Promise<Res>;
 
-/** A unary handler: answers the response or the error's gRPC status, counted and logged (observe.ts). */
-function unary<Req, Res>(plane: DataPlane, rpc: string, handle: Handler<Req, Res>) {
+/**
+ * A unary handler: answers the response or the error's gRPC status, counted and logged (observe.ts);
+ * `traced`: under a server span (observed.succeeded after the callback, which serialises the response).
+ */
+function unary<Req, Res>(plane: DataPlane, rpc: string, handle: Handler<Req, Res>, traced = false) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    const observed = observeCall(plane, rpc);
-    handle(call.request, observed.record, call.metadata).then(
+    const observed = observeCall(plane, rpc, traced ? call.metadata : undefined);
+    const run = () => handle(call.request, observed.record, call.metadata);
+    (observed.trace ? observed.trace.run(run) : run()).then(
       (response) => {
-        observed.succeeded();
         callback(null, response);
+        observed.succeeded();
       },
       (err: unknown) => {
         const answer = observed.failed(err);
@@ -84,9 +89,15 @@ const served = (record: CallRecord, v: LoadedVersion) => {
 export async function modelInfer(plane: DataPlane, request: ModelInferRequest, record: CallRecord): Promise<ModelInferResponse> {
   const parsed = parseInferRequest(request, plane.config.limits);
   record.model = parsed.model;
+  const trace = activeServerTrace();
+  trace?.rows(parsed.tensors.inputs[0]?.shape[0]);
   return plane.lease(parsed.model, parsed.version, true, async (v) => {
     served(record, v);
-    return plane.runTensors(v, parsed.tensors, (outputs) => inferResponse(v, parsed.id, outputs, parsed.raw));
+    return plane.runTensors(v, parsed.tensors, (outputs) => {
+      // Ended with the call (observe.ts), after grpc-js has serialised the message.
+      trace?.startEncoding();
+      return inferResponse(v, parsed.id, outputs, parsed.raw);
+    });
   });
 }
 
@@ -135,7 +146,7 @@ export function inferenceServiceImplementation(plane: DataPlane, options: Servic
         return modelMetadata(plane, v);
       });
     }),
-    ModelInfer: unary(plane, 'ModelInfer', (request: ModelInferRequest, record) => modelInfer(plane, request, record)),
+    ModelInfer: unary(plane, 'ModelInfer', (request: ModelInferRequest, record) => modelInfer(plane, request, record), true),
     ModelStreamInfer: modelStreamInfer(
       plane,
       options.streams ?? new OpenStreams(),
@@ -168,22 +179,32 @@ export function inferenceServiceImplementation(plane: DataPlane, options: Servic
         return { models: request.ready ? entries.filter((e) => e.state === 'READY') : entries };
       },
     ),
-    RepositoryModelLoad: unary(plane, 'RepositoryModelLoad', async (request: RepositoryModelRequest, record, metadata) => {
-      adminOnly(metadata);
-      checkRepositoryName(request.repository_name);
-      const { model } = parseModelRef(request.model_name, '', { name: 'model_name', version: '' });
-      record.model = model;
-      refuseLoadOverrides(request.parameters);
-      await plane.models.load(model);
-      return {};
-    }),
-    RepositoryModelUnload: unary(plane, 'RepositoryModelUnload', async (request: RepositoryModelRequest, record, metadata) => {
-      adminOnly(metadata);
-      checkRepositoryName(request.repository_name);
-      const { model } = parseModelRef(request.model_name, '', { name: 'model_name', version: '' });
-      record.model = model;
-      await plane.models.unload(model);
-      return {};
-    }),
+    RepositoryModelLoad: unary(
+      plane,
+      'RepositoryModelLoad',
+      async (request: RepositoryModelRequest, record, metadata) => {
+        adminOnly(metadata);
+        checkRepositoryName(request.repository_name);
+        const { model } = parseModelRef(request.model_name, '', { name: 'model_name', version: '' });
+        record.model = model;
+        refuseLoadOverrides(request.parameters);
+        await plane.models.load(model);
+        return {};
+      },
+      true,
+    ),
+    RepositoryModelUnload: unary(
+      plane,
+      'RepositoryModelUnload',
+      async (request: RepositoryModelRequest, record, metadata) => {
+        adminOnly(metadata);
+        checkRepositoryName(request.repository_name);
+        const { model } = parseModelRef(request.model_name, '', { name: 'model_name', version: '' });
+        record.model = model;
+        await plane.models.unload(model);
+        return {};
+      },
+      true,
+    ),
   };
 }

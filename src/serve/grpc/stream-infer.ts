@@ -156,17 +156,19 @@ export function modelStreamInfer(plane: DataPlane, streams: OpenStreams, limits:
       inFlight++;
       inFlightBytes += answer.bytes;
       flow();
-      const observed = observeCall(plane, 'ModelStreamInfer');
+      const observed = observeCall(plane, 'ModelStreamInfer', call.metadata);
       const settled = (response: ModelStreamInferResponse) => {
         answer.response = response;
         flush();
       };
+      const run = () => infer(request, observed.record);
       Promise.resolve()
-        .then(() => infer(request, observed.record))
+        .then(() => (observed.trace ? observed.trace.run(run) : run()))
         .then(
           (response) => {
-            observed.succeeded();
+            // The trace's response encoding ends after settled: a response written at once is serialised by then.
             settled({ error_message: '', infer_response: response });
+            observed.succeeded();
           },
           (err: unknown) => {
             const { details } = observed.failed(err);

@@ -6,6 +6,7 @@ import { domainPlugins } from './plugins/domain.ts';
 import { errorHandling } from './plugins/errors.ts';
 import { externalPlugins } from './plugins/external.ts';
 import { loadShedding } from './plugins/load-shedding.ts';
+import { tracingHooks } from './plugins/tracing.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { adminImportRoutes } from './routes/admin-import.ts';
 import { dashboardApiRoutes } from '../dashboard/api.ts';
@@ -30,6 +31,7 @@ export interface AppPluginOptions extends Record<string, unknown> {
  */
 export const bnserveApp = fp<AppPluginOptions>(
   async (app, opts) => {
+    await app.register(tracingHooks);
     await app.register(externalPlugins);
     await app.register(domainPlugins, { registry: opts.registry, config: opts.config, loadModelsOnReady: opts.loadModelsOnReady });
     await app.register(errorHandling);

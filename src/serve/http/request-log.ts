@@ -3,6 +3,7 @@
 // per line.
 import { writeSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { traceLogFields } from '../../lib/tracing/spans.ts';
 import { readSettings } from '../../settings.ts';
 
 /** How long a log line may wait in memory before it is written, and how much may wait. */
@@ -80,9 +81,9 @@ export function serveLoggerOptions(
 
 /**
  * The request log: one line when the response is sent, with what an operator greps for:
- * {"level":30,"time":<ms since epoch>,"reqId":…,"method":…,"url":…,"status":…,"ms":…,"model":…,"version":…,"msg":"request"}
- * (model and version only when a model answered). Needs Fastify's own request logging off
- * (disableRequestLogging).
+ * {"level":30,"time":<ms since epoch>,"reqId":…,"method":…,"url":…,"status":…,"ms":…,"model":…,"version":…,"trace_id":…,"span_id":…,"msg":"request"}
+ * (model and version only when a model answered; trace_id and span_id, of the request's server
+ * span, only when tracing recorded it). Needs Fastify's own request logging off (disableRequestLogging).
  */
 export function addRequestLog(app: FastifyInstance): void {
   app.addHook('onResponse', (request, reply, done) => {
@@ -93,6 +94,7 @@ export function addRequestLog(app: FastifyInstance): void {
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
         ...(request.served ? { model: request.served.model, version: request.served.version } : {}),
+        ...(request.trace ? traceLogFields(request.trace.span) : {}),
       },
       'request',
     );

@@ -1,7 +1,9 @@
 // The REST edge of inference: leases for a route (Retry-After on 503), the v2 JSON body and the
 // binary tensor extension around DataPlane.runTensors, and sending the result.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { activeServerTrace } from '../../../lib/tracing/spans.ts';
 import { OverloadedError } from '../../dataplane/batcher.ts';
+import { LoadWaitError } from '../../dataplane/model-budget.ts';
 import type { DataPlane } from '../../dataplane/data-plane.ts';
 import { InvalidInputError } from '../../dataplane/errors.ts';
 import type { RequestParameters, TensorInput, TensorRequest, VersionRef } from '../../dataplane/inference.ts';
@@ -29,14 +31,18 @@ export async function withModel<T>(
   ref: VersionRef,
   fn: (v: LoadedVersion) => Promise<T>,
 ): Promise<T> {
-  try {
+  const lease = () =>
     // POST routes are the inference routes.
-    return await app.dataPlane.lease(name, ref, request.method === 'POST', (v) => {
+    app.dataPlane.lease(name, ref, request.method === 'POST', (v) => {
       request.served = { model: v.name, version: v.version };
+      request.trace?.served(v.name, v.version);
       return fn(v);
     });
+  try {
+    // Under the request's span, the scheduler's spans (queue wait, batch, onnxruntime run) are its children.
+    return await (request.trace ? request.trace.run(lease) : lease());
   } catch (err) {
-    if (err instanceof OverloadedError) reply.header('retry-after', String(err.retryAfterSeconds));
+    if (err instanceof OverloadedError || err instanceof LoadWaitError) reply.header('retry-after', String(err.retryAfterSeconds));
     throw err;
   }
 }
@@ -138,7 +144,11 @@ export async function inferTensors(
     afterDecode: () => reader?.finish(),
     requestId,
   };
+  const trace = activeServerTrace();
+  trace?.rows(body.inputs[0]?.shape[0]);
   return dataPlane.runTensors(v, request, (tensors) => {
+    // Ended once the response's bytes are ready (the tracing plugin's onSend).
+    trace?.startEncoding();
     const parts: Buffer[] = [];
     const outputs = tensors.map(({ name, shape, datatype, data }): InferOutput => {
       if (wantsBinary(name)) {

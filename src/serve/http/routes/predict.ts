@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import { ownValue } from '../../../lib/own-value.ts';
+import { activeServerTrace } from '../../../lib/tracing/spans.ts';
 import { notFound } from '../../dataplane/errors.ts';
 import { assertTakesRows, type PredictResult } from '../../dataplane/inference.ts';
 import type { LoadedVersion } from '../../dataplane/loaded-version.ts';
@@ -28,6 +29,7 @@ type PredictBody = z.infer<ReturnType<typeof predictBody>>;
 async function predictColumns(app: FastifyInstance, v: LoadedVersion, inputs: NonNullable<PredictBody['inputs']>) {
   assertTakesRows(v);
   const rows = columnarRows(inputs, v, app.serveConfig.limits.maxRows);
+  activeServerTrace()?.rows(rows.length);
   const data = rowsToTensor(rows, { target: v.inputType, rowShape: v.rowShape, featureNames: v.record.featureNames, label: 'inputs' });
   const result = await v.runRows(data, rows.length);
   app.metrics.observeInference(v.name, v.version, result);
@@ -42,8 +44,12 @@ async function predictColumns(app: FastifyInstance, v: LoadedVersion, inputs: No
 type PredictAnswer = PredictResult | Awaited<ReturnType<typeof predictColumns>>;
 
 function predict(app: FastifyInstance, body: PredictBody, requestId: string) {
-  return (v: LoadedVersion): Promise<PredictAnswer> =>
-    body.inputs !== undefined ? predictColumns(app, v, body.inputs) : app.dataPlane.predictRows(v, body.instances ?? [], requestId);
+  return (v: LoadedVersion): Promise<PredictAnswer> => {
+    if (body.inputs !== undefined) return predictColumns(app, v, body.inputs);
+    const instances = body.instances ?? [];
+    activeServerTrace()?.rows(instances.length);
+    return app.dataPlane.predictRows(v, instances, requestId);
+  };
 }
 
 /**
