@@ -1,7 +1,8 @@
 # PyTorch CPU anchor for `npm run bench -- train` (a benchmark-only comparison, never a project
 # dependency). Trains the same network as the tfjs bench (Adam, synthetic data) for about
 # `seconds` per thread count and prints one JSON line:
-# {"torch": version, "samplesPerSecond": {threads: {"wall": samples per second, "cpu": samples per CPU-second}}}.
+# {"torch": version, "defaultThreads": N, "samplesPerSecond": {threads: {"wall": samples per second, "cpu": samples per CPU-second}}}
+# where threads is a count or "default" (torch's own choice, N threads, measured as is).
 # usage: python3 bench/torch-train.py '{"kind": "mlp"|"cnn", ...}'
 import json
 import sys
@@ -12,6 +13,7 @@ from torch import nn
 
 spec = json.loads(sys.argv[1])
 torch.manual_seed(1)
+default_threads = torch.get_num_threads()
 
 
 def bn(channels, momentum=0.99, dim=1):
@@ -60,11 +62,11 @@ def steps(count):
 
 rates = {}
 for threads in spec["threads"]:
-    torch.set_num_threads(threads)
+    torch.set_num_threads(default_threads if threads == "default" else threads)
     steps(3)  # warm-up
     started, cpu, done = time.perf_counter(), time.process_time(), 0
     while time.perf_counter() - started < spec["seconds"]:
         steps(5)
         done += 5
     rates[threads] = {"wall": done * batch / (time.perf_counter() - started), "cpu": done * batch / (time.process_time() - cpu)}
-print(json.dumps({"torch": torch.__version__, "samplesPerSecond": rates}))
+print(json.dumps({"torch": torch.__version__, "defaultThreads": default_threads, "samplesPerSecond": rates}))

@@ -1,10 +1,14 @@
-// Training throughput per tfjs backend on two dense BN nets and the CNN example, with tfjs's own
-// wasm kernels ("before") and bnserve's fast ones ("after") switched in the same process, cpu,
-// tfjs-node where it installs, and PyTorch CPU beside them when Python can import torch. Every
-// variant is measured in each repeat (interleaved) and the table shows medians and ratios from this
-// one run. Environment: BENCH_REPEATS (3), BENCH_SECONDS per measurement (1.5), BENCH_PYTHON (python3;
-// torch is found through PYTHONPATH, e.g. PYTHONPATH=/work/.torch).
+// Training throughput on two dense BN nets and the CNN example: tfjs with its own wasm kernels
+// ("before") and bnserve's fast ones ("after") switched in the same process, cpu, tfjs-node where it
+// installs, bnserve's onnxruntime training step (src/train/ort) at its default threads (with and
+// without spin-waiting threads) and at one thread, and PyTorch CPU beside them (at its default threads and at one) when Python can import
+// torch. Every variant is measured in each repeat (interleaved) and the table shows medians and
+// ratios from this one run, with the achieved GFLOP/s of the matrix products.
+// The ratios are only printed when the machine was idle at the start (1-min load average <= 0.5);
+// BENCH_ALLOW_LOAD=1 prints them anyway, marked UNRELIABLE. Environment: BENCH_REPEATS (3),
+// BENCH_SECONDS per measurement (1.5), BENCH_PYTHON (python3; torch is found through PYTHONPATH).
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -13,13 +17,19 @@ import type { LayerSpec } from '../src/train/config.ts';
 import { loadTrainConfig, parseTrainConfig } from '../src/train/config.ts';
 import { syntheticClassification } from '../src/train/data-synthetic.ts';
 import { buildModel, hasConv } from '../src/train/model.ts';
+import { chooseTrainEngine } from '../src/train/ort/engine-choice.ts';
+import { ortUnsupportedReason } from '../src/train/ort/support.ts';
 import { formatProfile, profileTrainingStep } from './train-profile.ts';
+import { trainingFlopsPerSample } from './train-flops.ts';
+import { measureOrt, ortStepSplit } from './train-ort.ts';
 import { median } from './median.ts';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
 const PYTHON = process.env.BENCH_PYTHON ?? 'python3';
 const here = path.dirname(fileURLToPath(import.meta.url));
+/** Above this 1-min load average at the start, other work shares the cores and ratios mean little. */
+const MAX_LOAD = 0.5;
 
 interface Net {
   name: string;
@@ -32,8 +42,16 @@ interface Net {
   torch: Record<string, unknown>;
 }
 
-type Variant = 'wasm before' | 'wasm after' | 'cpu' | 'tensorflow';
-const variants: Variant[] = ['wasm before', 'wasm after', 'cpu', 'tensorflow'];
+type TfjsVariant = 'wasm before' | 'wasm after' | 'cpu' | 'tensorflow';
+const tfjsVariants: TfjsVariant[] = ['wasm before', 'wasm after', 'cpu', 'tensorflow'];
+const ORT = 'onnxruntime (bnserve)';
+const ORT_NO_SPIN = 'onnxruntime no spin';
+const ORT_ONE = 'onnxruntime 1 thread';
+const ortVariants = [ORT, ORT_NO_SPIN, ORT_ONE];
+const TORCH_DEFAULT = 'torch CPU default';
+const TORCH_ONE = 'torch CPU 1 thread';
+/** Rows measured at one thread are compared with PyTorch at one thread, the others with its default. */
+const oneThread = (row: string) => row === ORT_ONE || row === TORCH_ONE;
 
 function denseLayers(units: number): LayerSpec[] {
   return parseTrainConfig({
@@ -86,7 +104,7 @@ async function nets(): Promise<Net[]> {
 }
 
 /** Selects the variant's backend and kernels; null when this machine or this net cannot run it. */
-async function select(variant: Variant, net: Net): Promise<string | null> {
+async function select(variant: TfjsVariant, net: Net): Promise<string | null> {
   const wanted = variant.startsWith('wasm') ? 'wasm' : variant;
   process.env.BNSERVE_WASM_KERNELS = variant === 'wasm before' ? 'original' : 'fast';
   const used = await initBackend(wanted as 'wasm' | 'cpu' | 'tensorflow', hasConv(net.layers));
@@ -152,19 +170,38 @@ async function measure(net: Net): Promise<Rate> {
 }
 
 let torchMissing: string | null = null;
+let torchDefaultThreads = 0;
+
+function ortNet(net: Net) {
+  return { layers: net.layers, inputShape: net.inputShape, classes: net.classes, batch: net.batch, learningRate: net.learningRate };
+}
+
+function ortUnsupported(net: Net): string | null {
+  return ortUnsupportedReason({
+    layers: net.layers,
+    inputShape: net.inputShape,
+    task: 'classification',
+    optimizer: { type: 'adam', learningRate: net.learningRate, momentum: 0.9 },
+    regularized: false,
+  });
+}
 
 function torchRates(net: Net): Record<string, Rate> | null {
   if (torchMissing) return null;
-  const spec = { ...net.torch, batch: net.batch, learningRate: net.learningRate, threads: [1, 2], seconds: SECONDS };
+  const spec = { ...net.torch, batch: net.batch, learningRate: net.learningRate, threads: ['default', 1], seconds: SECONDS };
   const run = spawnSync(PYTHON, [path.join(here, 'torch-train.py'), JSON.stringify(spec)], { encoding: 'utf8', timeout: 300_000 });
   if (run.status !== 0) {
     const why = run.error?.message ?? run.stderr.trim().split('\n').at(-1) ?? `exit ${run.status}`;
     torchMissing = `${PYTHON} could not run bench/torch-train.py (${why}); install torch (pip install --target DIR torch) and set PYTHONPATH=DIR`;
     return null;
   }
-  const out = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { samplesPerSecond: Record<string, Rate> };
+  const out = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    defaultThreads: number;
+    samplesPerSecond: Record<string, Rate>;
+  };
+  torchDefaultThreads = out.defaultThreads;
   return Object.fromEntries(
-    Object.entries(out.samplesPerSecond).map(([threads, rate]) => [`torch CPU ${threads} thread${threads === '1' ? '' : 's'}`, rate]),
+    Object.entries(out.samplesPerSecond).map(([threads, rate]) => [threads === '1' ? TORCH_ONE : TORCH_DEFAULT, rate]),
   );
 }
 
@@ -192,28 +229,55 @@ async function profileBigNet(net: Net): Promise<void> {
   }
 }
 
-export async function benchTrainBackends(): Promise<void> {
-  const saved = process.env.BNSERVE_WASM_KERNELS;
-  const all = await nets();
-  console.log(`\n## Training throughput (samples/s, Adam, model.fit): medians of ${REPEATS} interleaved repeats of ~${SECONDS} s each`);
-  const results = new Map<string, Map<string, Rate[]>>();
-  for (let repeat = 0; repeat < REPEATS; repeat++) {
-    for (const net of all) {
-      const rows = results.get(net.name) ?? new Map<string, Rate[]>();
-      results.set(net.name, rows);
-      for (const variant of variants) {
-        if (!(await select(variant, net))) continue;
-        const list = rows.get(variant) ?? [];
-        list.push(await measure(net));
-        rows.set(variant, list);
-      }
-      for (const [row, rate] of Object.entries(torchRates(net) ?? {})) rows.set(row, [...(rows.get(row) ?? []), rate]);
-    }
-  }
-  if (saved === undefined) delete process.env.BNSERVE_WASM_KERNELS;
-  else process.env.BNSERVE_WASM_KERNELS = saved;
+function loadLine(): string {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+}
 
-  const header = `${'network'.padEnd(32)} ${'variant'.padEnd(19)} ${'samples/s'.padStart(9)} ${'runs'.padEnd(17)} ${'/CPU-s'.padStart(7)} ${'× before'.padStart(8)} ${'(CPU)'.padStart(6)} ${'× torch'.padStart(7)}`;
+/** Whether to print ratios, and the mark they carry. */
+function ratioPolicy(load: number): { show: boolean; mark: string } {
+  if (load <= MAX_LOAD) return { show: true, mark: '' };
+  if (process.env.BENCH_ALLOW_LOAD === '1') return { show: true, mark: ` UNRELIABLE: load ${load.toFixed(2)}` };
+  return { show: false, mark: '' };
+}
+
+async function measureRepeat(net: Net, rows: Map<string, Rate[]>): Promise<void> {
+  const add = (row: string, rate: Rate) => rows.set(row, [...(rows.get(row) ?? []), rate]);
+  for (const variant of tfjsVariants) {
+    if (await select(variant, net)) add(variant, await measure(net));
+  }
+  if (!ortUnsupported(net)) {
+    add(ORT, await measureOrt(ortNet(net), os.availableParallelism(), SECONDS));
+    add(ORT_NO_SPIN, await measureOrt(ortNet(net), os.availableParallelism(), SECONDS, false));
+    add(ORT_ONE, await measureOrt(ortNet(net), 1, SECONDS));
+  }
+  for (const [row, rate] of Object.entries(torchRates(net) ?? {})) add(row, rate);
+}
+
+function skippedRows(net: Net, rows: Map<string, Rate[]>): string[] {
+  const lines: string[] = [];
+  const skip = (row: string, why: string) => lines.push(`${net.name.padEnd(32)} ${row.padEnd(21)} ${'skipped'.padStart(9)} ${why}`);
+  for (const variant of tfjsVariants) {
+    if (rows.has(variant)) continue;
+    skip(
+      variant,
+      variant === 'tensorflow'
+        ? 'tfjs-node is not installed here'
+        : variant === 'wasm before'
+          ? "tfjs's wasm kernels cannot train conv nets (no Conv2DBackpropFilter)"
+          : 'backend unavailable',
+    );
+  }
+  const unsupported = ortUnsupported(net);
+  if (unsupported) for (const row of ortVariants) skip(row, unsupported);
+  if (torchMissing) skip('torch CPU', torchMissing);
+  return lines;
+}
+
+function printTable(all: Net[], results: Map<string, Map<string, Rate[]>>, ratios: { show: boolean; mark: string }): void {
+  const header = `${'network'.padEnd(32)} ${'variant'.padEnd(21)} ${'samples/s'.padStart(9)} ${'runs'.padEnd(17)} ${'/CPU-s'.padStart(7)} ${'GFLOP/s'.padStart(7)} ${'× before'.padStart(8)} ${'(CPU)'.padStart(6)} ${'× torch'.padStart(7)}`;
   console.log(header);
   console.log('-'.repeat(header.length));
   for (const net of all) {
@@ -221,45 +285,86 @@ export async function benchTrainBackends(): Promise<void> {
     const wall = (runs: Rate[]) => median(runs.map((r) => r.wall));
     const cpu = (runs: Rate[]) => median(runs.map((r) => r.cpu));
     const before = rows.get('wasm before');
-    const torch = [...rows].filter(([row]) => row.startsWith('torch')).map(([, runs]) => wall(runs));
-    const bestTorch = torch.length > 0 ? Math.max(...torch) : null;
+    const torchDefault = rows.get(TORCH_DEFAULT);
+    const torchOne = rows.get(TORCH_ONE);
+    const flops = trainingFlopsPerSample(net.layers, net.inputShape, net.classes);
     for (const [row, runs] of rows) {
-      const tfjs = !row.startsWith('torch');
-      const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+      const ours = !row.startsWith('torch');
+      const torch = oneThread(row) ? torchOne : torchDefault;
+      const ratio = (a: number, b: number) => (ratios.show ? `${(a / b).toFixed(2)}×` : '—');
+      const label = row === TORCH_DEFAULT ? `torch CPU ${torchDefaultThreads} threads` : row;
       const cells = [
         net.name.padEnd(32),
-        row.padEnd(19),
+        label.padEnd(21),
         wall(runs).toFixed(0).padStart(9),
         runs
           .map((r) => r.wall.toFixed(0))
           .join(' ')
           .padEnd(17),
         cpu(runs).toFixed(0).padStart(7),
-        (before && tfjs ? ratio(wall(runs), wall(before)) : '').padStart(8),
-        (before && tfjs ? ratio(cpu(runs), cpu(before)) : '').padStart(6),
-        (bestTorch && tfjs ? ratio(wall(runs), bestTorch) : '').padStart(7),
+        ((wall(runs) * flops) / 1e9).toFixed(1).padStart(7),
+        (before && ours ? ratio(wall(runs), wall(before)) : '').padStart(8),
+        (before && ours ? ratio(cpu(runs), cpu(before)) : '').padStart(6),
+        (torch && ours ? ratio(wall(runs), wall(torch)) : '').padStart(7),
       ];
       console.log(cells.join(' '));
     }
-    for (const variant of variants) {
-      if (!rows.has(variant)) {
-        const why =
-          variant === 'tensorflow'
-            ? 'tfjs-node is not installed here'
-            : variant === 'wasm before'
-              ? "tfjs's wasm kernels cannot train conv nets (no Conv2DBackpropFilter)"
-              : 'backend unavailable';
-        console.log(`${net.name.padEnd(32)} ${variant.padEnd(19)} ${'skipped'.padStart(9)} ${why}`);
-      }
-    }
-    if (torchMissing) console.log(`${net.name.padEnd(32)} ${'torch CPU'.padEnd(19)} ${'skipped'.padStart(9)} ${torchMissing}`);
+    for (const line of skippedRows(net, rows)) console.log(line);
   }
   console.log('(samples/s: wall clock, median; runs: each repeat; /CPU-s: samples per CPU-second of the process, all its threads;');
-  console.log(' × before: vs tfjs wasm kernels in this run, wall and CPU; × torch: vs the faster PyTorch row in this run)');
+  console.log(' GFLOP/s: forward + backward matrix-product FLOPs per sample (dense, conv) × samples/s;');
+  console.log(' × before: vs tfjs wasm kernels in this run, wall and CPU; × torch: vs PyTorch in this run at its default threads,');
+  console.log(' or at one thread for the one-thread rows)');
+}
+
+export async function benchTrainBackends(): Promise<void> {
+  const saved = process.env.BNSERVE_WASM_KERNELS;
+  const all = await nets();
+  const startLoad = os.loadavg()[0];
+  const ratios = ratioPolicy(startLoad);
+  console.log(`\n## Training throughput (samples/s, Adam): medians of ${REPEATS} interleaved repeats of ~${SECONDS} s each`);
+  console.log(`load average at start: ${loadLine()} (1, 5, 15 min; ${os.availableParallelism()} cores)`);
+  if (!ratios.show) {
+    console.log(
+      `ratios withheld: the 1-min load ${startLoad.toFixed(2)} is above ${MAX_LOAD}, other work shares the cores; ` +
+        'rerun on an idle machine, or set BENCH_ALLOW_LOAD=1 to print them marked UNRELIABLE',
+    );
+  } else if (ratios.mark) {
+    console.log(`ratios printed on a busy machine:${ratios.mark}`);
+  }
+  const results = new Map<string, Map<string, Rate[]>>();
+  for (let repeat = 0; repeat < REPEATS; repeat++) {
+    for (const net of all) {
+      const rows = results.get(net.name) ?? new Map<string, Rate[]>();
+      results.set(net.name, rows);
+      await measureRepeat(net, rows);
+    }
+  }
+  if (saved === undefined) delete process.env.BNSERVE_WASM_KERNELS;
+  else process.env.BNSERVE_WASM_KERNELS = saved;
+
+  printTable(all, results, ratios);
+  console.log(`load average at end: ${loadLine()}${ratios.mark ? ` (ratios${ratios.mark})` : ''}`);
   console.log(`\nthreaded wasm build: ${probeThreadedWasm()}`);
   console.log(`backend picked by initBackend('auto'): dense ${await initBackend('auto', false)}, conv ${await initBackend('auto', true)}`);
+  for (const net of all) {
+    const choice = chooseTrainEngine('auto', {
+      layers: net.layers,
+      inputShape: net.inputShape,
+      task: 'classification',
+      optimizer: { type: 'adam', learningRate: net.learningRate, momentum: 0.9 },
+      regularized: false,
+      backend: 'auto',
+    });
+    console.log(`training engine picked by 'auto' for ${net.name}: ${choice.engine} (${choice.reason})`);
+  }
   console.log('\n## Per-kernel profile (tf.profile, ms per step)');
   await profileBigNet(all[0]);
+  const split = await ortStepSplit(ortNet(all[0]), os.availableParallelism());
+  console.log(
+    `onnxruntime step, ${all[0].name}: ${split.stepMs.toFixed(1)} ms per step, of which Adam (wasm SIMD, in place) ` +
+      `${split.adamMs.toFixed(1)} ms and the onnxruntime graph (forward, backward, BN statistics) ${(split.stepMs - split.adamMs).toFixed(1)} ms`,
+  );
   if (saved === undefined) delete process.env.BNSERVE_WASM_KERNELS;
   else process.env.BNSERVE_WASM_KERNELS = saved;
   await initBackend('auto');

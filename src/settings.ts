@@ -352,6 +352,12 @@ export const SETTINGS = {
     '`30`',
     'a run without a heartbeat for this long is marked failed',
   ),
+  BNSERVE_TRAIN_ENGINE: setting(
+    oneOf(['auto', 'tfjs', 'onnxruntime'] as const),
+    'auto',
+    '`auto`',
+    'training engine: `auto` (onnxruntime for the dense Adam classifiers it supports, unless the config pins a tfjs backend; else tfjs), `tfjs`, or `onnxruntime` (refuses a model it cannot train)',
+  ),
   BNSERVE_WASM_KERNELS: setting(
     oneOf(['fast', 'original'] as const),
     'fast',

@@ -131,10 +131,11 @@ async function trainAndRegister(
     result = await train(
       config,
       {
-        onStart: ({ backend, trainSize, validationSize, testSize }) => {
+        onStart: ({ backend, engine, trainSize, validationSize, testSize }) => {
           if (!options.quiet) {
+            const on = engine.engine === 'onnxruntime' ? `onnxruntime (${engine.reason})` : `tfjs backend "${backend}" (${engine.reason})`;
             process.stderr.write(
-              `training ${config.name} (run ${run.id}) on tfjs backend "${backend}" (train ${trainSize}, validation ${validationSize}, test ${testSize})\n`,
+              `training ${config.name} (run ${run.id}) on ${on} (train ${trainSize}, validation ${validationSize}, test ${testSize})\n`,
             );
           }
         },

@@ -11,6 +11,9 @@ import { fitStandardization, identityStandardization, standardizeDataset } from 
 import type { Standardization } from './standardize.ts';
 import { buildModel, hasBatchNorm, hasConv, layerName, OUTPUT_LAYER } from './model.ts';
 import { initBackend } from './backend.ts';
+import { chooseTrainEngine, type EngineChoice } from './ort/engine-choice.ts';
+import { createOrtFit } from './ort/ort-fit.ts';
+import { readSettings } from '../settings.ts';
 import { bnGuard } from './bn-stats.ts';
 import { checkBnStatistics } from './bn-check.ts';
 import type { BnGuard } from './bn-stats.ts';
@@ -55,7 +58,10 @@ export interface EpochMetrics {
 
 export interface TrainResult {
   model: tf.LayersModel;
+  /** The tfjs backend (evaluation, checks; and training when engine is tfjs). */
   backend: string;
+  /** What ran the optimizer steps, and why. */
+  engine: EngineChoice;
   preprocessing: Preprocessing;
   epochs: EpochMetrics[];
   bestEpoch: number;
@@ -78,7 +84,13 @@ export interface TrainResult {
 
 export interface TrainHooks {
   onEpoch?: (metrics: EpochMetrics, totalEpochs: number) => void | Promise<void>;
-  onStart?: (info: { backend: string; trainSize: number; validationSize: number; testSize: number }) => void | Promise<void>;
+  onStart?: (info: {
+    backend: string;
+    engine: EngineChoice;
+    trainSize: number;
+    validationSize: number;
+    testSize: number;
+  }) => void | Promise<void>;
 }
 
 function toTensors(data: Dataset, task: TrainConfig['task'], classes: number) {
@@ -270,7 +282,15 @@ async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): P
   const test = standardizeDataset(splits.test, standardization);
   const classes = config.task === 'classification' ? raw.classLabels.length : 1;
   const trainSize = datasetSize(train);
-  await hooks.onStart?.({ backend, trainSize, validationSize: datasetSize(validation), testSize: datasetSize(test) });
+  const engine = chooseTrainEngine(readSettings(['BNSERVE_TRAIN_ENGINE']).BNSERVE_TRAIN_ENGINE, {
+    layers: config.layers,
+    inputShape: raw.inputShape,
+    task: config.task,
+    optimizer: config.optimizer,
+    regularized: regularizedKernels(config).length > 0,
+    backend: config.backend,
+  });
+  await hooks.onStart?.({ backend, engine, trainSize, validationSize: datasetSize(validation), testSize: datasetSize(test) });
 
   tf.util.assert(trainSize > 0, () => 'the training split is empty');
   const model = buildModel(config.layers, {
@@ -292,6 +312,15 @@ async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): P
   });
   const batchSize = batchRows(config.batchSize, trainSize);
   const kernels = regularizedKernels(config);
+  const ortFit =
+    engine.engine === 'onnxruntime'
+      ? await createOrtFit(model, {
+          layers: config.layers,
+          features: raw.inputShape[0],
+          classes,
+          learningRate: config.optimizer.learningRate,
+        })
+      : null;
 
   const rng = createRng(config.seed);
   let steps = 0;
@@ -302,70 +331,85 @@ async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): P
   let firstBatchLoss = Number.NaN;
   let nonFinite: NonFiniteWeights = { count: 0, total: 0, names: [] };
 
-  for (let epoch = 0; epoch < config.epochs; epoch++) {
-    const started = performance.now();
-    const learningRate = learningRateAt(config.optimizer.learningRate, epoch, config.optimizer.decay);
-    setLearningRate(optimizer, learningRate);
-    const order = permutation(trainSize, rng);
-    const shuffled = subset(train, order);
-    const { x, y } = toTensors(shuffled, config.task, classes);
-    // The penalty of the weights each batch's loss is computed with (before its update), weighted like fit's mean.
-    let penaltySum = 0;
-    let penaltyRows = 0;
-    const history = await model.fit(x, y, {
-      epochs: 1,
-      batchSize,
-      shuffle: false,
-      verbose: 0,
-      callbacks: {
-        onBatchBegin: async (batch) => {
-          if (kernels.length === 0) return;
-          const rows = Math.min(batchSize, trainSize - batch * batchSize);
-          penaltySum += regularizationLoss(model, kernels) * rows;
-          penaltyRows += rows;
-        },
-        onBatchEnd: async (_batch, logs) => {
-          if (steps === 0) firstBatchLoss = Number(logs?.loss);
+  try {
+    for (let epoch = 0; epoch < config.epochs; epoch++) {
+      const started = performance.now();
+      const learningRate = learningRateAt(config.optimizer.learningRate, epoch, config.optimizer.decay);
+      setLearningRate(optimizer, learningRate);
+      const order = permutation(trainSize, rng);
+      const shuffled = subset(train, order);
+      // The penalty of the weights each batch's loss is computed with (before its update), weighted like fit's mean.
+      let penaltySum = 0;
+      let penaltyRows = 0;
+      let history: { history: Record<string, (number | tf.Tensor)[]> };
+      if (ortFit) {
+        // No regulariser here (onnxruntime's engine refuses them), so the penalty stays 0.
+        const e = await ortFit.fitEpoch({ x: shuffled.x, labels: shuffled.y }, batchSize, learningRate, (batchLoss) => {
+          if (steps === 0) firstBatchLoss = batchLoss;
           steps++;
-        },
-      },
-    });
-    tf.dispose([x, y]);
-    const epochSeconds = (performance.now() - started) / 1000;
-    trainedSeconds += epochSeconds;
+        });
+        ortFit.copyInto(model); // evaluation, the NaN check, early stopping and the checkpoint read the tfjs model
+        history = { history: { loss: [e.loss], acc: [e.accuracy] } };
+      } else {
+        const { x, y } = toTensors(shuffled, config.task, classes);
+        history = await model.fit(x, y, {
+          epochs: 1,
+          batchSize,
+          shuffle: false,
+          verbose: 0,
+          callbacks: {
+            onBatchBegin: async (batch) => {
+              if (kernels.length === 0) return;
+              const rows = Math.min(batchSize, trainSize - batch * batchSize);
+              penaltySum += regularizationLoss(model, kernels) * rows;
+              penaltyRows += rows;
+            },
+            onBatchEnd: async (_batch, logs) => {
+              if (steps === 0) firstBatchLoss = Number(logs?.loss);
+              steps++;
+            },
+          },
+        });
+        tf.dispose([x, y]);
+      }
+      const epochSeconds = (performance.now() - started) / 1000;
+      trainedSeconds += epochSeconds;
 
-    const loss = Number(history.history.loss[0]);
-    nonFinite = countNonFiniteWeights(model);
-    const reg = penaltyRows > 0 ? penaltySum / penaltyRows : 0;
-    const metrics: EpochMetrics = {
-      epoch: epoch + 1,
-      loss,
-      regularizationLoss: reg,
-      dataLoss: loss - reg,
-      learningRate,
-      train: trainingMetric(history.history, classification, sign),
-      validation: prefixed('val', evaluate(model, validation, config.task, classes, config.loss)),
-      test: prefixed('test', evaluate(model, test, config.task, classes, config.loss)),
-      bnSteps: steps,
-      nonFiniteWeights: nonFinite.count,
-      seconds: (performance.now() - started) / 1000,
-    };
-    epochs.push(metrics);
-    traceEpoch(started, metrics, epochSeconds > 0 ? trainSize / epochSeconds : 0);
-    await hooks.onEpoch?.(metrics, config.epochs);
+      const loss = Number(history.history.loss[0]);
+      nonFinite = countNonFiniteWeights(model);
+      const reg = penaltyRows > 0 ? penaltySum / penaltyRows : 0;
+      const metrics: EpochMetrics = {
+        epoch: epoch + 1,
+        loss,
+        regularizationLoss: reg,
+        dataLoss: loss - reg,
+        learningRate,
+        train: trainingMetric(history.history, classification, sign),
+        validation: prefixed('val', evaluate(model, validation, config.task, classes, config.loss)),
+        test: prefixed('test', evaluate(model, test, config.task, classes, config.loss)),
+        bnSteps: steps,
+        nonFiniteWeights: nonFinite.count,
+        seconds: (performance.now() - started) / 1000,
+      };
+      epochs.push(metrics);
+      traceEpoch(started, metrics, epochSeconds > 0 ? trainSize / epochSeconds : 0);
+      await hooks.onEpoch?.(metrics, config.epochs);
 
-    // Diverged: nothing more to learn, the metrics say so. The loss alone can stay finite while
-    // weights are NaN (ReLU maps NaN to 0 on some backends), hence the weights are checked too.
-    if (!Number.isFinite(loss) || nonFinite.count > 0) break;
-    if (config.earlyStopping && metrics.validation[monitor] !== undefined) {
-      const value = metrics.validation[monitor];
-      if (isBetter(monitor, value, best.value, config.earlyStopping.minDelta)) {
-        tf.dispose(best.weights ?? []);
-        best = { epoch: epoch + 1, value, weights: config.earlyStopping.restoreBest ? model.getWeights().map((w) => w.clone()) : null };
-      } else if (epoch + 1 - best.epoch >= config.earlyStopping.patience) {
-        break;
+      // Diverged: nothing more to learn, the metrics say so. The loss alone can stay finite while
+      // weights are NaN (ReLU maps NaN to 0 on some backends), hence the weights are checked too.
+      if (!Number.isFinite(loss) || nonFinite.count > 0) break;
+      if (config.earlyStopping && metrics.validation[monitor] !== undefined) {
+        const value = metrics.validation[monitor];
+        if (isBetter(monitor, value, best.value, config.earlyStopping.minDelta)) {
+          tf.dispose(best.weights ?? []);
+          best = { epoch: epoch + 1, value, weights: config.earlyStopping.restoreBest ? model.getWeights().map((w) => w.clone()) : null };
+        } else if (epoch + 1 - best.epoch >= config.earlyStopping.patience) {
+          break;
+        }
       }
     }
+  } finally {
+    await ortFit?.dispose();
   }
 
   let bestEpoch = epochs.length;
@@ -382,6 +426,7 @@ async function fit(config: TrainConfig, hooks: TrainHooks, dataset?: Dataset): P
   return {
     model,
     backend,
+    engine,
     preprocessing: preprocessingFor(raw, config.task, standardization),
     epochs,
     bestEpoch,
