@@ -16,11 +16,11 @@ function withWarmup(artifact: Uint8Array, value: string): Uint8Array {
   return encodeModel(model);
 }
 
-async function readiness(value: string) {
+async function readiness(value: string, instanceCount = 1) {
   const registry = new FakeRegistry();
   const input = versionInput('iris', randomMlp(9), 'classification');
   await registry.registerVersion({ ...input, artifact: withWarmup(input.artifact, value) });
-  const app = await buildApp({ registry, env: {}, providers: ['cpu'], refreshIntervalMs: 0, adminToken: 't' });
+  const app = await buildApp({ registry, env: {}, providers: ['cpu'], refreshIntervalMs: 0, adminToken: 't', batching: { instanceCount } });
   await app.ready();
   try {
     const ready = (await app.inject({ method: 'GET', url: '/v2/health/ready' })).json();
@@ -39,6 +39,11 @@ const sample = (rows: number[][], shape = [rows.length, 4]): string =>
 describe('warm-up samples', () => {
   it('a model with real rows as its sample loads and is ready', async () => {
     assert.deepEqual((await readiness(sample(IRIS_ROWS.slice(0, 4)))).ready, { ready: true });
+  });
+
+  it('two instances (worker threads) each warm up on the sample: the load finishes and is ready', { timeout: 60_000 }, async () => {
+    // A worker takes over the buffers it is sent: one shared sample left the second worker a detached buffer, and the load hung.
+    assert.deepEqual((await readiness(sample(IRIS_ROWS.slice(0, 4)), 2)).ready, { ready: true });
   });
 
   it('a sample the model answers with non-finite outputs fails the load, with the reason', async () => {

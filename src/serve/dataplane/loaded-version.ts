@@ -263,7 +263,9 @@ export class LoadedVersion {
    * model's stored warm-up sample when it has one (its outputs must be finite), else on zeros.
    */
   private async warmUp(sample: Feed[] | null): Promise<void> {
-    const results = await Promise.all(Array.from({ length: this.runner.instances }, () => this.runner.run(sample ?? this.zeroFeeds())));
+    // Each run gets its own copy: a worker instance takes over (transfers) the buffers it is sent.
+    const feeds = () => (sample ?? this.zeroFeeds()).map((f) => ({ ...f, data: f.data.slice() as typeof f.data }));
+    const results = await Promise.all(Array.from({ length: this.runner.instances }, () => this.runner.run(feeds())));
     if (!sample) return;
     for (const [name, t] of Object.entries(results[0])) {
       if (firstNonFinite(t.data) >= 0) throw new ModelLoadError(`warm-up sample: output ${name} is not finite`, 'warm-up');
