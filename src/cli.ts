@@ -211,6 +211,36 @@ program
   });
 
 program
+  .command('tune')
+  .description('sweep dynamic batching settings for a model on this machine: req/s, p50, p99 and rows per run for each, and the best')
+  .argument('<model>', 'NAME, NAME:VERSION or NAME@ALIAS (NAME alone: the version the server answers with)')
+  .option('--p99-ms <ms>', 'latency target: the best setting keeps p99 at or under it at every concurrency (default: none)', positiveNumber)
+  .option('--concurrency <list>', 'concurrent clients to measure at, comma-separated (default 1,8,32)')
+  .option(
+    '--budget-s <s>',
+    'upper bound on the whole run in seconds; settings that do not fit are skipped and listed (default 120)',
+    integerIn(10, 86_400, 'the budget'),
+  )
+  .option('--window-s <s>', 'measured seconds per setting and concurrency (1..60, default 2)', integerIn(1, 60, 'the window'))
+  .option('--warmup-s <s>', 'unmeasured load before each window (1..60, default 1)', integerIn(1, 60, 'the warm-up'))
+  .option('--rows <n>', 'rows per request (1..4096, default 1)', integerIn(1, 4096, 'rows per request'))
+  .option('--apply', 'store the best setting as the model’s batching override in the registry (servers apply it on their next poll)')
+  .option('--json', 'print one JSON object on stdout')
+  .action(async (model, options) => {
+    const { describeTune, NO_SETTING_EXIT_CODE, prepareTune, runTune, tuneJson } = await import('./commands/tune.ts');
+    const plan = await prepareTune(model, options);
+    const progress = options.json ? undefined : (line: string) => process.stderr.write(`bnserve: tune: ${line}\n`);
+    const result = await withRegistry((registry) => runTune(registry, plan, progress), 'never');
+    print(options.json, tuneJson(result), await describeTune(result));
+    if (result.report.best === null) process.exitCode = NO_SETTING_EXIT_CODE;
+    if (result.report.stoppedBy !== null) {
+      // The in-process server is stuck on the setting that stopped the sweep and would keep this process alive.
+      await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+      process.exit(process.exitCode ?? 0);
+    }
+  });
+
+program
   .command('report')
   .description('plot cost per epoch and, for 2-feature classifiers (Adaline included), decision regions; or compare runs')
   .option('--checkpoint <dir>', 'checkpoint (or diverged run) folder written by `bnserve train`')

@@ -1,7 +1,8 @@
 // Row ↔ record conversions: the only place that knows how values are laid out in the database.
 import path from 'node:path';
-import type { EpochMetric, ModelVersion, TrainingRun } from './generated/sqlite/client.ts';
-import type { EpochMetricInput, ModelVersionRecord, TensorSignature, TrainingRunRecord } from './types.ts';
+import { batchingOverrideSchema } from '../lib/batching.ts';
+import type { EpochMetric, ModelSettings, ModelVersion, TrainingRun } from './generated/sqlite/client.ts';
+import type { EpochMetricInput, ModelSettingsRecord, ModelVersionRecord, TensorSignature, TrainingRunRecord } from './types.ts';
 
 /** Float columns are NULL for non-finite values (NaN/±Infinity after a divergence). */
 export function finiteOrNull(value: number): number | null {
@@ -73,4 +74,13 @@ export function toVersionRecord(row: ModelVersion & { aliases: { alias: string }
     createdAt: row.createdAt,
     aliases: row.aliases.map((a) => a.alias).sort(),
   };
+}
+
+/** A stored batching value that is not an override (hand-edited, another bnserve's knobs) is reported, not thrown: one bad row must not stop a poll. */
+export function toModelSettingsRecord(row: ModelSettings): ModelSettingsRecord {
+  const parsed = batchingOverrideSchema.safeParse(row.batching);
+  const problem = parsed.success
+    ? null
+    : `the stored batching override is not valid (${parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')})`;
+  return { name: row.name, batching: parsed.success ? parsed.data : {}, problem, updatedAt: row.updatedAt };
 }

@@ -4,10 +4,12 @@ import { JsonNull } from '@prisma/client/runtime/client';
 import type { ArtifactStore } from './artifact-store.ts';
 import type { DatabasePresence } from './database-presence.ts';
 import type { RegistryDb } from './prisma-client.ts';
-import { finiteOrNull, metricsToJson, toEpochInput, toRunRecord, toVersionRecord } from './records.ts';
+import type { BatchingOverride } from '../lib/batching.ts';
+import { finiteOrNull, metricsToJson, toEpochInput, toModelSettingsRecord, toRunRecord, toVersionRecord } from './records.ts';
 import {
   RegistryError,
   type EpochMetricInput,
+  type ModelSettingsRecord,
   type ModelSummary,
   type ModelVersionRecord,
   type RegisterVersionInput,
@@ -21,6 +23,7 @@ import {
   assertModelName,
   assertRegisterVersionInput,
   assertVersionNumber,
+  parseBatchingOverride,
   runFilterLimit,
   toJsonValue,
 } from './validation.ts';
@@ -321,6 +324,40 @@ export class PrismaRegistry implements Registry {
     }
     const row = await this.db.modelVersion.findUniqueOrThrow({ where: { name_version: { name, version } }, include: WITH_ALIASES });
     return toVersionRecord(row, this.store.root);
+  }
+
+  async listModelSettings(): Promise<ModelSettingsRecord[]> {
+    const rows = await this.db.modelSettings.findMany({ orderBy: { name: 'asc' } });
+    return rows.map(toModelSettingsRecord);
+  }
+
+  async setModelBatching(name: string, batching: BatchingOverride): Promise<ModelSettingsRecord | null> {
+    assertModelName(name);
+    const override = parseBatchingOverride(batching);
+    await this.checkDatabase();
+    if ((await this.db.modelVersion.count({ where: { name } })) === 0) {
+      throw new RegistryError('not_found', `model ${name} has no registered versions`);
+    }
+    try {
+      if (Object.keys(override).length === 0) {
+        await this.db.modelSettings.deleteMany({ where: { name } });
+        return null;
+      }
+      const row = await this.db.modelSettings.upsert({
+        where: { name },
+        create: { name, batching: override, updatedAt: this.now() },
+        update: { batching: override, updatedAt: this.now() },
+      });
+      return toModelSettingsRecord(row);
+    } catch (error) {
+      if (isTransient(error)) {
+        throw new RegistryError(
+          'unavailable',
+          `the registry database is locked by another process, so the batching settings of ${name} were not stored; try again shortly`,
+        );
+      }
+      throw error;
+    }
   }
 
   async readArtifact(version: ModelVersionRecord): Promise<Uint8Array> {

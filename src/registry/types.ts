@@ -1,6 +1,7 @@
 // The registry's contract, shared by the trainer (writes) and the server (reads).
 // Implemented in src/registry/registry.ts; nothing here depends on Prisma or tfjs.
 
+import type { BatchingOverride } from '../lib/batching.ts';
 import { BnserveError } from '../lib/errors.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
@@ -109,6 +110,19 @@ export interface RunSummary extends TrainingRunRecord {
   versions: { name: string; version: number; bnGuardWarning: string | null }[];
 }
 
+/**
+ * A model's stored serving settings (`bnserve tune --apply`), keyed by model name: they follow the
+ * model across versions, and every server applies them on its registry poll.
+ */
+export interface ModelSettingsRecord {
+  name: string;
+  /** The stored batching override; {} when the stored value is not one (see problem). */
+  batching: BatchingOverride;
+  /** Why the stored value cannot be used (edited by hand, written by another bnserve); null when it can. */
+  problem: string | null;
+  updatedAt: Date;
+}
+
 export interface Registry {
   startRun(input: { name: string; config: unknown; backend: string; seed: number | null }): Promise<TrainingRunRecord>;
   recordEpoch(runId: string, metric: EpochMetricInput): Promise<void>;
@@ -135,6 +149,18 @@ export interface Registry {
    * 'refused' for a version the BN guard flagged, unless `force` is set.
    */
   promote(name: string, version: number, alias: string, options?: { force?: boolean }): Promise<ModelVersionRecord>;
+
+  /**
+   * Per-model settings. Optional: a registry without a database (a model folder) stores none, and
+   * servers over it skip them.
+   */
+  listModelSettings?(): Promise<ModelSettingsRecord[]>;
+  /**
+   * Stores the model's batching override, replacing the previous one ({} removes it: returns null).
+   * RegistryError 'invalid' for an override outside batchingOverrideSchema, 'not_found' for a model
+   * with no registered version.
+   */
+  setModelBatching?(name: string, batching: BatchingOverride): Promise<ModelSettingsRecord | null>;
 
   /** Reads an artifact and checks its sha256; throws RegistryError('integrity') on mismatch. */
   readArtifact(version: ModelVersionRecord): Promise<Uint8Array>;

@@ -1,3 +1,4 @@
+import { type BatchingOverride, batchingOverrideSchema } from '../lib/batching.ts';
 import { ALIAS, MODEL_NAME } from '../lib/names.ts';
 import {
   MAX_LISTED_RUNS,
@@ -29,6 +30,15 @@ export function assertVersionNumber(version: unknown): asserts version is number
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
     invalid(`invalid version ${JSON.stringify(version)}: expected a positive integer`);
   }
+}
+
+/** The override as it will be stored: only the knobs batchingOverrideSchema knows, within their ranges. */
+export function parseBatchingOverride(value: unknown): BatchingOverride {
+  const parsed = batchingOverrideSchema.safeParse(value);
+  if (!parsed.success) {
+    invalid(`invalid batching override: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
 }
 
 function assertStringArray(value: unknown, what: string): void {

@@ -9,7 +9,7 @@ import { PROVIDERS, createTestDatabase, databaseFixture } from './support/databa
 import { spawnChild } from './support/processes.ts';
 import { sql } from './support/sql.ts';
 
-const TABLES = ['EpochMetric', 'ModelAlias', 'ModelVersion', 'TrainingRun'];
+const TABLES = ['EpochMetric', 'ModelAlias', 'ModelSettings', 'ModelVersion', 'TrainingRun'];
 
 async function tablesOf(db: Parameters<typeof sql>[0]): Promise<string[]> {
   const rows =

@@ -123,6 +123,6 @@ test('PostgreSQL: the migrations produce the same catalog as the datamodel rende
   }
 
   const expected = await catalog(rendered.url);
-  assert.equal(new Set((expected.columns as { table_name: string }[]).map((c) => c.table_name)).size, 4);
+  assert.equal(new Set((expected.columns as { table_name: string }[]).map((c) => c.table_name)).size, 5);
   assert.deepEqual(await catalog(migrated.url), expected, 'prisma/migrations/postgresql drifts from the datamodel');
 });

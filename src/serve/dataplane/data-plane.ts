@@ -9,7 +9,7 @@ import { BNSERVE_VERSION } from '../../lib/version.ts';
 import type { Registry } from '../../registry/types.ts';
 import { ortSessionOptions, type ServeConfig } from '../config.ts';
 import { OverloadedError, type BatchResult } from './batcher.ts';
-import { BatchingSettings } from './batching-settings.ts';
+import { BatchingSettings, storedBatchingSync } from './batching-settings.ts';
 import { InvalidInputError, ModelUnavailableError } from './errors.ts';
 import {
   assertTakesRows,
@@ -47,6 +47,8 @@ export interface DataPlaneParts {
   config: ServeConfig;
   lifecycle: Lifecycle;
   log: ManagerLog;
+  /** Applies the batching overrides stored in the registry (never rejects). */
+  syncSettings?: () => Promise<void>;
 }
 
 const tensorMeta = (t: TensorInfo): TensorMetadata => ({ name: t.name, datatype: v2Datatype(t.type), shape: t.shape });
@@ -64,8 +66,10 @@ export class DataPlane {
   readonly responseCache: ResponseCache;
   /** Sampled exchanges as CloudEvents (BNSERVE_PAYLOAD_LOG); null when off. */
   readonly payloadLog: PayloadLogger | null;
+  private readonly syncSettings?: () => Promise<void>;
 
   constructor(parts: DataPlaneParts) {
+    this.syncSettings = parts.syncSettings;
     this.registry = parts.registry;
     this.models = parts.models;
     this.metrics = parts.metrics;
@@ -116,6 +120,7 @@ export class DataPlane {
     const providers = new ProviderChain(config.providers, (message, failure) => log.warn({ provider: failure.provider }, message));
     const metrics = new ServeMetrics(() => models, providers);
     const batching = new BatchingSettings(config.batching, config.modelBatching);
+    const syncSettings = storedBatchingSync(registry, batching, log);
     const models: ModelManager = new ModelManager({
       registry,
       providers,
@@ -135,8 +140,9 @@ export class DataPlane {
       staleRunMs: config.staleRunMs,
       defaultAlias: config.defaultAlias,
       strictReadiness: config.strictReadiness,
+      syncSettings,
     });
-    return new DataPlane({ registry, models, metrics, batching, config, lifecycle: { draining: false }, log });
+    return new DataPlane({ registry, models, metrics, batching, config, lifecycle: { draining: false }, log, syncSettings });
   }
 
   /**
@@ -146,6 +152,8 @@ export class DataPlane {
    */
   async start(): Promise<void> {
     if (await this.models.checkRegistry()) {
+      // Stored overrides first: the versions loaded next start with their instance count.
+      await this.syncSettings?.();
       await this.models.refreshAll().catch((err) => this.log.error({ err }, 'initial model load failed'));
     }
     this.models.startPolling(this.config.refreshIntervalMs);

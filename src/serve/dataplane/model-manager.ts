@@ -139,6 +139,8 @@ export interface ModelManagerOptions {
   /** BNSERVE_MAX_LOADED_VERSIONS, BNSERVE_MODEL_MEMORY_MB, BNSERVE_MODEL_LOAD_WAIT_MS (default: no budget, 10 s wait). */
   budget?: BudgetOptions;
   events?: ManagerEvents;
+  /** Applies the per-model settings stored in the registry; each poll calls it before re-reading the models. */
+  syncSettings?: () => Promise<void>;
 }
 
 type VersionRef = number | string | undefined;
@@ -178,6 +180,7 @@ export class ModelManager {
       registry: opts.registry,
       log: opts.log,
       staleRunMs: opts.staleRunMs ?? DEFAULT_SERVE_CONFIG.staleRunMs,
+      syncSettings: opts.syncSettings,
       refresh: () => this.refreshAll(),
     });
     this.admin = new ModelAdmin({

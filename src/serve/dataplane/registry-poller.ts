@@ -15,6 +15,8 @@ export interface RegistryPollerOptions {
   staleRunMs: number;
   /** Re-reads the registry and loads what it asks for; rejects when the registry cannot be read (logged by the caller). */
   refresh: () => Promise<void>;
+  /** Reads per-model settings stored in the registry (batching); before refresh, so versions it loads get them. Never rejects. */
+  syncSettings?: () => Promise<void>;
 }
 
 export class RegistryPoller {
@@ -62,7 +64,7 @@ export class RegistryPoller {
   }
 
   /**
-   * One polling round: marks dead training runs failed, then re-reads the registry. Never rejects:
+   * One polling round: marks dead training runs failed, applies stored settings, then re-reads the registry. Never rejects:
    * failures are logged and the next round tries again.
    */
   poll(): Promise<void> {
@@ -71,6 +73,7 @@ export class RegistryPoller {
       // A registry that fails its check may still answer reads from a deleted file: read nothing then.
       if (!(await this.checkRegistry())) return;
       await this.failStaleRuns();
+      await this.opts.syncSettings?.();
       await this.opts.refresh().catch(() => {}); // the refresh logs its own failure
     })().finally(() => {
       this.polling = null;
