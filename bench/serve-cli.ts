@@ -107,19 +107,28 @@ interface Running {
   idleRssMb: number;
 }
 
+/**
+ * Idle RSS is read after IDLE_MS without requests: V8 gives back the young generation its start-up
+ * grew (~20 MB) only after some seconds of idleness, and a serving process lives in that state.
+ */
+const IDLE_MS = 20_000;
+const idle = () => new Promise((r) => setTimeout(r, IDLE_MS));
+
 async function startAll(registry: CliRegistry): Promise<Map<ServerName, Running>> {
   const running = new Map<ServerName, Running>();
-  const settle = () => new Promise((r) => setTimeout(r, 2000));
-  const fromCli = async (server: CliServer): Promise<Running> => {
-    await settle();
-    return { pid: server.child.pid!, url: server.url, stop: () => stopCliServer(server), idleRssMb: processRssMb(server.child.pid!) };
-  };
+  const fromCli = (server: CliServer): Running => ({
+    pid: server.child.pid!,
+    url: server.url,
+    stop: () => stopCliServer(server),
+    idleRssMb: Number.NaN,
+  });
   // Measured alone, then stopped: it only answers the memory target.
-  const irisOnly = await fromCli(await startCliServer(prepareCliRegistry(true), 'cli-iris'));
-  await irisOnly.stop();
-  running.set('cliIris', { ...irisOnly, stop: async () => {} });
-  running.set('cli', await fromCli(await startCliServer(registry, 'cli')));
-  running.set('cliOff', await fromCli(await startCliServer(registry, 'cli-off', { BNSERVE_BATCHING: 'off' })));
+  const irisOnly = await startCliServer(prepareCliRegistry(true), 'cli-iris');
+  await idle();
+  running.set('cliIris', { ...fromCli(irisOnly), idleRssMb: processRssMb(irisOnly.child.pid!), stop: async () => {} });
+  await stopCliServer(irisOnly);
+  running.set('cli', fromCli(await startCliServer(registry, 'cli')));
+  running.set('cliOff', fromCli(await startCliServer(registry, 'cli-off', { BNSERVE_BATCHING: 'off' })));
   const bareEnv = {
     BENCH_ONNX_IRIS: registry.artifacts.iris,
     ...(registry.artifacts.mlp ? { BENCH_ONNX_MLP: registry.artifacts.mlp } : {}),
@@ -129,14 +138,10 @@ async function startAll(registry: CliRegistry): Promise<Map<ServerName, Running>
     ['echo', 'echo', {}],
   ] as const) {
     const child = await startServerChild(kind, env);
-    await settle();
-    running.set(name, {
-      pid: child.child.pid!,
-      url: child.url,
-      stop: () => stopServerChild(child.child),
-      idleRssMb: processRssMb(child.child.pid!),
-    });
+    running.set(name, { pid: child.child.pid!, url: child.url, stop: () => stopServerChild(child.child), idleRssMb: Number.NaN });
   }
+  await idle();
+  for (const [name, server] of running) if (name !== 'cliIris') server.idleRssMb = processRssMb(server.pid);
   return running;
 }
 
@@ -205,7 +210,7 @@ export async function benchServeCli(): Promise<void> {
       return `| ${s.id} | ${LABELS[s.server]} | ${med(s.id).toFixed(0)} | ${cpu} | ${median(r.p50).toFixed(2)} | ${median(r.p99).toFixed(2)} | ${r.failures} |`;
     }),
     '',
-    '| server | idle RSS, models loaded (MB) |',
+    `| server | idle RSS after ${IDLE_MS / 1000} s without requests, models loaded (MB) |`,
     '|---|---:|',
     ...[...servers].map(([name, s]) => `| ${LABELS[name]} | ${s.idleRssMb.toFixed(0)} |`),
     '',
