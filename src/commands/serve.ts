@@ -3,8 +3,8 @@ import { ConfigError } from '../lib/errors.ts';
 import type { Registry } from '../registry/types.ts';
 import { staleRunMs } from '../registry/index.ts';
 import { assertModelName } from '../registry/validation.ts';
-import { readTracingConfig } from '../lib/tracing/config.ts';
-import { withTracing } from '../lib/tracing/tracing.ts';
+import { readTracingConfig } from '../tracing/config.ts';
+import { withTracing } from '../tracing/tracing.ts';
 import { readSettings } from '../settings.ts';
 
 export interface ServeCommandOptions {

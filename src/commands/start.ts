@@ -1,7 +1,7 @@
 import { openRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } from '../registry/index.ts';
 import { RegistryError, type Registry } from '../registry/types.ts';
 import { PRODUCTION_ALIAS } from '../lib/names.ts';
-import { withTracing } from '../lib/tracing/tracing.ts';
+import { withTracing } from '../tracing/tracing.ts';
 import { checkServePorts, serveRegistry, curlExamples } from './serve.ts';
 import type { ServeCommandOptions } from './serve.ts';
 

@@ -19,7 +19,7 @@ import type { Registry } from '../registry/types.ts';
 import { exportAndRegister } from './register.ts';
 import { startHeartbeat } from '../registry/heartbeat.ts';
 import { HEARTBEAT_INTERVAL_MS } from '../registry/index.ts';
-import { withTracing } from '../lib/tracing/tracing.ts';
+import { withTracing } from '../tracing/tracing.ts';
 
 export interface TrainCommandOptions {
   config: string;

@@ -1,6 +1,6 @@
 import { type Attributes, SpanStatusCode } from '@opentelemetry/api';
 import * as tf from '@tensorflow/tfjs';
-import { ATTR, inSpan, SPAN, spanTime, tracer } from '../lib/tracing/spans.ts';
+import { ATTR, inSpan, SPAN, spanTime, tracer } from '../tracing/spans.ts';
 import type { TrainConfig } from './config.ts';
 import { batchRows, ConfigError, effectiveL2, kernelRegularizerFor } from './config.ts';
 import type { RegularizerSpec } from './config.ts';

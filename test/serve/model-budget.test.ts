@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { BnserveError } from '../../src/lib/errors.ts';
-import type { ModelVersionRecord } from '../../src/registry/types.ts';
+import { RegistryError, type ModelVersionRecord } from '../../src/registry/types.ts';
 import { resolveServeConfig } from '../../src/serve/index.ts';
 import { chooseEvictions, LoadWaitError, overBudget, type BudgetOptions } from '../../src/serve/dataplane/model-budget.ts';
 import { ModelManager, UNLOADED_BY_BUDGET, type ManagerLog } from '../../src/serve/dataplane/model-manager.ts';
@@ -21,7 +21,13 @@ class GatedRegistry extends FakeRegistry {
   /** Only this model's reads wait at the gate (null: every model's). */
   gatedModel: string | null = null;
   promoteGate: Promise<void> | null = null;
+  /** The next artifact read of this model fails as an unreachable registry does (a retryable failure). */
+  unavailableOnce: string | null = null;
   override async readArtifact(version: ModelVersionRecord): Promise<Uint8Array> {
+    if (this.unavailableOnce === version.name) {
+      this.unavailableOnce = null;
+      throw new RegistryError('unavailable', 'the registry is unreachable');
+    }
     if (this.gate && (this.gatedModel === null || this.gatedModel === version.name)) await this.gate;
     return super.readArtifact(version);
   }
@@ -31,7 +37,7 @@ class GatedRegistry extends FakeRegistry {
   }
 }
 
-async function setup(budget: Partial<BudgetOptions>, opts: { alias?: string } = {}) {
+async function setup(budget: Partial<BudgetOptions>, opts: { alias?: string; now?: () => number } = {}) {
   const registry = new GatedRegistry();
   const params = new Map<string, MlpParams>();
   for (const [i, name] of MODELS.entries()) {
@@ -47,6 +53,7 @@ async function setup(budget: Partial<BudgetOptions>, opts: { alias?: string } = 
     load: { batching: { enabled: false } },
     log: quiet,
     missRefreshMs: 0,
+    now: opts.now,
     budget: { maxVersions: 0, memoryBytes: 0, loadWaitMs: 10_000, ...budget },
     events: {
       loaded: (name, _v, trigger) => {
@@ -253,6 +260,23 @@ describe('memory budget: the model manager', () => {
         ['UNAVAILABLE:sha256 mismatch'],
       );
       assert.deepEqual(loadedNames(manager), ['m0', 'm1'], 'a corrupt artifact unloads nothing');
+    } finally {
+      await manager.close();
+    }
+  });
+
+  it('a version whose load failed for a passing reason loads on demand once its retry time has come', async () => {
+    let clock = 1_000_000;
+    const { registry, manager, params } = await setup({ maxVersions: 2 }, { now: () => clock });
+    try {
+      await manager.refreshAll(); // m0 and m1 loaded and idle: nothing else makes room for m2
+      registry.unavailableOnce = 'm2';
+      await assert.rejects(manager.acquire('m2'), (e) => e instanceof BnserveError && HTTP_STATUS[e.code] === 503);
+      assert.equal(manager.readiness(false).ready, false, 'lenient readiness: m2 waits for its retry time');
+      clock += 60 * 60 * 1000; // past any retry time
+      assert.equal(manager.readiness(false).ready, true, 'lenient readiness: m2 loads on its next request');
+      await answersCorrectly(manager, 'm2', params);
+      assert.ok(loadedNames(manager).includes('m2'));
     } finally {
       await manager.close();
     }

@@ -1,6 +1,6 @@
 // Run by tracing-off.test.ts in its own process (with forbid-otel-sdk.mjs): tracing as the
 // environment says, a server, one traced-looking request; prints what happened as one JSON line.
-import { startTracing } from '../../src/lib/tracing/tracing.ts';
+import { startTracing } from '../../src/tracing/tracing.ts';
 import { serveLoggerOptions } from '../../src/serve/http/request-log.ts';
 import { startServer } from '../../src/serve/index.ts';
 import { FakeRegistry } from './fake-registry.ts';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { startTracing, type Tracing } from '../../src/lib/tracing/tracing.ts';
+import { startTracing, type Tracing } from '../../src/tracing/tracing.ts';
 import { serveLoggerOptions } from '../../src/serve/http/request-log.ts';
 import { type RunningServer, startServer } from '../../src/serve/index.ts';
 import { InferenceClient } from '../../faults/harness/grpc-client.ts';

@@ -110,7 +110,8 @@ test('a file that is not CSV is never echoed: no line of it, header names cut to
     await assert.rejects(loadDataset(csvConfig(quotes)), (e: Error) => {
       assert.ok(e instanceof DataError);
       assert.match(e.message, /quotes\.csv: not a valid CSV file: .* at line 3$/);
-      assert.doesNotMatch(e.message, /sec|ret|tail/);
+      // The temp folder's random name may hold these letters too: only what follows the path counts.
+      assert.doesNotMatch(e.message.slice(quotes.length), /sec|ret|tail/);
       return true;
     });
   }

@@ -3,7 +3,7 @@
 // of the batch and run spans (same times, bnserve.batch.size and .requests saying it was shared):
 // one request's trace is then complete in Jaeger or Tempo, whatever it was batched with.
 import { type Context, context, type Span, trace } from '@opentelemetry/api';
-import { ATTR, failSpan, SPAN, spanTime, tracer } from '../../lib/tracing/spans.ts';
+import { ATTR, failSpan, SPAN, spanTime, tracer } from '../../tracing/spans.ts';
 
 /** A queued request's place in its trace. */
 export interface QueuedTrace {

@@ -1,6 +1,7 @@
 // The memory budget (BNSERVE_MAX_LOADED_VERSIONS, BNSERVE_MODEL_MEMORY_MB): which loaded version
 // to unload when the server holds more than it may, the error a request gets when the load of its
 // version does not finish in time, and the one-at-a-time slot budgeted loads take. No I/O here.
+import { RETRY_AFTER_SECONDS } from './batcher.ts';
 import { ModelUnavailableError } from './errors.ts';
 
 export interface BudgetOptions {
@@ -12,20 +13,15 @@ export interface BudgetOptions {
   loadWaitMs: number;
 }
 
-export const NO_BUDGET: BudgetOptions = { maxVersions: 0, memoryBytes: 0, loadWaitMs: 10_000 };
-
 export const budgetEnabled = (b: BudgetOptions) => b.maxVersions > 0 || b.memoryBytes > 0;
-
-/** How long a client told to come back after a load wait should wait (Retry-After, whole seconds). */
-export const LOAD_RETRY_AFTER_SECONDS = 1;
 
 /**
  * The version a request asked for is not loaded and its load did not finish within
- * BNSERVE_MODEL_LOAD_WAIT_MS (or could not start): 503 with Retry-After. The load goes on, unless
- * nobody waits for it any more when its turn comes.
+ * BNSERVE_MODEL_LOAD_WAIT_MS (or could not start): 503 with Retry-After. The load goes on (its
+ * next request finds the version loaded).
  */
 export class LoadWaitError extends ModelUnavailableError {
-  readonly retryAfterSeconds = LOAD_RETRY_AFTER_SECONDS;
+  readonly retryAfterSeconds = RETRY_AFTER_SECONDS;
   constructor(message: string) {
     super(message, 'not_loaded');
   }

@@ -18,7 +18,6 @@ import {
   chooseEvictions,
   LoadSlot,
   LoadWaitError,
-  NO_BUDGET,
   overBudget,
   type BudgetEntry,
   type BudgetOptions,
@@ -175,7 +174,7 @@ export class ModelManager {
   private overBudget = false;
 
   constructor(private readonly opts: ModelManagerOptions) {
-    this.budget = opts.budget ?? NO_BUDGET;
+    this.budget = opts.budget ?? DEFAULT_SERVE_CONFIG.modelBudget;
     this.poller = new RegistryPoller({
       registry: opts.registry,
       log: opts.log,
@@ -235,7 +234,7 @@ export class ModelManager {
    * serving in its place). Lenient: only a default or alias with nothing serving at all.
    */
   private problemsOf(model: ServedModel, strict = this.strict): string[] {
-    return strict ? servingProblems(model) : unservedRefs(model, this.budgeted);
+    return strict ? servingProblems(model) : unservedRefs(model, this.budgeted ? this.now() : null);
   }
 
   /** A memory budget is set: versions may be unloaded, and load again on their next request. */
@@ -252,7 +251,7 @@ export class ModelManager {
     const model = this.models.get(name);
     if (!model) throw notFound(`model "${name}" not found`);
     const reasons = this.problemsOf(model);
-    const onDemand = this.budgeted && loadableOnDemand(model, defaultTarget(model));
+    const onDemand = this.budgeted && loadableOnDemand(model, defaultTarget(model), this.now());
     if (!model.unloaded && reasons.length === 0 && model.table.defaultVersion === null && !onDemand)
       reasons.push(`model "${name}" has no version ready`);
     return { ready: reasons.length === 0, reasons };
@@ -512,7 +511,7 @@ export class ModelManager {
     if (this.budgeted) {
       // Unloaded by the budget (or never loaded for lack of room): load the target for this request.
       const target = ref === undefined ? defaultTarget(model) : registryTarget(model, ref);
-      if (loadableOnDemand(model, target)) return this.loadOnDemand(model, target, false);
+      if (loadableOnDemand(model, target, this.now())) return this.loadOnDemand(model, target, false);
     }
     return this.lease(resolveLoaded(model, ref));
   }
@@ -540,10 +539,10 @@ export class ModelManager {
     if (version === undefined) {
       if (model.table.defaultVersion !== null) return null;
       const target = defaultTarget(model);
-      return loadableOnDemand(model, target) ? target : null;
+      return loadableOnDemand(model, target, this.now()) ? target : null;
     }
     const known = model.evicted.has(version) || wantedVersions(model).has(version);
-    return known && !model.table.versions.has(version) && loadableOnDemand(model, version) ? version : null;
+    return known && !model.table.versions.has(version) && loadableOnDemand(model, version, this.now()) ? version : null;
   }
 
   /** The loaded version serving (name, ref) right now, without loading anything. */
@@ -619,6 +618,8 @@ export class ModelManager {
         if (already) return settle({ loaded: already });
         // Queued behind close(): loading now would leave a session nobody releases.
         if (this.closed) throw new ModelUnavailableError('the server is shutting down', 'not_loaded');
+        // Queued behind an admin unload: the model is to hold no memory.
+        if (model.unloaded) throw notFound(`model "${model.name}" is unloaded`);
         const record = await this.opts.registry.getVersion(model.name, version);
         if (!record) throw notFound(`model "${model.name}" has no version ${version}`);
         // Room is made once the artifact has proved readable, before its session joins a full house.
@@ -638,6 +639,9 @@ export class ModelManager {
         this.swap(model, tableFor(model, new Map([...model.table.versions, [version, loaded]])));
         this.opts.events?.coldStart?.(model.name, version, (performance.now() - started) / 1000);
         settle({ loaded });
+        // The table keeps only versions something points at: an alias that moved while this load
+        // waited for the lock leaves it out. Its waiters hold leases; the session goes after them.
+        if (model.table.versions.get(version) !== loaded) void loaded.retire();
         this.enforceBudget();
       });
     } catch (error) {
@@ -700,7 +704,7 @@ export class ModelManager {
         // Unloaded by the budget, or wanted by the registry and left for the first request for lack of room.
         const onDemand = new Set([...s.evicted, ...wantedVersions(model)]);
         for (const v of [...onDemand].sort((a, b) => a - b)) {
-          if (!model.table.versions.has(v) && loadableOnDemand(model, v)) add(v, 'UNAVAILABLE', UNLOADED_BY_BUDGET);
+          if (!model.table.versions.has(v) && loadableOnDemand(model, v, this.now())) add(v, 'UNAVAILABLE', UNLOADED_BY_BUDGET);
         }
       }
       entries.push(...versions.sort((a, b) => a.version - b.version).map((v) => v.entry));

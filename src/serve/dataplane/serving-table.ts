@@ -152,16 +152,21 @@ export function pinnedVersion(model: ServedModel): number | null {
   return registryTarget(model, model.defaultAlias) !== undefined ? model.table.defaultVersion : null;
 }
 
-/** With a memory budget, a version not loaded is served by loading it, unless its last load failed. */
-export function loadableOnDemand(model: ServedModel, version: number | undefined): version is number {
-  return version !== undefined && version > 0 && version <= model.latestVersion && !model.failures.has(version);
+/**
+ * With a memory budget, a version not loaded is served by loading it, unless its last load failed
+ * for good or is still waiting for its retry time (`now`, ms).
+ */
+export function loadableOnDemand(model: ServedModel, version: number | undefined, now: number): version is number {
+  if (version === undefined || version <= 0 || version > model.latestVersion) return false;
+  const failure = model.failures.get(version);
+  return !failure || (!failure.permanent && failure.retryAt !== null && now >= failure.retryAt.getTime());
 }
 
 /**
  * The lenient readiness rule: the default and each alias of a model with versions must have some
- * version serving; `onDemand` (a memory budget): or be loadable on the next request.
+ * version serving; with a memory budget (`onDemandAt`: the time now, ms), or be loadable on the next request.
  */
-export function unservedRefs(model: ServedModel, onDemand = false): string[] {
+export function unservedRefs(model: ServedModel, onDemandAt: number | null = null): string[] {
   if (model.unloaded || model.latestVersion === 0) return [];
   const refs = [
     { label: 'default', served: model.table.defaultVersion, version: defaultTarget(model) },
@@ -172,7 +177,7 @@ export function unservedRefs(model: ServedModel, onDemand = false): string[] {
     })),
   ];
   return refs
-    .filter((r) => r.served === null && r.version > 0 && !(onDemand && loadableOnDemand(model, r.version)))
+    .filter((r) => r.served === null && r.version > 0 && !(onDemandAt !== null && loadableOnDemand(model, r.version, onDemandAt)))
     .map(
       (r) =>
         `model "${model.name}" ${r.label}: no version serving yet (version ${r.version} ${model.failures.has(r.version) ? 'failed to load' : 'is loading'})`,

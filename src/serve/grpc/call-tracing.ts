@@ -2,8 +2,8 @@
 // stream and per repository load or unload, continuing a `traceparent` sent in the call's metadata.
 import type { TextMapGetter } from '@opentelemetry/api';
 import { type Metadata, status } from '@grpc/grpc-js';
-import { ATTR, type ServerTrace, startServerTrace } from '../../lib/tracing/spans.ts';
-import { tracingEnabled } from '../../lib/tracing/tracing.ts';
+import { ATTR, type ServerTrace, startServerTrace } from '../../tracing/spans.ts';
+import { tracingEnabled } from '../../tracing/tracing.ts';
 import { SERVICE_NAME } from './proto.ts';
 
 const metadataGetter: TextMapGetter<Metadata> = {

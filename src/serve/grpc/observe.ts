@@ -1,6 +1,6 @@
 // How a gRPC call, or one request of a stream, is counted and logged: as REST counts and logs a request.
 import { type Metadata, status } from '@grpc/grpc-js';
-import { type ServerTrace, traceLogFields } from '../../lib/tracing/spans.ts';
+import { type ServerTrace, traceLogFields } from '../../tracing/spans.ts';
 import type { DataPlane } from '../dataplane/data-plane.ts';
 import { endCallTrace, startCallTrace } from './call-tracing.ts';
 import { ModelUnavailableError } from '../dataplane/errors.ts';

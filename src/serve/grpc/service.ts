@@ -1,7 +1,7 @@
 // GRPCInferenceService: each RPC answers what its REST twin answers, through the same functions
 // (ModelStreamInfer, a stream of ModelInfer calls, is in stream-infer.ts).
 import type { Metadata, sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { activeServerTrace } from '../../lib/tracing/spans.ts';
+import { activeServerTrace } from '../../tracing/spans.ts';
 import type { DataPlane } from '../dataplane/data-plane.ts';
 import { InvalidInputError } from '../dataplane/errors.ts';
 import type { LoadedVersion } from '../dataplane/loaded-version.ts';

@@ -3,7 +3,7 @@
 // per line.
 import { writeSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { traceLogFields } from '../../lib/tracing/spans.ts';
+import { traceLogFields } from '../../tracing/spans.ts';
 import { readSettings } from '../../settings.ts';
 
 /** How long a log line may wait in memory before it is written, and how much may wait. */

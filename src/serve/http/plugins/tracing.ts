@@ -4,8 +4,8 @@
 import { defaultTextMapGetter } from '@opentelemetry/api';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { tracingEnabled } from '../../../lib/tracing/tracing.ts';
-import { ATTR, type ServerTrace, startServerTrace } from '../../../lib/tracing/spans.ts';
+import { tracingEnabled } from '../../../tracing/tracing.ts';
+import { ATTR, type ServerTrace, startServerTrace } from '../../../tracing/spans.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

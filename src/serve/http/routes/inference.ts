@@ -1,7 +1,7 @@
 // The REST edge of inference: leases for a route (Retry-After on 503), the v2 JSON body and the
 // binary tensor extension around DataPlane.runTensors, and sending the result.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { activeServerTrace } from '../../../lib/tracing/spans.ts';
+import { activeServerTrace } from '../../../tracing/spans.ts';
 import { OverloadedError } from '../../dataplane/batcher.ts';
 import { LoadWaitError } from '../../dataplane/model-budget.ts';
 import type { DataPlane } from '../../dataplane/data-plane.ts';

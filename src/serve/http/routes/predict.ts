@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import { ownValue } from '../../../lib/own-value.ts';
-import { activeServerTrace } from '../../../lib/tracing/spans.ts';
+import { activeServerTrace } from '../../../tracing/spans.ts';
 import { notFound } from '../../dataplane/errors.ts';
 import { assertTakesRows, type PredictResult } from '../../dataplane/inference.ts';
 import type { LoadedVersion } from '../../dataplane/loaded-version.ts';

@@ -15,7 +15,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { BNSERVE_VERSION } from '../version.ts';
+import { BNSERVE_VERSION } from '../lib/version.ts';
 
 export const SPAN = {
   queueWait: 'bnserve.queue_wait',

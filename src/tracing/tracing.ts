@@ -2,6 +2,7 @@
 // down before it exits. Off by default (OTEL_TRACES_EXPORTER unset or `none`): then nothing of the
 // SDK or its exporters is loaded, and the spans the code starts are @opentelemetry/api's no-ops.
 import { readTracingConfig } from './config.ts';
+import type { InstalledSdk } from './sdk.ts';
 import { forgetTracer } from './spans.ts';
 
 export interface Tracing {
@@ -9,11 +10,6 @@ export interface Tracing {
   /** Exports every ended span now (a no-op when off). */
   flush(): Promise<void>;
   /** Exports what is left and turns tracing off for this process. */
-  shutdown(): Promise<void>;
-}
-
-interface InstalledSdk {
-  flush(): Promise<void>;
   shutdown(): Promise<void>;
 }
 

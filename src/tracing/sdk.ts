@@ -16,7 +16,7 @@ import {
   type SpanExporter,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
-import { BNSERVE_VERSION } from '../version.ts';
+import { BNSERVE_VERSION } from '../lib/version.ts';
 import type { TracingConfig } from './config.ts';
 
 export interface InstalledSdk {

@@ -1,5 +1,5 @@
 // The tracing configuration: OpenTelemetry's standard variables, as src/settings.ts defines them.
-import { readSettings } from '../../settings.ts';
+import { readSettings } from '../settings.ts';
 
 export interface TracingConfig {
   exporter: 'otlp' | 'console' | 'none';
