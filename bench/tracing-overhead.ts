@@ -22,7 +22,7 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
 /** In the child: tracing as its environment says (as `bnserve serve` starts it), then the server. */
 async function tracedServerChild(): Promise<void> {
-  const { startTracing } = await import('../src/lib/tracing/tracing.ts');
+  const { startTracing } = await import('../src/tracing/tracing.ts');
   const { startServer } = await import('../src/serve/index.ts');
   const { FakeRegistry } = await import('../test/serve/fake-registry.ts');
   const { randomMlp, versionInput } = await import('../test/serve/fixtures.ts');
