@@ -137,6 +137,34 @@ describe('DynamicBatcher', () => {
     assert.ok(r.queueSeconds >= 0.015, `waited ${r.queueSeconds} s`);
   });
 
+  it('a delay under 1 ms is not stretched to the 1 ms Node timers wait at least', async () => {
+    const model = controlledModel();
+    const batcher = new DynamicBatcher(model.execute, settings({ maxBatchSize: 8, maxQueueDelayMicroseconds: 300 }), 1);
+    const asked: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      asked.push(ms ?? 0);
+      return realSetTimeout(fn, ms);
+    }) as typeof setTimeout;
+    let a: Promise<unknown>;
+    try {
+      a = batcher.submit(column([1]), 1);
+      assert.equal(model.runs.length, 0, 'it waits for company first');
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+    for (let i = 0; i < 100_000 && model.runs.length === 0; i++) await tick();
+    assert.equal(model.runs.length, 1);
+    model.runs[0].finish();
+    const r = (await a) as { queueSeconds: number };
+    assert.ok(r.queueSeconds >= 0.0003, `waited ${r.queueSeconds} s`);
+    assert.deepEqual(
+      asked.filter((ms) => ms < 1),
+      [],
+      'no timer was set for a wait under 1 ms',
+    );
+  });
+
   it('answers 503 queue_full at once when maxQueueSize requests are waiting', async () => {
     const model = controlledModel();
     const batcher = new DynamicBatcher(model.execute, settings({ maxQueueSize: 2 }), 1);

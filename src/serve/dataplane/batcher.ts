@@ -72,7 +72,8 @@ export interface SubmitOptions {
 export class DynamicBatcher {
   private readonly queue: Pending[] = [];
   private running = 0;
-  private delayTimer: NodeJS.Timeout | null = null;
+  /** Cancels the pending delay wake-up (a timer, or for waits under 1 ms a clock check per event-loop turn). */
+  private delayTimer: (() => void) | null = null;
   private delayTimerAt = Infinity;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweepAt = Infinity;
@@ -221,16 +222,28 @@ export class DynamicBatcher {
 
   private armDelay(at: number): void {
     if (this.delayTimer && this.delayTimerAt <= at) return;
-    if (this.delayTimer) clearTimeout(this.delayTimer);
+    this.clearDelay();
     this.delayTimerAt = at;
-    this.delayTimer = setTimeout(
-      () => {
-        this.delayTimer = null;
-        this.delayTimerAt = Infinity;
-        this.schedule();
-      },
-      Math.max(0, at - performance.now()),
-    );
+    const fire = () => {
+      this.delayTimer = null;
+      this.delayTimerAt = Infinity;
+      this.schedule();
+    };
+    const wait = at - performance.now();
+    if (wait >= 1) {
+      const timer = setTimeout(fire, wait);
+      this.delayTimer = () => clearTimeout(timer);
+      return;
+    }
+    // Node's timers fire no sooner than 1 ms: a shorter delay (Triton's are often 100-500 µs) would
+    // wait 1 ms or more. Instead the clock is checked once per event-loop turn, with I/O in between.
+    let check: NodeJS.Immediate;
+    const poll = () => {
+      if (performance.now() >= at) fire();
+      else check = setImmediate(poll);
+    };
+    check = setImmediate(poll);
+    this.delayTimer = () => clearImmediate(check);
   }
 
   /**
@@ -249,7 +262,7 @@ export class DynamicBatcher {
   }
 
   private clearDelay(): void {
-    if (this.delayTimer) clearTimeout(this.delayTimer);
+    this.delayTimer?.();
     this.delayTimer = null;
     this.delayTimerAt = Infinity;
   }
