@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 export const MLP_SIZES = [784, 1024, 1024, 10] as const;
 
 async function bnserveChild(): Promise<string> {
+  const { startTracing } = await import('../src/tracing/tracing.ts');
   const { startServer } = await import('../src/serve/index.ts');
   const { FakeRegistry } = await import('../test/serve/fake-registry.ts');
   const { randomMlp, versionInput, deepMlpVersionInput } = await import('../test/serve/fixtures.ts');
@@ -19,8 +20,10 @@ async function bnserveChild(): Promise<string> {
   // Iris-sized network as the trainer exports it: 4 → 64 → 3, standardisation inside the graph.
   await registry.registerVersion(versionInput('iris', randomMlp(7, 4, 64, 3), 'classification'));
   await registry.registerVersion(deepMlpVersionInput('mlp', 11, MLP_SIZES));
+  // Tracing as the OTEL_* environment says, as `bnserve serve` starts it (unset: off, nothing loaded).
+  const tracing = await startTracing(process.env);
   const server = await startServer({ registry, host: '127.0.0.1', port: 0, refreshIntervalMs: 0 });
-  process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+  process.once('SIGTERM', () => void server.close().then(() => tracing.shutdown().then(() => process.exit(0))));
   return server.url;
 }
 

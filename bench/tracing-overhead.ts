@@ -1,17 +1,16 @@
 // `npm run bench tracing [--duration 3] [--rounds 3] [--connections 8] [--sampler always_on] [--ratio 1]`: what OpenTelemetry tracing
-// costs a server. Two bnserve processes serve the same Iris-sized model: tracing off (the default)
+// costs a server. Two bnserve processes (bench/serve-child.ts) serve the same Iris-sized model: tracing off (the default)
 // and on (OTEL_TRACES_EXPORTER=otlp, --sampler always_on by default, http/protobuf to a local collector
 // endpoint in this process that answers as a collector does). Rounds alternate (off on, on off, off on …) under
 // the same autocannon load of one-row :predict requests; the table shows medians of the rounds:
 // requests/s and the server's CPU time per request (µs, every thread of its process), and on/off.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { median } from './median.ts';
 import { option } from './options.ts';
+import { type ServerChild, serverCpuMicroseconds, startServerChild, stopServerChild } from './serve-child.ts';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -19,63 +18,6 @@ interface AutocannonResult {
   errors: number;
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
-
-/** In the child: tracing as its environment says (as `bnserve serve` starts it), then the server. */
-async function tracedServerChild(): Promise<void> {
-  const { startTracing } = await import('../src/tracing/tracing.ts');
-  const { startServer } = await import('../src/serve/index.ts');
-  const { FakeRegistry } = await import('../test/serve/fake-registry.ts');
-  const { randomMlp, versionInput } = await import('../test/serve/fixtures.ts');
-  const tracing = await startTracing(process.env);
-  const registry = new FakeRegistry();
-  await registry.registerVersion(versionInput('iris', randomMlp(7, 4, 64, 3), 'classification'));
-  const server = await startServer({ registry, host: '127.0.0.1', port: 0, grpcPort: null, refreshIntervalMs: 0 });
-  process.once('SIGTERM', () => void server.close().then(() => tracing.shutdown().then(() => process.exit(0))));
-  process.on('message', (msg) => {
-    if (msg !== 'cpu-usage') return;
-    const { user, system } = process.cpuUsage();
-    process.send?.({ cpuMicroseconds: user + system });
-  });
-  process.send?.(server.url);
-}
-
-interface Child {
-  child: ChildProcess;
-  url: string;
-}
-
-function startChild(env: NodeJS.ProcessEnv): Promise<Child> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
-  const child = fork(fileURLToPath(import.meta.url), ['--tracing-child'], {
-    env: { ...base, BNSERVE_EXECUTION_PROVIDERS: 'cpu', ...env },
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('message', (url) => resolve({ child, url: String(url) }));
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
-  });
-}
-
-function cpuMicroseconds(c: Child): Promise<number> {
-  return new Promise((resolve) => {
-    const on = (m: unknown) => {
-      if (typeof m === 'object' && m !== null && 'cpuMicroseconds' in m) {
-        c.child.off('message', on);
-        resolve((m as { cpuMicroseconds: number }).cpuMicroseconds);
-      }
-    };
-    c.child.on('message', on);
-    c.child.send('cpu-usage');
-  });
-}
-
-async function stopChild(c: Child): Promise<void> {
-  if (c.child.exitCode !== null) return;
-  const exited = new Promise((r) => c.child.once('exit', r));
-  c.child.kill('SIGTERM');
-  await exited;
-}
 
 /** A collector's OTLP/HTTP endpoint that only counts: export requests and their bytes. */
 async function countingCollector() {
@@ -107,17 +49,20 @@ export async function benchTracingOverhead(): Promise<void> {
   const ratio = option('ratio', '1');
   const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
   const collector = await countingCollector();
-  const servers: Record<'off' | 'on', Child> = {
-    off: await startChild({}),
-    on: await startChild({
+  // Every OTEL_* setting that matters is given, so none leaks in from this process's environment.
+  const servers: Record<'off' | 'on', ServerChild> = {
+    off: await startServerChild('bnserve', { OTEL_TRACES_EXPORTER: 'none' }),
+    on: await startServerChild('bnserve', {
       OTEL_TRACES_EXPORTER: 'otlp',
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
       OTEL_TRACES_SAMPLER: sampler,
       OTEL_TRACES_SAMPLER_ARG: ratio,
     }),
   };
   const body = JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] });
-  const load = (c: Child, seconds: number) =>
+  const load = (c: ServerChild, seconds: number) =>
     autocannon({
       url: `${c.url}/v1/models/iris:predict`,
       method: 'POST',
@@ -136,16 +81,16 @@ export async function benchTracingOverhead(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       // Which server goes first alternates too, so that neither always follows the other.
       for (const name of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
-        const cpuBefore = await cpuMicroseconds(servers[name]);
+        const cpuBefore = (await serverCpuMicroseconds(servers[name], false))!;
         const r = await load(servers[name], duration);
-        const cpuAfter = await cpuMicroseconds(servers[name]);
+        const cpuAfter = (await serverCpuMicroseconds(servers[name], false))!;
         results[name].rps.push(r.requests.total / duration);
         results[name].cpu.push((cpuAfter - cpuBefore) / r.requests.total);
         results[name].bad += r.non2xx + r.errors;
       }
     }
   } finally {
-    await Promise.all([stopChild(servers.off), stopChild(servers.on)]);
+    await Promise.all([stopServerChild(servers.off.child), stopServerChild(servers.on.child)]);
     await collector.close();
   }
   const loadAfter = os.loadavg();
@@ -175,5 +120,3 @@ export async function benchTracingOverhead(): Promise<void> {
     `per round, on:  rps ${results.on.rps.map((x) => x.toFixed(0)).join(' ')}, µs ${results.on.cpu.map((x) => x.toFixed(0)).join(' ')}`,
   );
 }
-
-if (process.argv.includes('--tracing-child')) await tracedServerChild();
