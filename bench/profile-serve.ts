@@ -9,6 +9,7 @@ import path from 'node:path';
 import { prepareCliRegistry, startCliServer, stopCliServer } from './cli-server.ts';
 import { profileWhile, startServerChild, stopServerChild } from './serve-child.ts';
 import { option } from './options.ts';
+import { IRIS_ROW, JSON_HEADERS, MLP_ROW, predictBody, v2BinaryRequest, v2JsonBody } from './request-bodies.ts';
 
 interface ProfileNode {
   id: number;
@@ -116,31 +117,17 @@ interface LoadRequest {
 
 /** One row as a TF Serving :predict body, an OIP v2 JSON body, or an OIP v2 binary body (float32 after the JSON header). */
 function requestFor(protocol: string, model: string, row: number[]): LoadRequest {
-  const json = { 'content-type': 'application/json' };
-  if (protocol === 'predict') return { path: `/v1/models/${model}:predict`, headers: json, body: JSON.stringify({ instances: [row] }) };
-  const input = { name: 'input', shape: [1, row.length], datatype: 'FP32' };
-  if (protocol === 'v2-json')
-    return { path: `/v2/models/${model}/infer`, headers: json, body: JSON.stringify({ inputs: [{ ...input, data: row }] }) };
+  if (protocol === 'predict') return { path: `/v1/models/${model}:predict`, headers: JSON_HEADERS, body: predictBody(row) };
+  if (protocol === 'v2-json') return { path: `/v2/models/${model}/infer`, headers: JSON_HEADERS, body: v2JsonBody(row) };
   if (protocol !== 'v2-binary') throw new Error(`--protocol must be predict, v2-json or v2-binary, not ${protocol}`);
-  const header = Buffer.from(
-    JSON.stringify({
-      inputs: [{ ...input, parameters: { binary_data_size: row.length * 4 } }],
-      outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],
-    }),
-  );
-  return {
-    path: `/v2/models/${model}/infer`,
-    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
-    body: Buffer.concat([header, Buffer.from(Float32Array.from(row).buffer)]),
-  };
+  return { path: `/v2/models/${model}/infer`, ...v2BinaryRequest(row) };
 }
 
 async function main(): Promise<void> {
   const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<{ requests: { average: number } }>;
   const duration = Number(option('duration', '8'));
   const model = option('model', 'iris');
-  const width = model === 'iris' ? 4 : 784;
-  const row = model === 'iris' ? [5.1, 3.5, 1.4, 0.2] : Array.from({ length: width }, (_, i) => Math.fround(((i * 37) % 255) / 255));
+  const row = model === 'iris' ? IRIS_ROW : MLP_ROW;
   const protocol = option('protocol', 'predict');
   const request = requestFor(protocol, model, row);
   // --real: the server users run (`bnserve serve` from dist/ on a real registry, bench/cli-server.ts),

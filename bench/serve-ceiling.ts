@@ -11,6 +11,7 @@ import { deepMlpOnnx } from '../test/serve/fixtures.ts';
 import { ortRowsPerSecond } from './ort-rows.ts';
 import { MLP_SIZES, type ServerChild, type ServerKind, serverCpuMicroseconds, startServerChild, stopServerChild } from './serve-child.ts';
 import { option } from './options.ts';
+import { IRIS_ROW, JSON_HEADERS, MLP_ROW, predictBody, v2BinaryRequest, v2JsonBody } from './request-bodies.ts';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -78,50 +79,32 @@ const times = (x: number | null) => (x === null ? '' : `${x.toFixed(2)}×`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function scenarios(): Scenario[] {
-  const json = { 'content-type': 'application/json' };
-  const irisRow = [5.1, 3.5, 1.4, 0.2];
-  const mlpRow = Array.from({ length: MLP_SIZES[0] }, (_, i) => Math.fround(((i * 37) % 255) / 255));
-  const predict = (row: number[]) => JSON.stringify({ instances: [row] });
-  const v2 = (row: number[]) => JSON.stringify({ inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', data: row }] });
-  const binary = (row: number[], rows = 1) => {
-    const header = Buffer.from(
-      JSON.stringify({
-        inputs: [{ name: 'input', shape: [rows, row.length], datatype: 'FP32', parameters: { binary_data_size: rows * row.length * 4 } }],
-        outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],
-      }),
-    );
-    return {
-      body: Buffer.concat([header, Buffer.from(Float32Array.from({ length: rows * row.length }, (_, i) => row[i % row.length]).buffer)]),
-      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
-    };
-  };
-
   // Small constructors: one request kind each; the rest of a scenario says which server and load.
   type Load = Pick<Scenario, 'id' | 'server'> & Partial<Scenario>;
   const echo = (row: number[], load: Load): Scenario => ({
     path: '/echo',
-    body: predict(row),
-    headers: json,
+    body: predictBody(row),
+    headers: JSON_HEADERS,
     connections: 64,
     ...load,
   });
   const tfPredict = (model: 'iris' | 'mlp', row: number[], load: Load): Scenario => ({
     path: `/v1/models/${model}:predict`,
-    body: predict(row),
-    headers: json,
+    body: predictBody(row),
+    headers: JSON_HEADERS,
     connections: 64,
     ...load,
   });
   const v2Json = (model: 'iris' | 'mlp', row: number[], load: Load): Scenario => ({
     path: `/v2/models/${model}/infer`,
-    body: v2(row),
-    headers: json,
+    body: v2JsonBody(row),
+    headers: JSON_HEADERS,
     connections: 64,
     ...load,
   });
   const v2Binary = (model: 'iris' | 'mlp', row: number[], load: Load, rows = 1): Scenario => ({
     path: `/v2/models/${model}/infer`,
-    ...binary(row, rows),
+    ...v2BinaryRequest(row, rows),
     connections: 64,
     ...(rows > 1 ? { rows } : {}),
     ...load,
@@ -130,30 +113,30 @@ function scenarios(): Scenario[] {
   const iris64 = { ceiling: 'iris echo c=64' };
   const mlp64 = { ceiling: 'mlp echo c=64', bare: 'mlp bare+ORT c=64' };
   return [
-    echo(irisRow, { id: 'iris echo c=1', server: 'echo', connections: 1 }),
-    tfPredict('iris', irisRow, { id: 'iris bare+ORT c=1', server: 'bareOrt', ...iris1 }),
-    tfPredict('iris', irisRow, { id: 'iris :predict c=1', server: 'on', ...iris1, bare: 'iris bare+ORT c=1' }),
-    echo(irisRow, { id: 'iris echo c=64', server: 'echo' }),
-    tfPredict('iris', irisRow, { id: 'iris bare+ORT c=64', server: 'bareOrt', ...iris64 }),
-    tfPredict('iris', irisRow, { id: 'iris :predict c=64', server: 'on', ...iris64, bare: 'iris bare+ORT c=64' }),
-    v2Json('iris', irisRow, { id: 'iris v2 JSON c=64', server: 'on', ...iris64 }),
-    v2Binary('iris', irisRow, { id: 'iris v2 binary c=64', server: 'on', ...iris64 }),
-    echo(irisRow, { id: 'iris echo c=64 2 proc', server: 'echo2' }),
-    tfPredict('iris', irisRow, { id: 'iris :predict c=64 2 proc', server: 'on2', ...iris64 }),
-    echo(mlpRow, { id: 'mlp echo c=64', server: 'echo' }),
-    tfPredict('mlp', mlpRow, { id: 'mlp bare+ORT c=64', server: 'bareOrt', ceiling: 'mlp echo c=64' }),
-    tfPredict('mlp', mlpRow, { id: 'mlp :predict off c=64', server: 'off', ...mlp64 }),
-    tfPredict('mlp', mlpRow, { id: 'mlp :predict on c=64', server: 'on', ...mlp64 }),
-    tfPredict('mlp', mlpRow, { id: 'mlp :predict delay c=64', server: 'delay', ...mlp64 }),
-    tfPredict('mlp', mlpRow, { id: 'mlp :predict 2 inst c=64', server: 'instances', ...mlp64 }),
-    tfPredict('mlp', mlpRow, { id: 'mlp :predict on c=64 2 proc', server: 'on2', ...mlp64 }),
-    v2Json('mlp', mlpRow, { id: 'mlp v2 JSON c=64', server: 'on', ceiling: 'mlp echo c=64' }),
-    v2Binary('mlp', mlpRow, { id: 'mlp v2 binary c=64', server: 'on', ceiling: 'mlp echo c=64' }),
-    tfPredict('mlp', mlpRow, { id: 'mlp :predict spin off c=64', server: 'noSpin', ...mlp64 }),
-    v2Binary('mlp', mlpRow, { id: 'mlp v2 binary spin off c=64', server: 'noSpin' }),
-    v2Binary('mlp', mlpRow, { id: 'mlp v2 binary off c=64', server: 'off' }),
-    v2Binary('mlp', mlpRow, { id: 'mlp v2 binary 16 rows c=16', server: 'on', connections: 16 }, 16),
-    tfPredict('mlp', mlpRow, { id: 'mlp queue 2 c=64 (503s)', server: 'tinyQueue' }),
+    echo(IRIS_ROW, { id: 'iris echo c=1', server: 'echo', connections: 1 }),
+    tfPredict('iris', IRIS_ROW, { id: 'iris bare+ORT c=1', server: 'bareOrt', ...iris1 }),
+    tfPredict('iris', IRIS_ROW, { id: 'iris :predict c=1', server: 'on', ...iris1, bare: 'iris bare+ORT c=1' }),
+    echo(IRIS_ROW, { id: 'iris echo c=64', server: 'echo' }),
+    tfPredict('iris', IRIS_ROW, { id: 'iris bare+ORT c=64', server: 'bareOrt', ...iris64 }),
+    tfPredict('iris', IRIS_ROW, { id: 'iris :predict c=64', server: 'on', ...iris64, bare: 'iris bare+ORT c=64' }),
+    v2Json('iris', IRIS_ROW, { id: 'iris v2 JSON c=64', server: 'on', ...iris64 }),
+    v2Binary('iris', IRIS_ROW, { id: 'iris v2 binary c=64', server: 'on', ...iris64 }),
+    echo(IRIS_ROW, { id: 'iris echo c=64 2 proc', server: 'echo2' }),
+    tfPredict('iris', IRIS_ROW, { id: 'iris :predict c=64 2 proc', server: 'on2', ...iris64 }),
+    echo(MLP_ROW, { id: 'mlp echo c=64', server: 'echo' }),
+    tfPredict('mlp', MLP_ROW, { id: 'mlp bare+ORT c=64', server: 'bareOrt', ceiling: 'mlp echo c=64' }),
+    tfPredict('mlp', MLP_ROW, { id: 'mlp :predict off c=64', server: 'off', ...mlp64 }),
+    tfPredict('mlp', MLP_ROW, { id: 'mlp :predict on c=64', server: 'on', ...mlp64 }),
+    tfPredict('mlp', MLP_ROW, { id: 'mlp :predict delay c=64', server: 'delay', ...mlp64 }),
+    tfPredict('mlp', MLP_ROW, { id: 'mlp :predict 2 inst c=64', server: 'instances', ...mlp64 }),
+    tfPredict('mlp', MLP_ROW, { id: 'mlp :predict on c=64 2 proc', server: 'on2', ...mlp64 }),
+    v2Json('mlp', MLP_ROW, { id: 'mlp v2 JSON c=64', server: 'on', ceiling: 'mlp echo c=64' }),
+    v2Binary('mlp', MLP_ROW, { id: 'mlp v2 binary c=64', server: 'on', ceiling: 'mlp echo c=64' }),
+    tfPredict('mlp', MLP_ROW, { id: 'mlp :predict spin off c=64', server: 'noSpin', ...mlp64 }),
+    v2Binary('mlp', MLP_ROW, { id: 'mlp v2 binary spin off c=64', server: 'noSpin' }),
+    v2Binary('mlp', MLP_ROW, { id: 'mlp v2 binary off c=64', server: 'off' }),
+    v2Binary('mlp', MLP_ROW, { id: 'mlp v2 binary 16 rows c=16', server: 'on', connections: 16 }, 16),
+    tfPredict('mlp', MLP_ROW, { id: 'mlp queue 2 c=64 (503s)', server: 'tinyQueue' }),
   ];
 }
 

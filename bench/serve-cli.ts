@@ -18,6 +18,7 @@ import {
 } from './cli-server.ts';
 import { median } from './median.ts';
 import { option } from './options.ts';
+import { IRIS_ROW, JSON_HEADERS, MLP_ROW, predictBody, v2BinaryRequest, v2JsonBody } from './request-bodies.ts';
 import { ortRowsPerSecond } from './ort-rows.ts';
 import { MLP_SIZES, startServerChild, stopServerChild } from './serve-child.ts';
 
@@ -46,25 +47,6 @@ interface Scenario {
   body: string | Buffer;
   headers: Record<string, string>;
   connections: number;
-}
-
-const JSON_HEADERS = { 'content-type': 'application/json' };
-const IRIS_ROW = [5.1, 3.5, 1.4, 0.2];
-const MLP_ROW = Array.from({ length: MLP_SIZES[0] }, (_, i) => Math.fround(((i * 37) % 255) / 255));
-
-const predictBody = (row: number[]) => JSON.stringify({ instances: [row] });
-const v2JsonBody = (row: number[]) => JSON.stringify({ inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', data: row }] });
-function v2Binary(row: number[]): Pick<Scenario, 'body' | 'headers'> {
-  const header = Buffer.from(
-    JSON.stringify({
-      inputs: [{ name: 'input', shape: [1, row.length], datatype: 'FP32', parameters: { binary_data_size: row.length * 4 } }],
-      outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],
-    }),
-  );
-  return {
-    body: Buffer.concat([header, Buffer.from(Float32Array.from(row).buffer)]),
-    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
-  };
 }
 
 function scenarios(): Scenario[] {
@@ -96,7 +78,7 @@ function scenarios(): Scenario[] {
       headers: JSON_HEADERS,
       connections: 64,
     },
-    { id: 'mlp bnserve v2 binary c=64', server: 'cli', path: '/v2/models/mlp/infer', ...v2Binary(MLP_ROW), connections: 64 },
+    { id: 'mlp bnserve v2 binary c=64', server: 'cli', path: '/v2/models/mlp/infer', ...v2BinaryRequest(MLP_ROW), connections: 64 },
   ];
 }
 
