@@ -89,8 +89,7 @@ export class LoadedVersion {
   private retired = false;
   private releasing: Promise<void> | null = null;
   private readonly batcher: DynamicBatcher;
-  lastUsed = Date.now();
-  /** Rises with every acquire across all versions: least recently used first, without ties (see model-budget.ts). */
+  /** Rises with every acquire across all versions: least recently used first, without ties (the budget, on-demand versions). */
   useOrder = ++useCounter;
   /** Set once the load and warm-up are done (see memoryEstimate). */
   memory: MemoryEstimate;
@@ -220,7 +219,6 @@ export class LoadedVersion {
   acquire(): () => void {
     if (this.retired) throw new Error(`model ${this.name} version ${this.version} has been retired`);
     this.inflight++;
-    this.lastUsed = Date.now();
     this.useOrder = ++useCounter;
     let done = false;
     return () => {

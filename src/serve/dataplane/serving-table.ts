@@ -187,6 +187,6 @@ export function unservedRefs(model: ServedModel, onDemandAt: number | null = nul
 /** Forgets the least recently used on-demand versions beyond MAX_ON_DEMAND_VERSIONS (tableFor then drops them). */
 export function evictOnDemand(model: ServedModel, justLoaded: number): void {
   const candidates = [...model.onDemand].filter((v) => v !== justLoaded);
-  candidates.sort((a, b) => (model.table.versions.get(a)?.lastUsed ?? 0) - (model.table.versions.get(b)?.lastUsed ?? 0));
+  candidates.sort((a, b) => (model.table.versions.get(a)?.useOrder ?? 0) - (model.table.versions.get(b)?.useOrder ?? 0));
   while (model.onDemand.size > MAX_ON_DEMAND_VERSIONS && candidates.length > 0) model.onDemand.delete(candidates.shift()!);
 }
