@@ -40,3 +40,10 @@ export const BATCHING_DEFAULTS: Readonly<BatchingOptions> = Object.freeze(
 /** Batching knobs that one model may override (what BNSERVE_MODEL_BATCHING and the admin API take). */
 export const batchingOverrideSchema = batchingOptionsSchema.partial().strict();
 export type BatchingOverride = z.infer<typeof batchingOverrideSchema>;
+
+/** A value checked as a batching override: the override, or what is wrong with it ("path: message; …"). */
+export function checkBatchingOverride(value: unknown): { override: BatchingOverride; problem: null } | { override: null; problem: string } {
+  const parsed = batchingOverrideSchema.safeParse(value);
+  if (parsed.success) return { override: parsed.data, problem: null };
+  return { override: null, problem: parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ') };
+}

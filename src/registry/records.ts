@@ -1,6 +1,6 @@
 // Row ↔ record conversions: the only place that knows how values are laid out in the database.
 import path from 'node:path';
-import { batchingOverrideSchema } from '../lib/batching.ts';
+import { checkBatchingOverride } from '../lib/batching.ts';
 import type { EpochMetric, ModelSettings, ModelVersion, TrainingRun } from './generated/sqlite/client.ts';
 import type { EpochMetricInput, ModelSettingsRecord, ModelVersionRecord, TensorSignature, TrainingRunRecord } from './types.ts';
 
@@ -78,9 +78,11 @@ export function toVersionRecord(row: ModelVersion & { aliases: { alias: string }
 
 /** A stored batching value that is not an override (hand-edited, another bnserve's knobs) is reported, not thrown: one bad row must not stop a poll. */
 export function toModelSettingsRecord(row: ModelSettings): ModelSettingsRecord {
-  const parsed = batchingOverrideSchema.safeParse(row.batching);
-  const problem = parsed.success
-    ? null
-    : `the stored batching override is not valid (${parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')})`;
-  return { name: row.name, batching: parsed.success ? parsed.data : {}, problem, updatedAt: row.updatedAt };
+  const { override, problem } = checkBatchingOverride(row.batching);
+  return {
+    name: row.name,
+    batching: override ?? {},
+    problem: problem === null ? null : `the stored batching override is not valid (${problem})`,
+    updatedAt: row.updatedAt,
+  };
 }

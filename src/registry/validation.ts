@@ -1,4 +1,4 @@
-import { type BatchingOverride, batchingOverrideSchema } from '../lib/batching.ts';
+import { type BatchingOverride, checkBatchingOverride } from '../lib/batching.ts';
 import { ALIAS, MODEL_NAME } from '../lib/names.ts';
 import {
   MAX_LISTED_RUNS,
@@ -34,11 +34,9 @@ export function assertVersionNumber(version: unknown): asserts version is number
 
 /** The override as it will be stored: only the knobs batchingOverrideSchema knows, within their ranges. */
 export function parseBatchingOverride(value: unknown): BatchingOverride {
-  const parsed = batchingOverrideSchema.safeParse(value);
-  if (!parsed.success) {
-    invalid(`invalid batching override: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`);
-  }
-  return parsed.data;
+  const checked = checkBatchingOverride(value);
+  if (checked.problem !== null) invalid(`invalid batching override: ${checked.problem}`);
+  return checked.override;
 }
 
 function assertStringArray(value: unknown, what: string): void {
