@@ -1,8 +1,11 @@
-// `npm run bench -- serve-cli [--duration 3] [--rounds 3]`: the server users run (`bnserve serve`
+// `npm run bench -- serve-cli [--duration 3] [--rounds 3] [--only TEXT] [--env K=V,…]`: the server users run (`bnserve serve`
 // from dist/, a real SQLite registry, its default log level to a file, gRPC on; bench/cli-server.ts)
 // next to a bare Fastify route that runs the same ONNX files with onnxruntime once per request (the
 // least any per-request server pays) and a bare echo route. Scenarios run interleaved, medians of
 // the rounds; server CPU µs per request from /proc; idle RSS after the models are loaded.
+// --only keeps the scenarios whose name contains TEXT and skips the idle-RSS waits (for profiling
+// one change quickly; the targets whose scenarios did not run are left out); --env adds settings to
+// both `bnserve serve` processes (e.g. BNSERVE_ORT_SPINNING=off), to measure what a setting changes.
 // bench/serve-ceiling.ts keeps the in-process server (tsx, a fake registry) as a profile aid.
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -96,7 +99,21 @@ interface Running {
 const IDLE_MS = 20_000;
 const idle = () => new Promise((r) => setTimeout(r, IDLE_MS));
 
-async function startAll(registry: CliRegistry): Promise<Map<ServerName, Running>> {
+/** --env K=V,K2=V2: settings for the `bnserve serve` processes. */
+function cliEnv(): NodeJS.ProcessEnv {
+  const pairs = option('env', '')
+    .split(',')
+    .filter((p) => p !== '');
+  return Object.fromEntries(
+    pairs.map((p) => {
+      const eq = p.indexOf('=');
+      if (eq <= 0) throw new Error(`--env takes KEY=VALUE pairs separated by commas, not ${JSON.stringify(p)}`);
+      return [p.slice(0, eq), p.slice(eq + 1)];
+    }),
+  );
+}
+
+async function startAll(registry: CliRegistry, measureRss: boolean): Promise<Map<ServerName, Running>> {
   const running = new Map<ServerName, Running>();
   const fromCli = (server: CliServer): Running => ({
     pid: server.child.pid!,
@@ -104,13 +121,16 @@ async function startAll(registry: CliRegistry): Promise<Map<ServerName, Running>
     stop: () => stopCliServer(server),
     idleRssMb: Number.NaN,
   });
-  // Measured alone, then stopped: it only answers the memory target.
-  const irisOnly = await startCliServer(prepareCliRegistry(true), 'cli-iris');
-  await idle();
-  running.set('cliIris', { ...fromCli(irisOnly), idleRssMb: processRssMb(irisOnly.child.pid!), stop: async () => {} });
-  await stopCliServer(irisOnly);
-  running.set('cli', fromCli(await startCliServer(registry, 'cli')));
-  running.set('cliOff', fromCli(await startCliServer(registry, 'cli-off', { BNSERVE_BATCHING: 'off' })));
+  if (measureRss) {
+    // Measured alone, then stopped: it only answers the memory target.
+    const irisOnly = await startCliServer(prepareCliRegistry(true), 'cli-iris');
+    await idle();
+    running.set('cliIris', { ...fromCli(irisOnly), idleRssMb: processRssMb(irisOnly.child.pid!), stop: async () => {} });
+    await stopCliServer(irisOnly);
+  }
+  const env = cliEnv();
+  running.set('cli', fromCli(await startCliServer(registry, 'cli', env)));
+  running.set('cliOff', fromCli(await startCliServer(registry, 'cli-off', { ...env, BNSERVE_BATCHING: 'off' })));
   const bareEnv = {
     BENCH_ONNX_IRIS: registry.artifacts.iris,
     ...(registry.artifacts.mlp ? { BENCH_ONNX_MLP: registry.artifacts.mlp } : {}),
@@ -122,8 +142,10 @@ async function startAll(registry: CliRegistry): Promise<Map<ServerName, Running>
     const child = await startServerChild(kind, env);
     running.set(name, { pid: child.child.pid!, url: child.url, stop: () => stopServerChild(child.child), idleRssMb: Number.NaN });
   }
-  await idle();
-  for (const [name, server] of running) if (name !== 'cliIris') server.idleRssMb = processRssMb(server.pid);
+  if (measureRss) {
+    await idle();
+    for (const [name, server] of running) if (name !== 'cliIris') server.idleRssMb = processRssMb(server.pid);
+  }
   return running;
 }
 
@@ -142,9 +164,10 @@ export async function benchServeCli(): Promise<void> {
   const loadAtStart = os.loadavg()[0];
   process.stderr.write('serve-cli: filling a registry through the CLI (train iris, import the MLP)\n');
   const registry = prepareCliRegistry();
-  const all = scenarios();
+  const only = option('only', '');
+  const all = scenarios().filter((s) => s.id.includes(only));
   const rows = new Map<string, Row>(all.map((s) => [s.id, { rps: [], cpuPerRequest: [], p50: [], p99: [], failures: 0 }]));
-  const servers = await startAll(registry);
+  const servers = await startAll(registry, only === '');
   try {
     for (const s of all) {
       const load = {
@@ -178,11 +201,12 @@ export async function benchServeCli(): Promise<void> {
   const ort = await ortRowsPerSecond(deepMlpOnnx(11, MLP_SIZES), MLP_SIZES[0], [1, 16, 64, 256], 1);
   const bestOrt = Math.max(...ort.map((o) => o.rowsPerSecond));
 
-  const med = (id: string) => median(rows.get(id)!.rps);
+  const med = (id: string) => (rows.get(id)?.rps.length ? median(rows.get(id)!.rps) : Number.NaN);
   const cpus = os.cpus();
   const lines = [
     `\n## serve-cli: the real \`bnserve serve\` (dist/, SQLite registry, log to a file, gRPC on) — 1-row requests, ${rounds} interleaved rounds × ${duration} s, medians`,
     `${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, Node ${process.version}, load average at start ${loadAtStart.toFixed(2)}, at end ${os.loadavg()[0].toFixed(2)}`,
+    ...(option('env', '') ? [`\`bnserve serve\` with ${option('env', '')}`] : []),
     '',
     '| scenario | server | req/s | server CPU µs/req | p50 ms | p99 ms | failures |',
     '|---|---|---:|---:|---:|---:|---:|',
@@ -191,10 +215,14 @@ export async function benchServeCli(): Promise<void> {
       const cpu = r.cpuPerRequest.length > 0 ? median(r.cpuPerRequest).toFixed(0) : '';
       return `| ${s.id} | ${LABELS[s.server]} | ${med(s.id).toFixed(0)} | ${cpu} | ${median(r.p50).toFixed(2)} | ${median(r.p99).toFixed(2)} | ${r.failures} |`;
     }),
-    '',
-    `| server | idle RSS after ${IDLE_MS / 1000} s without requests, models loaded (MB) |`,
-    '|---|---:|',
-    ...[...servers].map(([name, s]) => `| ${LABELS[name]} | ${s.idleRssMb.toFixed(0)} |`),
+    ...(only === ''
+      ? [
+          '',
+          `| server | idle RSS after ${IDLE_MS / 1000} s without requests, models loaded (MB) |`,
+          '|---|---:|',
+          ...[...servers].map(([name, s]) => `| ${LABELS[name]} | ${s.idleRssMb.toFixed(0)} |`),
+        ]
+      : []),
     '',
     `in-process onnxruntime, MLP: ${ort.map((o) => `batch ${o.batch} ${o.rowsPerSecond.toFixed(0)} rows/s`).join(', ')}`,
     '',
@@ -202,15 +230,16 @@ export async function benchServeCli(): Promise<void> {
   ];
   const target = (name: string, value: number, goal: number, atMost = false) =>
     `  ${name}: ${value.toFixed(2)} (target ${atMost ? '≤' : '≥'} ${goal}: ${(atMost ? value <= goal : value >= goal) ? 'met' : 'MISSED'})`;
-  lines.push(
+  const measured = [
     target('iris bnserve / bare+ORT c=1', med('iris bnserve c=1') / med('iris bare+ORT c=1'), 1.0),
     target('iris bnserve / bare+ORT c=64', med('iris bnserve c=64') / med('iris bare+ORT c=64'), 1.5),
     target('mlp batching on / off c=64 (:predict)', med('mlp bnserve c=64') / med('mlp bnserve batching off c=64'), 3),
     target('mlp v2 binary / v2 JSON c=64', med('mlp bnserve v2 binary c=64') / med('mlp bnserve v2 JSON c=64'), 2.5),
     target('mlp served rows/s (1-row binary) / in-process onnxruntime best', med('mlp bnserve v2 binary c=64') / bestOrt, 0.4),
     target('mlp bnserve / bare+ORT c=1', med('mlp bnserve c=1') / med('mlp bare+ORT c=1'), 0.9),
-    target('idle RSS of `bnserve serve` with the Iris model loaded, MB', servers.get('cliIris')!.idleRssMb, 150, true),
-  );
+    target('idle RSS of `bnserve serve` with the Iris model loaded, MB', servers.get('cliIris')?.idleRssMb ?? Number.NaN, 150, true),
+  ];
+  lines.push(...measured.filter((line) => !line.includes('NaN')));
   if (loadAtStart > 0.5)
     lines.push(`  (load average ${loadAtStart.toFixed(2)} at start: other work shared the CPUs; ratios are unreliable)`);
   console.log(lines.join('\n'));
