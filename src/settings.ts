@@ -29,7 +29,18 @@ export const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: (i) => `must be one of ${values.join(', ')} (got ${shown(i.input)})` });
 
 const FLAG_VALUES = ['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'] as const;
-export const flag = oneOf(FLAG_VALUES).transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+const TRUE_VALUES: readonly string[] = ['1', 'true', 'on', 'yes'];
+export const flag = oneOf(FLAG_VALUES).transform((v) => TRUE_VALUES.includes(v));
+
+/**
+ * When onnxruntime's idle pool threads spin: `on` always (onnxruntime's default), `run` only while a
+ * run is in progress (they sleep once the last run returns: session.force_spinning_stop), `off` never.
+ */
+export const ORT_SPINNING = ['on', 'run', 'off'] as const;
+export type OrtSpinning = (typeof ORT_SPINNING)[number];
+const ortSpinning = oneOf([...FLAG_VALUES, 'run']).transform(
+  (v): OrtSpinning => (v === 'run' ? 'run' : TRUE_VALUES.includes(v) ? 'on' : 'off'),
+);
 
 /** onnxruntime's native log levels. */
 export const ORT_LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'] as const;
@@ -195,10 +206,10 @@ export const SETTINGS = {
   BNSERVE_REFRESH_MS: setting(intFrom(0, 24 * HOUR_MS), 5000, '`5000`', 'how often aliases are re-read from the registry'),
   BNSERVE_INTRA_OP_THREADS: setting(intFrom(1, 1024), undefined, 'onnxruntime’s', 'threads per session'),
   BNSERVE_ORT_SPINNING: setting(
-    flag,
-    true,
-    'on',
-    'idle onnxruntime threads spin (`off`: they sleep; less CPU under load, slower runs when idle)',
+    ortSpinning,
+    'run',
+    '`run`',
+    'onnxruntime’s pool threads spin while a run is in progress and sleep once it returns; `on`: they also spin between runs (onnxruntime’s default: faster lone requests, more CPU under load); `off`: they never spin',
   ),
   BNSERVE_LOG_LEVEL: setting(oneOf(LOG_LEVELS), 'info', '`info`', LOG_LEVELS.map((l) => `\`${l}\``).join(', ')),
   BNSERVE_ORT_LOG_LEVEL: setting(oneOf(ORT_LOG_LEVELS), 'fatal', '`fatal`', 'onnxruntime’s native logger (`verbose` … `fatal`)'),

@@ -2,7 +2,7 @@ import type { BudgetOptions } from './dataplane/model-budget.ts';
 import type { PayloadLogOptions } from './dataplane/payload-log.ts';
 import type { BatchingOptions } from '../lib/batching.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { type BatchingOverride, type LogLevel, type OrtLogLevel, readSettings, type SettingName } from '../settings.ts';
+import { type BatchingOverride, type LogLevel, type OrtLogLevel, type OrtSpinning, readSettings, type SettingName } from '../settings.ts';
 import { parseProviderList, type ProviderName } from './dataplane/providers.ts';
 
 export type { BatchingOptions } from '../lib/batching.ts';
@@ -37,8 +37,8 @@ export interface ServeConfig {
   refreshIntervalMs: number;
   /** ORT intra-op threads per session; undefined lets onnxruntime choose. */
   intraOpThreads: number | undefined;
-  /** Whether onnxruntime's thread pools spin while waiting for work (its default). */
-  ortSpinning: boolean;
+  /** When onnxruntime's thread pools spin while waiting for work (settings.ts, ORT_SPINNING). */
+  ortSpinning: OrtSpinning;
   /** Each registry poll marks training runs without a heartbeat for this long as failed. */
   staleRunMs: number;
   /**
@@ -140,16 +140,25 @@ const SERVE_SETTINGS = [
   'BNSERVE_MODEL_LOAD_WAIT_MS',
 ] as const satisfies readonly SettingName[];
 
+/** onnxruntime's session config entries for each BNSERVE_ORT_SPINNING value (flattened to "session.force_spinning_stop" etc.). */
+const SPINNING_ENTRIES: Record<OrtSpinning, Record<string, unknown> | undefined> = {
+  on: undefined,
+  run: { session: { force_spinning_stop: '1' } },
+  off: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+};
+
 /**
- * The onnxruntime session options the settings ask for (undefined: onnxruntime's defaults). With
- * spinning off, idle pool threads sleep instead of polling: in bench/serve-ceiling on the 784-wide
- * MLP at 64 connections it cut the server's CPU per request by a third, and cost ~30% of req/s
- * at one connection (threads must be woken for every run).
+ * The onnxruntime session options the settings ask for (undefined: onnxruntime's defaults). Pool
+ * threads that spin between runs (`on`) poll for work they do not have: on 2 cores they took CPU
+ * from the event loop and doubled the server's CPU per request on the 784-wide MLP at 64
+ * connections, while sparing lone requests the wake-up of sleeping threads (docs/benchmarks.md).
+ * `run` (the default) keeps spinning within a run, between the operators of one graph.
  */
 export function ortSessionOptions(config: Pick<ServeConfig, 'intraOpThreads' | 'ortSpinning'>): OrtThreadOptions | undefined {
   const options: OrtThreadOptions = {};
   if (config.intraOpThreads !== undefined) options.intraOpNumThreads = config.intraOpThreads;
-  if (!config.ortSpinning) options.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+  const extra = SPINNING_ENTRIES[config.ortSpinning];
+  if (extra) options.extra = extra;
   return Object.keys(options).length > 0 ? options : undefined;
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from '../registry/types.ts';
+import type { OrtSpinning } from '../settings.ts';
 import { bnserveApp } from './http/app.ts';
 import {
   checkTimeouts,
@@ -34,8 +35,8 @@ export interface BuildAppOptions {
   modelBatching?: Record<string, BatchingOverride>;
   refreshIntervalMs?: number;
   intraOpThreads?: number;
-  /** Whether onnxruntime's threads spin while waiting (default: BNSERVE_ORT_SPINNING, on). */
-  ortSpinning?: boolean;
+  /** When onnxruntime's threads spin while waiting (default: BNSERVE_ORT_SPINNING, run). */
+  ortSpinning?: OrtSpinning;
   /** Training runs without a heartbeat for this long are marked failed on each poll (default: BNSERVE_STALE_RUN_SECONDS or 30 s). */
   staleRunMs?: number;
   timeouts?: Partial<ServeConfig['timeouts']>;

@@ -134,13 +134,17 @@ describe('BNSERVE_ORT_LOG_LEVEL', () => {
 });
 
 describe('BNSERVE_ORT_SPINNING and BNSERVE_INTRA_OP_THREADS', () => {
-  it("leave onnxruntime's defaults alone unless set, and turn spinning off in both thread pools with off", () => {
-    assert.equal(ortSessionOptions(serveConfigFromEnv({})), undefined);
+  it('spin only within a run by default; on leaves onnxruntime alone, off turns spinning off in both pools', () => {
+    assert.deepEqual(ortSessionOptions(serveConfigFromEnv({})), { extra: { session: { force_spinning_stop: '1' } } });
+    assert.equal(ortSessionOptions(serveConfigFromEnv({ BNSERVE_ORT_SPINNING: 'on' })), undefined);
+    assert.equal(ortSessionOptions(serveConfigFromEnv({ BNSERVE_ORT_SPINNING: 'true' })), undefined);
     assert.deepEqual(ortSessionOptions(serveConfigFromEnv({ BNSERVE_ORT_SPINNING: 'off', BNSERVE_INTRA_OP_THREADS: '2' })), {
       intraOpNumThreads: 2,
       extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     });
-    assert.throws(() => serveConfigFromEnv({ BNSERVE_ORT_SPINNING: 'sometimes' }), /BNSERVE_ORT_SPINNING/);
+    assert.equal(serveConfigFromEnv({ BNSERVE_ORT_SPINNING: 'no' }).ortSpinning, 'off');
+    assert.equal(serveConfigFromEnv({ BNSERVE_ORT_SPINNING: 'run' }).ortSpinning, 'run');
+    assert.throws(() => serveConfigFromEnv({ BNSERVE_ORT_SPINNING: 'sometimes' }), /BNSERVE_ORT_SPINNING: must be one of .*run/);
   });
 
   it('a server with spinning off loads its models and answers', async () => {
