@@ -222,6 +222,8 @@ describe('real clients with their default settings', () => {
     for (const body of [
       '{"instances": [[1,2,3,4]], "__proto__": {"x": 1}}',
       '{"instances": [[1,2,3,4]], "a": {"constructor": {"prototype": {}}}}',
+      // The same key spelled with JSON escapes: the text never contains "__proto__" itself.
+      '{"instances": [[1,2,3,4]], "\\u005f_proto__": {"x": 1}}',
     ]) {
       const a = await send('POST', '/v1/models/iris:predict', { 'content-type': 'application/json' }, body);
       assert.equal(a.status, 400);

