@@ -15,7 +15,7 @@ import { drainConnections } from './http/drain.ts';
 import { type GrpcEndpoint, startGrpcServer } from './grpc/server.ts';
 import { clientErrorHandler, frameworkErrorHandler } from './http/plugins/errors.ts';
 import { parseProviderList, setOrtLogLevel } from './dataplane/providers.ts';
-import { serveLoggerOptions } from './http/request-log.ts';
+import { requestLogSink, serveLoggerOptions } from './http/request-log.ts';
 
 export { serveConfigFromEnv, type ServeConfig } from './config.ts';
 export { ModelManager } from './dataplane/model-manager.ts';
@@ -130,6 +130,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     config,
     extend: opts.extend,
     loadModelsOnReady: opts.loadModelsOnReady ?? true,
+    requestLogSink: requestLogSink(opts.logger),
   });
   return app;
 }

@@ -4,6 +4,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { InjectOptions } from 'fastify';
 import { setTimeout as delay } from 'node:timers/promises';
 import { buildApp } from '../../src/serve/index.ts';
 import { BufferedStdout, serveLoggerOptions } from '../../src/serve/http/request-log.ts';
@@ -60,4 +61,47 @@ test('BufferedStdout: lines wait until the size threshold or the delay, then lea
     closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** Each request's log line from an app whose logger options are `logger`. */
+async function requestLines(logger: (sink: { write(line: string): void }) => object, requests: InjectOptions[]) {
+  const registry = new FakeRegistry();
+  await registry.registerVersion(versionInput('iris', randomMlp(1), 'classification'));
+  const lines: string[] = [];
+  const app = await buildApp({
+    registry,
+    env: {},
+    providers: ['cpu'],
+    refreshIntervalMs: 0,
+    logger: logger({ write: (l) => lines.push(l) }),
+  });
+  try {
+    await app.ready();
+    lines.length = 0;
+    for (const r of requests) await app.inject(r);
+    return lines;
+  } finally {
+    await app.close();
+  }
+}
+
+test('the request log writes the line pino would write: same keys, order and values', async () => {
+  const row = { instances: [[5.1, 3.5, 1.4, 0.2]] };
+  const requests = [
+    { method: 'POST' as const, url: '/v1/models/iris:predict', payload: row, headers: { 'x-request-id': 'req-1' } },
+    { method: 'POST' as const, url: '/v1/models/nope:predict?x="q"', payload: row, headers: { 'x-request-id': 'req-2' } },
+    { method: 'GET' as const, url: '/v2/health/ready', headers: { 'x-request-id': 'req-3' } },
+  ];
+  // serveLoggerOptions: the request log writes its own lines; plain options: they go through pino.
+  const own = await requestLines((sink) => serveLoggerOptions('info', sink), requests);
+  const viaPino = await requestLines((sink) => ({ level: 'info', base: null, stream: sink }), requests);
+  assert.equal(own.filter((l) => l.includes('"msg":"request"')).length, 3, own.join(''));
+  const comparable = (line: string) => line.replace(/"time":\d+/, '"time":T').replace(/"ms":[\d.e-]+/, '"ms":M');
+  assert.deepEqual(own.map(comparable), viaPino.map(comparable));
+  assert.match(own[0], /"status":200,"ms":[\d.]+,"model":"iris","version":1,"msg":"request"\}\n$/);
+});
+
+test('the request log writes nothing above info', async () => {
+  const lines = await requestLines((sink) => serveLoggerOptions('warn', sink), [{ method: 'GET', url: '/v2/health/ready' }]);
+  assert.deepEqual(lines, []);
 });

@@ -6,6 +6,7 @@ import { domainPlugins } from './plugins/domain.ts';
 import { errorHandling } from './plugins/errors.ts';
 import { externalPlugins } from './plugins/external.ts';
 import { loadShedding } from './plugins/load-shedding.ts';
+import type { LineSink } from './request-log.ts';
 import { tracingHooks } from './plugins/tracing.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { adminImportRoutes } from './routes/admin-import.ts';
@@ -21,6 +22,8 @@ export interface AppPluginOptions extends Record<string, unknown> {
   config: ServeConfig;
   /** Load and warm the models in app.ready() (see BuildAppOptions.loadModelsOnReady). */
   loadModelsOnReady: boolean;
+  /** Where the request log writes its own lines (http/request-log.ts); null or absent: through app.log. */
+  requestLogSink?: LineSink | null;
   /** Registers extra routes or hooks after the built-in ones, before the server is ready. */
   extend?: (app: FastifyInstance) => Promise<void> | void;
 }
@@ -33,7 +36,12 @@ export const bnserveApp = fp<AppPluginOptions>(
   async (app, opts) => {
     await app.register(tracingHooks);
     await app.register(externalPlugins);
-    await app.register(domainPlugins, { registry: opts.registry, config: opts.config, loadModelsOnReady: opts.loadModelsOnReady });
+    await app.register(domainPlugins, {
+      registry: opts.registry,
+      config: opts.config,
+      loadModelsOnReady: opts.loadModelsOnReady,
+      requestLogSink: opts.requestLogSink ?? null,
+    });
     await app.register(errorHandling);
     await app.register(loadShedding);
 

@@ -5,7 +5,7 @@ import type { BatchingSettings } from '../../dataplane/batching-settings.ts';
 import { DataPlane, type Lifecycle } from '../../dataplane/data-plane.ts';
 import type { ServeMetrics } from '../../dataplane/metrics.ts';
 import type { ModelManager } from '../../dataplane/model-manager.ts';
-import { addRequestLog } from '../request-log.ts';
+import { addRequestLog, type LineSink } from '../request-log.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,6 +29,8 @@ export interface DomainOptions {
   config: ServeConfig;
   /** False: the caller starts the data plane after listening (startServer). */
   loadModelsOnReady: boolean;
+  /** Where the request log writes its own lines (request-log.ts, requestLogSink); null: through the logger. */
+  requestLogSink: LineSink | null;
   [key: string]: unknown;
 }
 
@@ -37,7 +39,7 @@ export interface DomainOptions {
  * settings, lifecycle), decorated on the instance, with the hooks that tie them to the app's life.
  */
 export const domainPlugins = fp<DomainOptions>(
-  async (app, { registry, config, loadModelsOnReady }) => {
+  async (app, { registry, config, loadModelsOnReady, requestLogSink }) => {
     const dataPlane = DataPlane.create({ registry, config, log: app.log });
     const { models, metrics, lifecycle } = dataPlane;
 
@@ -50,7 +52,7 @@ export const domainPlugins = fp<DomainOptions>(
     app.decorate('dataPlane', dataPlane);
     app.decorateRequest('served', null);
 
-    addRequestLog(app);
+    addRequestLog(app, requestLogSink);
     // Callback-style hooks on the request path: an async hook costs a promise and a microtask turn per request.
     app.addHook('onResponse', (request, reply, done) => {
       metrics.observeRequest(request.routeOptions.url, request.served, reply.statusCode, reply.elapsedTime / 1000);
