@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { clusterMetricsSource } from '../cluster-metrics.ts';
 import type { ExecutionTimings } from './batcher.ts';
+import { counterChild, histogramChild } from './metric-children.ts';
 import { InferenceStats } from './inference-stats.ts';
 import type { ModelManager } from './model-manager.ts';
 import type { ProviderChain } from './providers.ts';
@@ -17,7 +18,7 @@ export function routeLabel(url: string | undefined): string {
   return url === undefined ? 'unmatched' : url.replace(/\(\^[^)]*\)/g, '').replace(/::/g, ':');
 }
 
-/** Memoises one value per key (label children: prom-client hashes label objects on every call otherwise). */
+/** Memoises one value per key (the label children of a route, model and version). */
 function memo<T>(make: (key: string) => T): (key: string) => T {
   const cache = new Map<string, T>();
   return (key) => {
@@ -157,19 +158,19 @@ export class ServeMetrics {
     const [url, model, version, status] = key.split('\0');
     const route = routeLabel(url === '' ? undefined : url);
     return {
-      count: this.requests.labels(route, model, version, status),
-      duration: this.requestDuration.labels(route, model, version),
+      count: counterChild(this.requests, { route, model, version, status }),
+      duration: histogramChild(this.requestDuration, { route, model, version }),
     };
   });
 
   private readonly inferenceChildren = memo((key) => {
     const [model, version] = key.split('\0');
     return {
-      queue: this.queueDuration.labels(model, version),
-      compute: this.computeDuration.labels(model, version),
-      rows: this.batchRows.labels(model, version),
-      batchSize: this.batchSize.labels(model, version),
-      batchRequests: this.batchRequests.labels(model, version),
+      queue: histogramChild(this.queueDuration, { model, version }),
+      compute: histogramChild(this.computeDuration, { model, version }),
+      rows: histogramChild(this.batchRows, { model, version }),
+      batchSize: histogramChild(this.batchSize, { model, version }),
+      batchRequests: histogramChild(this.batchRequests, { model, version }),
     };
   });
 
