@@ -15,6 +15,7 @@ import { drainConnections } from './http/drain.ts';
 import { type GrpcEndpoint, startGrpcServer } from './grpc/server.ts';
 import { clientErrorHandler, frameworkErrorHandler } from './http/plugins/errors.ts';
 import { parseProviderList, setOrtLogLevel } from './dataplane/providers.ts';
+import { lazyChildLoggerFactory } from './http/lazy-logger.ts';
 import { requestLogSink, serveLoggerOptions } from './http/request-log.ts';
 
 export { serveConfigFromEnv, type ServeConfig } from './config.ts';
@@ -107,6 +108,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     logger: opts.logger ?? false,
     // One line per request instead of two, written by the request-log hook (http/request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: config.limits.bodyLimit,
     // Slow or silent clients are cut off (408) instead of holding a socket forever; node checks
     // these every connectionsCheckingInterval, so keep that short.

@@ -99,6 +99,9 @@ test('the request log writes the line pino would write: same keys, order and val
   const comparable = (line: string) => line.replace(/"time":\d+/, '"time":T').replace(/"ms":[\d.e-]+/, '"ms":M');
   assert.deepEqual(own.map(comparable), viaPino.map(comparable));
   assert.match(own[0], /"status":200,"ms":[\d.]+,"model":"iris","version":1,"msg":"request"\}\n$/);
+  // Lines logged through the request's own logger (made on first use: http/lazy-logger.ts) carry its reqId.
+  const rejected = own.map((l) => JSON.parse(l)).find((l) => l.msg === 'request rejected');
+  assert.equal(rejected?.reqId, 'req-2');
 });
 
 test('the request log writes nothing above info', async () => {
