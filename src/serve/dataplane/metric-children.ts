@@ -10,7 +10,7 @@ import type { Counter, Histogram, LabelValues } from 'prom-client';
 
 interface HistogramSeries {
   labels: Record<string, string | number>;
-  bucketValues: Record<number, number>;
+  bucketValues: Record<string, number>;
   sum: number;
   count: number;
 }
@@ -41,6 +41,9 @@ export interface HistogramChild {
 export function histogramChild<T extends string>(histogram: Histogram<T>, labels: LabelValues<T>): HistogramChild {
   const records = histogram as unknown as Records<HistogramSeries> & { upperBounds: number[] };
   const own = labels as Record<string, string | number>;
+  // bucketValues is keyed by the bounds as strings: converting a double to its key on every call was most of the cost.
+  const bounds = records.upperBounds;
+  const bucketKeys = bounds.map(String);
   let key: string | undefined;
   let series: HistogramSeries | undefined;
   return {
@@ -50,10 +53,9 @@ export function histogramChild<T extends string>(histogram: Histogram<T>, labels
         s.sum += value;
         s.count += 1;
         // The first bucket whose upper bound holds the value (none past the last: only +Inf, which is count).
-        const bounds = records.upperBounds;
         for (let i = 0; i < bounds.length; i++) {
           if (value <= bounds[i]) {
-            s.bucketValues[bounds[i]] += 1;
+            s.bucketValues[bucketKeys[i]] += 1;
             break;
           }
         }
