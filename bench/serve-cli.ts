@@ -20,6 +20,7 @@ import {
   stopCliServer,
 } from './cli-server.ts';
 import { median } from './median.ts';
+import { MAX_LOAD, waitForQuietMachine } from './quiet.ts';
 import { option } from './options.ts';
 import { IRIS_ROW, JSON_HEADERS, MLP_ROW, predictBody, v2BinaryRequest, v2JsonBody } from './request-bodies.ts';
 import { ortRowsPerSecond } from './ort-rows.ts';
@@ -161,7 +162,7 @@ export async function benchServeCli(): Promise<void> {
   const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
   const duration = Math.min(30, Math.max(1, Number(option('duration', '3'))));
   const rounds = Math.max(1, Number(option('rounds', '3')));
-  const loadAtStart = os.loadavg()[0];
+  const loadAtStart = await waitForQuietMachine();
   process.stderr.write('serve-cli: filling a registry through the CLI (train iris, import the MLP)\n');
   const registry = prepareCliRegistry();
   const only = option('only', '');
@@ -240,7 +241,9 @@ export async function benchServeCli(): Promise<void> {
     target('idle RSS of `bnserve serve` with the Iris model loaded, MB', servers.get('cliIris')?.idleRssMb ?? Number.NaN, 150, true),
   ];
   lines.push(...measured.filter((line) => !line.includes('NaN')));
-  if (loadAtStart > 0.5)
-    lines.push(`  (load average ${loadAtStart.toFixed(2)} at start: other work shared the CPUs; ratios are unreliable)`);
+  if (loadAtStart > MAX_LOAD)
+    lines.push(
+      `  (load average ${loadAtStart.toFixed(2)} at start, after waiting 2 minutes: other work shared the CPUs; ratios are unreliable)`,
+    );
   console.log(lines.join('\n'));
 }

@@ -7,6 +7,7 @@
 // The ratios are only printed when the machine was idle at the start (1-min load average <= 0.5);
 // BENCH_ALLOW_LOAD=1 prints them anyway, marked UNRELIABLE. Environment: BENCH_REPEATS (3),
 // BENCH_SECONDS per measurement (1.5), BENCH_PYTHON (python3; torch is found through PYTHONPATH).
+import { MAX_LOAD, waitForQuietMachine } from './quiet.ts';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +30,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
 const PYTHON = process.env.BENCH_PYTHON ?? 'python3';
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Above this 1-min load average at the start, other work shares the cores and ratios mean little. */
-const MAX_LOAD = 0.5;
 
 interface Net {
   name: string;
@@ -320,10 +320,7 @@ function printTable(all: Net[], results: Map<string, Map<string, Rate[]>>, ratio
 export async function benchTrainBackends(): Promise<void> {
   const saved = process.env.BNSERVE_WASM_KERNELS;
   const all = await nets();
-  // Starting this process (tsx, tfjs) lifts the 1-min average by itself: give it up to 2 minutes to
-  // settle before judging whether the machine is otherwise idle.
-  for (let waited = 0; os.loadavg()[0] > MAX_LOAD && waited < 120; waited += 5) await new Promise((r) => setTimeout(r, 5000));
-  const startLoad = os.loadavg()[0];
+  const startLoad = await waitForQuietMachine();
   const ratios = ratioPolicy(startLoad);
   console.log(`\n## Training throughput (samples/s, Adam): medians of ${REPEATS} interleaved repeats of ~${SECONDS} s each`);
   console.log(`load average at start: ${loadLine()} (1, 5, 15 min; ${os.availableParallelism()} cores)`);
