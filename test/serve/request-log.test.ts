@@ -11,7 +11,8 @@ import { BufferedStdout, serveLoggerOptions } from '../../src/serve/http/request
 import { FakeRegistry } from './fake-registry.ts';
 import { randomMlp, versionInput } from './fixtures.ts';
 
-test('a :predict request logs one line of ≤ 200 bytes with the documented fields', async () => {
+/** Each request's log line from an app whose logger options are `logger`. */
+async function requestLines(logger: (sink: { write(line: string): void }) => object, requests: InjectOptions[]) {
   const registry = new FakeRegistry();
   await registry.registerVersion(versionInput('iris', randomMlp(1), 'classification'));
   const lines: string[] = [];
@@ -20,24 +21,28 @@ test('a :predict request logs one line of ≤ 200 bytes with the documented fiel
     env: {},
     providers: ['cpu'],
     refreshIntervalMs: 0,
-    logger: serveLoggerOptions('info', { write: (line: string) => lines.push(line) }),
+    logger: logger({ write: (l) => lines.push(l) }),
   });
   try {
     await app.ready();
     lines.length = 0;
-    const N = 20;
-    for (let i = 0; i < N; i++) {
-      const r = await app.inject({ method: 'POST', url: '/v1/models/iris:predict', payload: { instances: [[5.1, 3.5, 1.4, 0.2]] } });
-      assert.equal(r.statusCode, 200);
-    }
-    assert.equal(lines.length, N, 'one line per request');
-    const fields = Object.keys(JSON.parse(lines[0]));
-    assert.deepEqual(fields, ['level', 'time', 'reqId', 'method', 'url', 'status', 'ms', 'model', 'version', 'msg']);
-    const bytes = lines.reduce((sum, l) => sum + Buffer.byteLength(l), 0) / N;
-    assert.ok(bytes <= 200, `${bytes} bytes per request`);
+    for (const r of requests) await app.inject(r);
+    return lines;
   } finally {
     await app.close();
   }
+}
+
+test('a :predict request logs one line of ≤ 200 bytes with the documented fields', async () => {
+  const N = 20;
+  const predict: InjectOptions = { method: 'POST', url: '/v1/models/iris:predict', payload: { instances: [[5.1, 3.5, 1.4, 0.2]] } };
+  const lines = await requestLines((sink) => serveLoggerOptions('info', sink), Array(N).fill(predict));
+  assert.equal(lines.length, N, 'one line per request');
+  assert.ok(lines.every((l) => JSON.parse(l).status === 200));
+  const fields = Object.keys(JSON.parse(lines[0]));
+  assert.deepEqual(fields, ['level', 'time', 'reqId', 'method', 'url', 'status', 'ms', 'model', 'version', 'msg']);
+  const bytes = lines.reduce((sum, l) => sum + Buffer.byteLength(l), 0) / N;
+  assert.ok(bytes <= 200, `${bytes} bytes per request`);
 });
 
 test('BufferedStdout: lines wait until the size threshold or the delay, then leave in one write; close writes the rest', async () => {
@@ -62,28 +67,6 @@ test('BufferedStdout: lines wait until the size threshold or the delay, then lea
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-/** Each request's log line from an app whose logger options are `logger`. */
-async function requestLines(logger: (sink: { write(line: string): void }) => object, requests: InjectOptions[]) {
-  const registry = new FakeRegistry();
-  await registry.registerVersion(versionInput('iris', randomMlp(1), 'classification'));
-  const lines: string[] = [];
-  const app = await buildApp({
-    registry,
-    env: {},
-    providers: ['cpu'],
-    refreshIntervalMs: 0,
-    logger: logger({ write: (l) => lines.push(l) }),
-  });
-  try {
-    await app.ready();
-    lines.length = 0;
-    for (const r of requests) await app.inject(r);
-    return lines;
-  } finally {
-    await app.close();
-  }
-}
 
 test('the request log writes the line pino would write: same keys, order and values', async () => {
   const row = { instances: [[5.1, 3.5, 1.4, 0.2]] };
