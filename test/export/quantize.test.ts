@@ -1,6 +1,9 @@
 // int8 dynamic quantization (src/export/quantize): the rewritten graph runs in onnxruntime and answers
 // like fp32 on a well-behaved MLP; the accuracy gate refuses a model int8 genuinely breaks.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import {
@@ -16,6 +19,7 @@ import {
 } from '../../src/export/onnx/helpers.ts';
 import { onnx, type OnnxTypes } from '../../src/export/onnx/proto.ts';
 import { badForInt8, mlp } from './mlp-fixture.ts';
+import { CHECKER_MISSING, checkOnnxFile, onnxCheckerAvailable } from './onnx-checker.ts';
 import { toHalfBits } from '../../src/export/quantize/fp16.ts';
 import { quantizeColumns, quantizeInt8 } from '../../src/export/quantize/int8.ts';
 import { applyPrecision, measureAccuracy, type RunRows } from '../../src/export/quantize/precision.ts';
@@ -78,6 +82,20 @@ test('int8 MLP: runs in onnxruntime, ≥ 97% top-1 agreement with fp32 on a rand
   assert.equal(Number(meta.agreement), acc.agreement);
   assert.equal(Number(meta.max_abs_diff_vs_fp32), acc.maxAbsDiff);
   assert.equal(meta.producer, 'test', 'the fp32 metadata is kept');
+});
+
+test('int8 and fp16 artifacts pass onnx.checker (full check)', { skip: !onnxCheckerAvailable && CHECKER_MISSING }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bnserve-quantized-'));
+  try {
+    for (const precision of ['int8', 'fp16'] as const) {
+      const result = await applyPrecision(mlp([8, 16, 4], 1), precision, { run: runner(8, 64, 1), minAgreement: 0 });
+      const file = path.join(dir, `${precision}.onnx`);
+      writeFileSync(file, result.onnx);
+      assert.equal(checkOnnxFile(file), null, precision);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the accuracy gate refuses a model int8 destroys: one outlier hidden unit swamps the activation scale', async () => {
