@@ -149,10 +149,10 @@ const SPINNING_ENTRIES: Record<OrtSpinning, Record<string, unknown> | undefined>
 
 /**
  * The onnxruntime session options the settings ask for (undefined: onnxruntime's defaults). Pool
- * threads that spin between runs (`on`) poll for work they do not have: on 2 cores they took CPU
- * from the event loop and took the server's CPU per request from ~225 to ~400 µs on the 784-wide MLP at 64
- * connections, while sparing lone requests the wake-up of sleeping threads (docs/benchmarks.md).
- * `run` (the default) keeps spinning within a run, between the operators of one graph.
+ * threads that spin between runs (`on`) poll for work they do not have: on 2 cores they competed
+ * with the event loop and raised the server's CPU per request on the 784-wide MLP at 64 connections
+ * from ~225 to ~400 µs, while sparing lone requests the wake-up of sleeping threads
+ * (docs/benchmarks.md). `run` (the default) keeps spinning within a run, between the operators of one graph.
  */
 export function ortSessionOptions(config: Pick<ServeConfig, 'intraOpThreads' | 'ortSpinning'>): OrtThreadOptions | undefined {
   const options: OrtThreadOptions = {};
