@@ -229,18 +229,22 @@ export async function benchServeCli(): Promise<void> {
     '',
     'targets (issue 27):',
   ];
+  // A target whose scenarios did not run (--only) has no value and no line.
   const target = (name: string, value: number, goal: number, atMost = false) =>
-    `  ${name}: ${value.toFixed(2)} (target ${atMost ? '≤' : '≥'} ${goal}: ${(atMost ? value <= goal : value >= goal) ? 'met' : 'MISSED'})`;
-  const measured = [
-    target('iris bnserve / bare+ORT c=1', med('iris bnserve c=1') / med('iris bare+ORT c=1'), 1.0),
-    target('iris bnserve / bare+ORT c=64', med('iris bnserve c=64') / med('iris bare+ORT c=64'), 1.5),
-    target('mlp batching on / off c=64 (:predict)', med('mlp bnserve c=64') / med('mlp bnserve batching off c=64'), 3),
-    target('mlp v2 binary / v2 JSON c=64', med('mlp bnserve v2 binary c=64') / med('mlp bnserve v2 JSON c=64'), 2.5),
-    target('mlp served rows/s (1-row binary) / in-process onnxruntime best', med('mlp bnserve v2 binary c=64') / bestOrt, 0.4),
-    target('mlp bnserve / bare+ORT c=1', med('mlp bnserve c=1') / med('mlp bare+ORT c=1'), 0.9),
-    target('idle RSS of `bnserve serve` with the Iris model loaded, MB', servers.get('cliIris')?.idleRssMb ?? Number.NaN, 150, true),
-  ];
-  lines.push(...measured.filter((line) => !line.includes('NaN')));
+    Number.isNaN(value)
+      ? []
+      : [
+          `  ${name}: ${value.toFixed(2)} (target ${atMost ? '≤' : '≥'} ${goal}: ${(atMost ? value <= goal : value >= goal) ? 'met' : 'MISSED'})`,
+        ];
+  lines.push(
+    ...target('iris bnserve / bare+ORT c=1', med('iris bnserve c=1') / med('iris bare+ORT c=1'), 1.0),
+    ...target('iris bnserve / bare+ORT c=64', med('iris bnserve c=64') / med('iris bare+ORT c=64'), 1.5),
+    ...target('mlp batching on / off c=64 (:predict)', med('mlp bnserve c=64') / med('mlp bnserve batching off c=64'), 3),
+    ...target('mlp v2 binary / v2 JSON c=64', med('mlp bnserve v2 binary c=64') / med('mlp bnserve v2 JSON c=64'), 2.5),
+    ...target('mlp served rows/s (1-row binary) / in-process onnxruntime best', med('mlp bnserve v2 binary c=64') / bestOrt, 0.4),
+    ...target('mlp bnserve / bare+ORT c=1', med('mlp bnserve c=1') / med('mlp bare+ORT c=1'), 0.9),
+    ...target('idle RSS of `bnserve serve` with the Iris model loaded, MB', servers.get('cliIris')?.idleRssMb ?? Number.NaN, 150, true),
+  );
   if (loadAtStart > MAX_LOAD)
     lines.push(
       `  (load average ${loadAtStart.toFixed(2)} at start, after waiting 2 minutes: other work shared the CPUs; ratios are unreliable)`,
