@@ -95,13 +95,26 @@ export async function stopCliServer(server: CliServer): Promise<void> {
   await exited;
 }
 
-/** CPU time (user + system, every thread) a process has used, µs, from /proc/<pid>/stat. */
-export function processCpuMicroseconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime + stime of a /proc stat file, µs. */
+function statCpuMicroseconds(file: string): number {
+  const stat = readFileSync(file, 'utf8');
   // Fields after the command name (which may hold spaces) start at state; utime and stime are 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1e6) / 100; // USER_HZ is 100 on Linux
+}
+
+/** CPU time (user + system, every thread) a process has used, µs, from /proc/<pid>/stat. */
+export function processCpuMicroseconds(pid: number): number {
+  return statCpuMicroseconds(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time of a process's main thread (the event loop), µs: the rest of processCpuMicroseconds is
+ * onnxruntime's pool threads and V8's helpers (garbage collection, compilation).
+ */
+export function mainThreadCpuMicroseconds(pid: number): number {
+  return statCpuMicroseconds(`/proc/${pid}/task/${pid}/stat`);
 }
 
 /** Resident set size of a process, MB, from /proc/<pid>/status. */
