@@ -218,6 +218,10 @@ describe('Dockerfile', () => {
     assert.equal(targetConfig(stages, 'server-gpu').env.BNSERVE_EXECUTION_PROVIDERS, 'cuda,cpu');
   });
 
+  test('both server images cap glibc at two malloc arenas (idle RSS; docs/benchmarks.md)', () => {
+    for (const target of SERVER_TARGETS) assert.equal(targetConfig(stages, target).env.MALLOC_ARENA_MAX, '2', target);
+  });
+
   test('the GPU dependency stage installs onnxruntime-node with its CUDA 12 provider', () => {
     const gpuDeps = stageChain(stages, 'server-gpu-deps');
     assert.ok(
