@@ -109,8 +109,8 @@ FROM node-runtime AS server
 LABEL org.opencontainers.image.title="bnserve-server" \
       org.opencontainers.image.description="Serves registered ONNX models (CPU) over Open Inference Protocol v2 and :predict"
 # Two malloc arenas instead of glibc's 8 per core: onnxruntime's, V8's and libuv's threads each
-# touched an arena of their own. Idle RSS with the Iris model 136-142 MB instead of 143-159, same
-# req/s (docs/benchmarks.md).
+# touch an arena of their own. Idle RSS with the Iris model: this image 168 MB instead of 172; on
+# Node 20 outside a container 136-142 MB instead of 143-159; same req/s (docs/benchmarks.md).
 ENV BNSERVE_EXECUTION_PROVIDERS=cpu \
     MALLOC_ARENA_MAX=2
 COPY --from=server-deps /app/package.json /app/package-lock.json ./
