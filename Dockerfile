@@ -108,9 +108,10 @@ CMD ["train", "--config", "examples/iris-bn.json"]
 FROM node-runtime AS server
 LABEL org.opencontainers.image.title="bnserve-server" \
       org.opencontainers.image.description="Serves registered ONNX models (CPU) over Open Inference Protocol v2 and :predict"
-# Two malloc arenas instead of glibc's 8 per core: onnxruntime's, V8's and libuv's threads each
-# touch an arena of their own. Idle RSS with the Iris model: this image 168 MB instead of 172; on
-# Node 20 outside a container 136-142 MB instead of 143-159; same req/s (docs/benchmarks.md).
+# At most two malloc arenas: glibc opens another whenever threads (onnxruntime's, V8's, libuv's)
+# contend for one, up to 8 per core. Idle RSS with the Iris model: this image 168 MB instead of 172;
+# on Node 20 outside a container 136-142 MB instead of 143-159, with the same req/s there
+# (docs/benchmarks.md).
 ENV BNSERVE_EXECUTION_PROVIDERS=cpu \
     MALLOC_ARENA_MAX=2
 COPY --from=server-deps /app/package.json /app/package-lock.json ./
