@@ -3,6 +3,7 @@
 // itself, so it gets up to two minutes to settle first.
 import os from 'node:os';
 
+/** Above this 1-min load average at the start, other work shares the cores and ratios mean little. */
 export const MAX_LOAD = 0.5;
 
 /** Waits (up to maxWaitS) for the 1-minute load average to drop to MAX_LOAD or below; returns it. */

@@ -29,7 +29,6 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
 const PYTHON = process.env.BENCH_PYTHON ?? 'python3';
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** Above this 1-min load average at the start, other work shares the cores and ratios mean little. */
 
 interface Net {
   name: string;
