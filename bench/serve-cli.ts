@@ -5,7 +5,8 @@
 // the rounds; server CPU µs per request from /proc; idle RSS after the models are loaded.
 // --only keeps the scenarios whose name contains TEXT and skips the idle-RSS waits (for profiling
 // one change quickly; the targets whose scenarios did not run are left out); --env adds settings to
-// both `bnserve serve` processes (e.g. BNSERVE_ORT_SPINNING=off), to measure what a setting changes.
+// every `bnserve serve` process, the idle-RSS one included (e.g. BNSERVE_ORT_SPINNING=off,
+// MALLOC_ARENA_MAX=2), to measure what a setting changes.
 // bench/serve-ceiling.ts keeps the in-process server (tsx, a fake registry) as a profile aid.
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -123,14 +124,14 @@ async function startAll(registry: CliRegistry, measureRss: boolean): Promise<Map
     stop: () => stopCliServer(server),
     idleRssMb: Number.NaN,
   });
+  const env = cliEnv();
   if (measureRss) {
     // Measured alone, then stopped: it only answers the memory target.
-    const irisOnly = await startCliServer(prepareCliRegistry(true), 'cli-iris');
+    const irisOnly = await startCliServer(prepareCliRegistry(true), 'cli-iris', env);
     await idle();
     running.set('cliIris', { ...fromCli(irisOnly), idleRssMb: processRssMb(irisOnly.child.pid!), stop: async () => {} });
     await stopCliServer(irisOnly);
   }
-  const env = cliEnv();
   running.set('cli', fromCli(await startCliServer(registry, 'cli', env)));
   running.set('cliOff', fromCli(await startCliServer(registry, 'cli-off', { ...env, BNSERVE_BATCHING: 'off' })));
   const bareEnv = {
