@@ -30,13 +30,29 @@ export class LazyChildLogger implements FastifyBaseLogger {
     this.logger.level = level;
   }
 
-  fatal: LogFn = (...args: Parameters<LogFn>) => this.logger.fatal(...args);
-  error: LogFn = (...args: Parameters<LogFn>) => this.logger.error(...args);
-  warn: LogFn = (...args: Parameters<LogFn>) => this.logger.warn(...args);
-  info: LogFn = (...args: Parameters<LogFn>) => this.logger.info(...args);
-  debug: LogFn = (...args: Parameters<LogFn>) => this.logger.debug(...args);
-  trace: LogFn = (...args: Parameters<LogFn>) => this.logger.trace(...args);
-  silent: LogFn = (...args: Parameters<LogFn>) => this.logger.silent(...args);
+  // Methods on the prototype, as pino's are (called on the logger): instance arrow functions cost
+  // seven closures, ~2.5 KB, on every request.
+  fatal(...args: Parameters<LogFn>): void {
+    this.logger.fatal(...args);
+  }
+  error(...args: Parameters<LogFn>): void {
+    this.logger.error(...args);
+  }
+  warn(...args: Parameters<LogFn>): void {
+    this.logger.warn(...args);
+  }
+  info(...args: Parameters<LogFn>): void {
+    this.logger.info(...args);
+  }
+  debug(...args: Parameters<LogFn>): void {
+    this.logger.debug(...args);
+  }
+  trace(...args: Parameters<LogFn>): void {
+    this.logger.trace(...args);
+  }
+  silent(...args: Parameters<LogFn>): void {
+    this.logger.silent(...args);
+  }
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.logger.child(bindings, options);
